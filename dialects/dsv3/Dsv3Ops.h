@@ -1,0 +1,47 @@
+//===- Dsv3Ops.h - operations of the dsv3 dialect ---------------*- C++ -*-===//
+//
+// Declares the dsv3 ops, enums, attributes and the cost and gradient
+// interfaces they implement.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_DSV3OPS_H
+#define DSV3_DSV3OPS_H
+
+#include "dsv3/Dsv3Dialect.h"
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/RegionKindInterface.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dsv3/Dsv3Enums.h.inc"
+
+namespace mlir::dsv3 {
+namespace detail {
+/// Cost-interface defaults: one FLOP per result element for elementwise
+/// ops, none otherwise; bytes are the sizes of all tensor operands (read)
+/// and results (written).
+int64_t defaultFlops(Operation *op);
+int64_t defaultBytesRead(Operation *op);
+int64_t defaultBytesWritten(Operation *op);
+} // namespace detail
+
+/// Bytes of one element as stored (sub-byte types round up to one byte).
+int64_t getElementBytes(Type elementType);
+/// Bytes of a statically shaped tensor value; 0 for non-tensors.
+int64_t getTensorBytes(Type type);
+} // namespace mlir::dsv3
+
+#include "dsv3/Dsv3Interfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "dsv3/Dsv3Ops.h.inc"
+
+#endif // DSV3_DSV3OPS_H
