@@ -14,6 +14,7 @@ config.test_exec_root = os.path.join(config.dsv3_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs"]
 
 config.substitutions.append(("%dsv3_src_root", config.dsv3_src_root))
+config.substitutions.append(("%dsv3_obj_root", config.dsv3_obj_root))
 config.substitutions.append(("%python", config.python_executable))
 
 llvm_config.use_default_substitutions()

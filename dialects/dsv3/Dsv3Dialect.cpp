@@ -24,8 +24,8 @@ void Dsv3Dialect::initialize() {
 Operation *Dsv3Dialect::materializeConstant(OpBuilder &builder,
                                             Attribute value, Type type,
                                             Location loc) {
-  auto typed = dyn_cast<TypedAttr>(value);
-  if (!typed || typed.getType() != type || !isa<RankedTensorType>(type))
+  auto elements = dyn_cast<ElementsAttr>(value);
+  if (!elements || elements.getType() != type)
     return nullptr;
-  return ConstantOp::create(builder, loc, typed);
+  return ConstantOp::create(builder, loc, elements);
 }

@@ -28,8 +28,8 @@ FailureOr<RankedTensorType> requireRanked(std::optional<Location> loc,
                                           Value v, StringRef what) {
   if (auto t = rankedOf(v))
     return t;
-  return emitOptionalError(loc, what, " must be a ranked tensor"),
-         failure();
+  (void)emitOptionalError(loc, what, " must be a ranked tensor");
+  return failure();
 }
 
 std::string shapeStr(ArrayRef<int64_t> shape) {
@@ -60,18 +60,22 @@ FailureOr<SmallVector<int64_t>> scaleShape(std::optional<Location> loc,
                                            ArrayRef<int64_t> shape,
                                            ScaleLayout layout) {
   if (shape.empty())
-    return emitOptionalError(loc, "quantized tensors need rank >= 1"),
-           failure();
+    {
+      (void)emitOptionalError(loc, "quantized tensors need rank >= 1");
+      return failure();
+    }
   SmallVector<int64_t> s(shape.begin(), shape.end());
   if (layout == ScaleLayout::tile_1x128) {
     s.back() = tiles128(s.back());
     return s;
   }
   if (shape.size() != 2)
-    return emitOptionalError(loc, "block_128x128 scales need a rank-2 tensor, "
+    {
+      (void)emitOptionalError(loc, "block_128x128 scales need a rank-2 tensor, "
                                   "got rank ",
-                             shape.size()),
-           failure();
+                             shape.size());
+      return failure();
+    }
   return SmallVector<int64_t>{tiles128(shape[0]), tiles128(shape[1])};
 }
 
@@ -82,12 +86,6 @@ FailureOr<SmallVector<int64_t>> scaleShape(std::optional<Location> loc,
 //===----------------------------------------------------------------------===//
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
-
-LogicalResult ConstantOp::verify() {
-  if (!isa<ElementsAttr>(getValue()))
-    return emitOpError("value must be an elements attribute (e.g. dense<...>)");
-  return success();
-}
 
 LogicalResult ReshapeOp::verify() {
   auto in = getInput().getType(), out = getResult().getType();
@@ -265,9 +263,9 @@ LogicalResult ReduceOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
 template <typename OpTy>
 static LogicalResult verifySoftmaxLike(OpTy op) {
   int64_t rank = op.getInput().getType().getRank();
-  if (op.getDim() < 0 || op.getDim() >= rank)
-    return op.emitOpError("dim ")
-           << op.getDim() << " is out of range for rank " << rank;
+  int64_t dim = op.getDimAttr().getInt();
+  if (dim < 0 || dim >= rank)
+    return op.emitOpError("dim ") << dim << " is out of range for rank " << rank;
   return success();
 }
 LogicalResult SoftmaxOp::verify() { return verifySoftmaxLike(*this); }
@@ -361,7 +359,7 @@ LogicalResult RopeOp::verify() {
     return emitOpError("yarn_factor must be >= 1, got ")
            << getYarnFactor().convertToDouble();
   if (getYarnFactor().convertToDouble() > 1.0 &&
-      getYarnOriginalMaxPosition() <= 0)
+      getYarnOriginalMaxPositionAttr().getInt() <= 0)
     return emitOpError("yarn_factor > 1 needs yarn_original_max_position > 0");
   if (getYarnBetaFast().convertToDouble() <=
       getYarnBetaSlow().convertToDouble())
@@ -440,6 +438,9 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
 LogicalResult RouterOp::verify() {
   int64_t e = getLogits().getType().getDimSize(1);
   int64_t k = getTopK(), groups = getNGroup(), keep = getTopkGroup();
+  if (k < 1 || k > e)
+    return emitOpError("top_k = ")
+           << k << " must be in [1, " << e << "] (the number of experts)";
   if (groups < 1 || e % groups != 0)
     return emitOpError("n_group = ")
            << groups << " must divide the number of experts " << e;
@@ -473,21 +474,27 @@ static FailureOr<int64_t> dispatchRows(std::optional<Location> loc,
                                        CapacityPolicy policy,
                                        int64_t capacity) {
   if (numExperts < 1)
-    return emitOptionalError(loc, "num_experts must be >= 1, got ",
-                             numExperts),
-           failure();
+    {
+      (void)emitOptionalError(loc, "num_experts must be >= 1, got ",
+                             numExperts);
+      return failure();
+    }
   if (policy == CapacityPolicy::dropless) {
     if (capacity != 0)
-      return emitOptionalError(loc, "capacity is only meaningful with the "
-                                    "'drop' policy"),
-             failure();
+      {
+        (void)emitOptionalError(loc, "capacity is only meaningful with the "
+                                    "'drop' policy");
+        return failure();
+      }
     return copies;
   }
   if (capacity < 1)
-    return emitOptionalError(loc, "the 'drop' policy needs capacity >= 1, "
+    {
+      (void)emitOptionalError(loc, "the 'drop' policy needs capacity >= 1, "
                                   "got ",
-                             capacity),
-           failure();
+                             capacity);
+      return failure();
+    }
   return numExperts * capacity;
 }
 
@@ -513,7 +520,8 @@ LogicalResult MoeDispatchOp::inferReturnTypes(MLIRContext *ctx,
     return failure();
   results.push_back(
       RankedTensorType::get({*rows, x->getDimSize(1)}, x->getElementType()));
-  results.push_back(RankedTensorType::get({adaptor.getNumExperts()}, i32(ctx)));
+  results.push_back(RankedTensorType::get(
+      {adaptor.getNumExpertsAttr().getInt()}, i32(ctx)));
   return success();
 }
 
@@ -577,10 +585,10 @@ LogicalResult ExpertLoadOp::inferReturnTypes(MLIRContext *ctx,
                                              std::optional<Location> loc,
                                              Adaptor adaptor,
                                              SmallVectorImpl<Type> &results) {
-  if (adaptor.getNumExperts() < 1)
-    return emitOptionalError(loc, "num_experts must be >= 1, got ",
-                             adaptor.getNumExperts());
-  results.push_back(RankedTensorType::get({adaptor.getNumExperts()}, f32(ctx)));
+  int64_t experts = adaptor.getNumExpertsAttr().getInt();
+  if (experts < 1)
+    return emitOptionalError(loc, "num_experts must be >= 1, got ", experts);
+  results.push_back(RankedTensorType::get({experts}, f32(ctx)));
   return success();
 }
 
@@ -698,8 +706,9 @@ LogicalResult ScaledMatmulOp::verify() {
 }
 
 LogicalResult FakeQuantOp::verify() {
-  if (getBits() < 2 || getBits() > 8)
-    return emitOpError("bits must be in [2, 8], got ") << getBits();
+  int64_t bits = getBitsAttr().getInt();
+  if (bits < 2 || bits > 8)
+    return emitOpError("bits must be in [2, 8], got ") << bits;
   return success();
 }
 
@@ -727,7 +736,7 @@ LogicalResult UpdateLossScaleOp::verify() {
   double backoff = getBackoff().convertToDouble();
   if (!(backoff > 0.0 && backoff < 1.0))
     return emitOpError("backoff must be in (0, 1), got ") << backoff;
-  if (getGrowthInterval() < 1)
+  if (getGrowthIntervalAttr().getInt() < 1)
     return emitOpError("growth_interval must be >= 1");
   return success();
 }

@@ -14,7 +14,6 @@ include "dsv3/Dsv3Types.td"
 include "dsv3/Dsv3Attrs.td"
 include "dsv3/Dsv3Interfaces.td"
 include "mlir/IR/OpBase.td"
-include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -49,11 +48,10 @@ def Dsv3_ConstantOp : Dsv3_Op<"constant",
     }
     ```
   }];
-  let arguments = (ins TypedAttrInterface:$value);
+  let arguments = (ins ElementsAttr:$value);
   let results = (outs Dsv3_Tensor:$result);
   let assemblyFormat = "attr-dict $value";
   let hasFolder = 1;
-  let hasVerifier = 1;
 }
 
 def Dsv3_CastOp : Dsv3_Op<"cast", [Pure, SameOperandsAndResultShape]> {
