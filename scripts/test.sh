@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-scripts/build.sh
+scripts/build.sh all mlir-doc
 build_dir=${BUILD_DIR:-build}
 
 echo "== lit"
