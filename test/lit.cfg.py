@@ -20,5 +20,8 @@ config.substitutions.append(("%python", config.python_executable))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-tools = [ToolSubst("dsv3-opt", unresolved="fatal")]
+tools = [
+    ToolSubst("dsv3-opt", unresolved="fatal"),
+    ToolSubst("dsv3-compile", unresolved="fatal"),
+]
 llvm_config.add_tool_substitutions(tools, [config.dsv3_tools_dir])

@@ -1,0 +1,151 @@
+//===- dsv3-compile.cpp - model description in, dsv3 IR or report out -----===//
+//
+// The one-shot driver: reads a ModelSpec (.pbtxt) or a DeepSeek config.json,
+// validates it, builds the forward graph and prints it (--emit=forward) or
+// a parameter and FLOP summary (--summary).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Analysis/ModelSummary.h"
+#include "Spec/Spec.h"
+#include "dsv3/Dsv3Dialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Timer.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace cl = llvm::cl;
+
+namespace {
+
+enum class Emit { None, Forward };
+
+cl::OptionCategory category("dsv3-compile options");
+
+cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                               cl::desc("<model: .pbtxt ModelSpec or DeepSeek "
+                                        "config.json>"),
+                               cl::cat(category));
+
+cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(category));
+
+cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce"), cl::init(Emit::None),
+    cl::values(clEnumValN(Emit::Forward, "forward",
+                          "the forward graph in the dsv3 dialect")),
+    cl::cat(category));
+
+cl::opt<bool> summary("summary",
+                      cl::desc("Print total and activated parameters, "
+                               "training FLOPs per token and a per-layer "
+                               "table"),
+                      cl::cat(category));
+
+cl::opt<int64_t> microBatch("micro-batch",
+                            cl::desc("Sequences per micro-batch (overrides "
+                                     "training.micro_batch)"),
+                            cl::cat(category));
+cl::opt<int64_t> seqLen("seq-len",
+                        cl::desc("Tokens per sequence (overrides "
+                                 "training.seq_len)"),
+                        cl::cat(category));
+cl::opt<int64_t> mtpDepth("mtp-depth",
+                          cl::desc("Multi-token prediction modules (overrides "
+                                   "mtp.depth; 0 disables MTP)"),
+                          cl::cat(category));
+
+cl::opt<bool> timing("time", cl::desc("Print how long each stage took"),
+                     cl::cat(category));
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dsv3 compiler driver\n\n"
+      "Reads a model description (a ModelSpec in protobuf text format, or a\n"
+      "DeepSeek-V2/V3 config.json), validates it and builds its training\n"
+      "graph. Use --emit=forward to print the forward graph, --summary for\n"
+      "parameter and FLOP counts.\n");
+
+  if (emit == Emit::None && !summary) {
+    llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward or "
+                    "--summary (building an executable is not available in "
+                    "this version)\n";
+    return 2;
+  }
+
+  llvm::TimerGroup timers("dsv3-compile", "dsv3-compile stages");
+  llvm::Timer loadTimer("load", "load and validate the description", timers);
+  llvm::Timer buildTimer("build", "build the forward graph", timers);
+  llvm::Timer verifyTimer("verify", "verify the IR", timers);
+  // Timers report when the group is destroyed; only with --time.
+  auto quiet = llvm::make_scope_exit([&] {
+    if (!timing)
+      timers.clear();
+  });
+
+  SpecOverrides overrides;
+  if (microBatch.getNumOccurrences())
+    overrides.microBatch = microBatch;
+  if (seqLen.getNumOccurrences())
+    overrides.seqLen = seqLen;
+  if (mtpDepth.getNumOccurrences())
+    overrides.mtpDepth = mtpDepth;
+
+  loadTimer.startTimer();
+  FailureOr<LoadedSpec> loaded =
+      loadModelSpec(inputPath, overrides, llvm::errs());
+  loadTimer.stopTimer();
+  if (failed(loaded))
+    return 1;
+
+  MLIRContext context;
+  context.loadDialect<Dsv3Dialect, func::FuncDialect>();
+  buildTimer.startTimer();
+  OwningOpRef<ModuleOp> module = buildForwardModule(loaded->spec, &context);
+  buildTimer.stopTimer();
+  verifyTimer.startTimer();
+  LogicalResult verified = verify(*module);
+  verifyTimer.stopTimer();
+  if (failed(verified)) {
+    llvm::errs() << inputPath << ": the built forward graph does not verify "
+                 << "(a bug in dsv3-compile; please report it with this "
+                 << "description)\n";
+    return 3;
+  }
+
+  // Written to a temporary file and renamed only on success, so a failed
+  // run never leaves a partial output behind.
+  std::string error;
+  auto output = openOutputFile(outputPath, &error);
+  if (!output) {
+    llvm::errs() << "dsv3-compile: " << error << "\n";
+    return 1;
+  }
+  if (emit == Emit::Forward)
+    module->print(output->os());
+  if (summary) {
+    auto forward = module->lookupSymbol<func::FuncOp>("forward");
+    printModelSummary(output->os(), module->getOperation()
+                                        ->getAttrOfType<StringAttr>("dsv3.model")
+                                        .strref(),
+                      summarizeForward(forward));
+  }
+  output->keep();
+  return 0;
+}
