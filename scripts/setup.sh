@@ -11,7 +11,7 @@ packages=(
   libopenblas-dev
   libopenmpi-dev openmpi-bin
   nlohmann-json3-dev
-  python3
+  python3 time
 )
 
 missing=()
