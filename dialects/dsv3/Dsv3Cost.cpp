@@ -139,3 +139,26 @@ int64_t FusionOp::getFlops() {
   getBody().walk([&](CostOpInterface op) { flops += op.getFlops(); });
   return flops;
 }
+
+int64_t RmsNormGradOp::getFlops() { return 8 * numel(getInput()); }
+
+int64_t AttentionGradOp::getFlops() {
+  int64_t b = dimSize(getQuery(), 0), s = dimSize(getQuery(), 1),
+          h = dimSize(getQuery(), 2), dqk = dimSize(getQuery(), 3),
+          dv = dimSize(getValue(), 3);
+  int64_t pairs = getCausal() ? s * (s + 1) / 2 : s * s;
+  return 4 * b * h * pairs * dqk + 4 * b * h * pairs * dv + 6 * b * h * pairs;
+}
+
+int64_t CrossEntropyGradOp::getFlops() { return 5 * numel(getLogits()); }
+int64_t RouterGradOp::getFlops() { return 8 * numel(getLogits()); }
+
+int64_t MoeCombineGradOp::getFlops() {
+  return 4 * numel(getWeights()) * dimSize(getRows(), 1);
+}
+
+int64_t GroupedMatmulWgradOp::getFlops() {
+  return 2 * numel(getInput()) * dimSize(getDResult(), 1);
+}
+
+int64_t BalanceLossGradOp::getFlops() { return 4 * numel(getScores()); }

@@ -998,6 +998,144 @@ LogicalResult FusionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Comparison, padding, scatter
+//===----------------------------------------------------------------------===//
+
+LogicalResult CompareOp::inferReturnTypes(MLIRContext *ctx,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  auto lhs = requireRanked(loc, adaptor.getLhs(), "lhs");
+  if (failed(lhs))
+    return failure();
+  results.push_back(
+      RankedTensorType::get(lhs->getShape(), IntegerType::get(ctx, 1)));
+  return success();
+}
+
+LogicalResult PadOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  auto in = requireRanked(loc, adaptor.getInput(), "input");
+  if (failed(in))
+    return failure();
+  int64_t rank = in->getRank();
+  ArrayRef<int64_t> low = adaptor.getLow(), high = adaptor.getHigh();
+  SmallVector<int64_t> interior(rank, 0);
+  if (auto i = adaptor.getInterior())
+    interior.assign(i->begin(), i->end());
+  if (static_cast<int64_t>(low.size()) != rank ||
+      static_cast<int64_t>(high.size()) != rank ||
+      static_cast<int64_t>(interior.size()) != rank)
+    return emitOptionalError(loc, "low, high and interior need one entry per "
+                                  "input dimension (",
+                             rank, ")");
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (low[d] < 0 || high[d] < 0 || interior[d] < 0)
+      return emitOptionalError(loc, "padding of dimension ", d,
+                               " must be >= 0");
+    int64_t size = in->getDimSize(d);
+    shape.push_back(low[d] + size + std::max<int64_t>(size - 1, 0) * interior[d] +
+                    high[d]);
+  }
+  results.push_back(RankedTensorType::get(shape, in->getElementType()));
+  return success();
+}
+
+LogicalResult ScatterAddOp::verify() {
+  auto out = getResult().getType();
+  auto updates = getUpdates().getType();
+  int64_t dim = getDimAttr().getInt();
+  if (dim < 0 || dim >= out.getRank())
+    return emitOpError("dim ") << dim << " is out of range for rank "
+                               << out.getRank();
+  if (out.getElementType() != updates.getElementType())
+    return emitOpError("updates and result element types differ");
+  SmallVector<int64_t> expected(out.getShape().take_front(dim));
+  llvm::append_range(expected, getIndices().getType().getShape());
+  llvm::append_range(expected, out.getShape().drop_front(dim + 1));
+  if (updates.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("updates must be ")
+           << shapeStr(expected) << " for this result and indices, got "
+           << shapeStr(updates.getShape());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult RmsNormGradOp::inferReturnTypes(MLIRContext *,
+                                              std::optional<Location>,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &results) {
+  results.push_back(adaptor.getInput().getType());
+  results.push_back(adaptor.getWeight().getType());
+  return success();
+}
+
+LogicalResult AttentionGradOp::inferReturnTypes(MLIRContext *,
+                                                std::optional<Location>,
+                                                Adaptor adaptor,
+                                                SmallVectorImpl<Type> &results) {
+  results.push_back(adaptor.getQuery().getType());
+  results.push_back(adaptor.getKey().getType());
+  results.push_back(adaptor.getValue().getType());
+  return success();
+}
+
+LogicalResult CrossEntropyGradOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location>, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  results.push_back(adaptor.getLogits().getType());
+  return success();
+}
+
+LogicalResult RouterGradOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location>,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &results) {
+  results.push_back(adaptor.getLogits().getType());
+  return success();
+}
+
+LogicalResult MoeCombineGradOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location>, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  results.push_back(adaptor.getRows().getType());
+  results.push_back(adaptor.getWeights().getType());
+  return success();
+}
+
+LogicalResult GroupedMatmulWgradOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  auto x = requireRanked(loc, adaptor.getInput(), "input");
+  auto dy = requireRanked(loc, adaptor.getDResult(), "d_result");
+  auto g = requireRanked(loc, adaptor.getGroupSizes(), "group_sizes");
+  if (failed(x) || failed(dy) || failed(g))
+    return failure();
+  if (x->getRank() != 2 || dy->getRank() != 2 ||
+      x->getDimSize(0) != dy->getDimSize(0) || g->getRank() != 1)
+    return emitOptionalError(loc, "input must be [rows, K], d_result "
+                                  "[rows, N] and group_sizes [experts]");
+  int64_t e = g->getDimSize(0), k = x->getDimSize(1), n = dy->getDimSize(1);
+  SmallVector<int64_t> shape = {e, k, n};
+  if (adaptor.getTransposeRhs())
+    shape = {e, n, k};
+  results.push_back(RankedTensorType::get(shape, x->getElementType()));
+  return success();
+}
+
+LogicalResult BalanceLossGradOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location>, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  results.push_back(adaptor.getScores().getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Ops whose result has the type of one operand
 //===----------------------------------------------------------------------===//
 

@@ -54,7 +54,7 @@ def Dsv3_ConstantOp : Dsv3_Op<"constant",
   let hasFolder = 1;
 }
 
-def Dsv3_CastOp : Dsv3_Op<"cast", [Pure, SameOperandsAndResultShape]> {
+def Dsv3_CastOp : Dsv3_Op<"cast", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, SameOperandsAndResultShape]> {
   let summary = "element type conversion";
   let description = [{
     Converts every element to the result's element type. Float to float
@@ -76,7 +76,7 @@ def Dsv3_CastOp : Dsv3_Op<"cast", [Pure, SameOperandsAndResultShape]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
 }
 
-def Dsv3_ReshapeOp : Dsv3_Op<"reshape", [Pure]> {
+def Dsv3_ReshapeOp : Dsv3_Op<"reshape", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure]> {
   let summary = "reinterprets a tensor with a new shape";
   let description = [{
     Same elements in row-major order, new shape. The element count and
@@ -97,7 +97,7 @@ def Dsv3_ReshapeOp : Dsv3_Op<"reshape", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Dsv3_TransposeOp : Dsv3_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_TransposeOp : Dsv3_Op<"transpose", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "permutes the dimensions of a tensor";
   let description = [{
     `result.shape[i] = input.shape[perm[i]]`. `perm` is a permutation of
@@ -120,7 +120,7 @@ def Dsv3_TransposeOp : Dsv3_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Dsv3_BroadcastOp : Dsv3_Op<"broadcast", [Pure]> {
+def Dsv3_BroadcastOp : Dsv3_Op<"broadcast", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure]> {
   let summary = "broadcasts a tensor to a larger shape";
   let description = [{
     `dims[i]` names the result dimension that input dimension `i` maps to;
@@ -145,7 +145,7 @@ def Dsv3_BroadcastOp : Dsv3_Op<"broadcast", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Dsv3_SliceOp : Dsv3_Op<"slice", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_SliceOp : Dsv3_Op<"slice", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "a strided slice";
   let description = [{
     Takes elements `start[d], start[d] + strides[d], ...` below `limit[d]` in
@@ -172,7 +172,7 @@ def Dsv3_SliceOp : Dsv3_Op<"slice", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Dsv3_ConcatOp : Dsv3_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_ConcatOp : Dsv3_Op<"concat", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "concatenates tensors along a dimension";
   let description = [{
     All inputs have the same rank, element type and shape except along
@@ -194,7 +194,7 @@ def Dsv3_ConcatOp : Dsv3_Op<"concat", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Dsv3_GatherOp : Dsv3_Op<"gather", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_GatherOp : Dsv3_Op<"gather", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "takes slices of a tensor at integer indices";
   let description = [{
     `result[a..., i..., b...] = input[a..., indices[i...], b...]` along
@@ -226,7 +226,7 @@ def Dsv3_GatherOp : Dsv3_Op<"gather", [Pure, InferTypeOpAdaptor]> {
 
 class Dsv3_BinaryOp<string mnemonic, string doc, string expr> :
     Dsv3_Op<mnemonic, [Pure, Elementwise, SameOperandsAndResultType,
-                       InferTypeOpInterface]> {
+                       InferTypeOpInterface, DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>]> {
   let summary = doc;
   let description = "`result = " # expr # "`, elementwise over operands of "
     # "the same type (broadcast explicitly with `dsv3.broadcast`).\n\n"
@@ -249,7 +249,7 @@ def Dsv3_DivOp : Dsv3_BinaryOp<"div", "elementwise division", "lhs / rhs">;
 
 class Dsv3_UnaryOp<string mnemonic, string doc, string expr> :
     Dsv3_Op<mnemonic, [Pure, Elementwise, SameOperandsAndResultType,
-                       InferTypeOpInterface]> {
+                       InferTypeOpInterface, DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>]> {
   let summary = doc;
   let description = "`result = " # expr # "`, elementwise.\n\n"
     # "Cost: 1 FLOP per element.\n\n"
@@ -274,7 +274,7 @@ def Dsv3_SigmoidOp : Dsv3_UnaryOp<"sigmoid", "elementwise logistic function",
 def Dsv3_SiluOp : Dsv3_UnaryOp<"silu", "elementwise SiLU (swish)",
                                "x * sigmoid(x)">;
 
-def Dsv3_SelectOp : Dsv3_Op<"select", [Pure, Elementwise,
+def Dsv3_SelectOp : Dsv3_Op<"select", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, Elementwise,
     AllTypesMatch<["on_true", "on_false"]>,
     AllShapesMatch<["condition", "on_true"]>, InferTypeOpAdaptor]> {
   let summary = "elementwise choice between two tensors";
@@ -304,7 +304,7 @@ def Dsv3_SelectOp : Dsv3_Op<"select", [Pure, Elementwise,
 // Reductions
 //===----------------------------------------------------------------------===//
 
-def Dsv3_ReduceOp : Dsv3_FlopsOp<"reduce", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_ReduceOp : Dsv3_FlopsOp<"reduce", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "sum, max or mean over dimensions";
   let description = [{
     Reduces `input` over `dims` (strictly increasing, in range) and drops
@@ -331,7 +331,7 @@ def Dsv3_ReduceOp : Dsv3_FlopsOp<"reduce", [Pure, InferTypeOpAdaptor]> {
 
 class Dsv3_SoftmaxLikeOp<string mnemonic, string doc, string expr> :
     Dsv3_FlopsOp<mnemonic, [Pure, SameOperandsAndResultType,
-                            InferTypeOpInterface]> {
+                            InferTypeOpInterface, DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>]> {
   let summary = doc;
   let description = "`result = " # expr # "` along dimension `dim`, "
     # "computed stably (the maximum is subtracted first).\n\n"
@@ -357,7 +357,7 @@ def Dsv3_LogSoftmaxOp : Dsv3_SoftmaxLikeOp<"log_softmax",
 // Layers
 //===----------------------------------------------------------------------===//
 
-def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "token embedding lookup";
   let description = [{
     `result[t..., :] = table[ids[t...], :]` for a `[vocab, hidden]` table;
@@ -383,7 +383,7 @@ def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
   let extraClassDeclaration = [{ int64_t getBytesRead(); }];
 }
 
-def Dsv3_RmsNormOp : Dsv3_FlopsOp<"rms_norm", [Pure,
+def Dsv3_RmsNormOp : Dsv3_FlopsOp<"rms_norm", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure,
     InferTypeOpAdaptor]> {
   let summary = "RMS normalization over the last dimension";
   let description = [{
@@ -409,7 +409,7 @@ def Dsv3_RmsNormOp : Dsv3_FlopsOp<"rms_norm", [Pure,
   let hasVerifier = 1;
 }
 
-def Dsv3_MatmulOp : Dsv3_FlopsOp<"matmul", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_MatmulOp : Dsv3_FlopsOp<"matmul", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "batched matrix multiplication";
   let description = [{
     `lhs` is `[batch..., M, K]` (or `[batch..., K, M]` with
@@ -437,7 +437,7 @@ def Dsv3_MatmulOp : Dsv3_FlopsOp<"matmul", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [Pure,
+def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure,
     InferTypeOpAdaptor]> {
   let summary = "rotary position embedding, with optional YaRN scaling";
   let description = [{
@@ -455,6 +455,9 @@ def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [Pure,
     `mscale(m) = 0.1 * m * ln(factor) + 1` (and 1 for `m = 0`), as in
     DeepSeek-V2/V3.
 
+    With `inverse`, the rotation angle is negated while the YaRN scale is
+    kept: the transpose of the forward map, which is its gradient.
+
     Cost: 3 FLOPs per element.
 
     ```mlir
@@ -468,6 +471,7 @@ def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [Pure,
   let arguments = (ins Dsv3_FloatTensor:$input, Dsv3_IndexTensor:$positions,
       F64Attr:$theta,
       UnitAttr:$interleaved,
+      UnitAttr:$inverse,
       DefaultValuedAttr<F64Attr, "1.0">:$yarn_factor,
       DefaultValuedAttr<I64Attr, "0">:$yarn_original_max_position,
       DefaultValuedAttr<F64Attr, "32.0">:$yarn_beta_fast,
@@ -477,13 +481,13 @@ def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [Pure,
   let results = (outs Dsv3_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $positions `,` `theta` `=` $theta
-    (`interleaved` $interleaved^)? attr-dict `:` type($input) `,`
-    type($positions)
+    (`interleaved` $interleaved^)? (`inverse` $inverse^)? attr-dict `:`
+    type($input) `,` type($positions)
   }];
   let hasVerifier = 1;
 }
 
-def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "scaled dot-product attention (causal, packed, grouped)";
   let description = [{
     `query` is `[B, S, H, Dqk]`, `key` `[B, S, Hkv, Dqk]`, `value`
@@ -523,7 +527,7 @@ def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [Pure, InferTypeOpAdaptor]> {
 // Mixture of experts
 //===----------------------------------------------------------------------===//
 
-def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "top-k expert selection with optional group limit and bias";
   let description = [{
     Takes the router logits `[T, E]` of T tokens over E experts and returns
@@ -577,7 +581,7 @@ def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [Pure, InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
-def Dsv3_MoeDispatchOp : Dsv3_Op<"moe_dispatch", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_MoeDispatchOp : Dsv3_Op<"moe_dispatch", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "groups token copies by expert";
   let description = [{
     Given tokens `[T, H]` and their expert `indices` `[T, K]`, returns the
@@ -616,7 +620,7 @@ def Dsv3_MoeDispatchOp : Dsv3_Op<"moe_dispatch", [Pure, InferTypeOpAdaptor]> {
 }
 
 def Dsv3_GroupedMatmulOp : Dsv3_FlopsOp<"grouped_matmul",
-    [Pure, InferTypeOpAdaptor]> {
+    [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "one matrix multiplication per expert over grouped rows";
   let description = [{
     `input` is `[R, K]`, rows grouped by expert with `group_sizes` `[E]`
@@ -643,7 +647,7 @@ def Dsv3_GroupedMatmulOp : Dsv3_FlopsOp<"grouped_matmul",
   }];
 }
 
-def Dsv3_MoeCombineOp : Dsv3_FlopsOp<"moe_combine", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_MoeCombineOp : Dsv3_FlopsOp<"moe_combine", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "weighted sum of expert outputs back in token order";
   let description = [{
     Inverse of `dsv3.moe_dispatch`: `result[t] = sum_k weights[t, k] *
@@ -698,7 +702,7 @@ def Dsv3_ExpertLoadOp : Dsv3_FlopsOp<"expert_load", [Pure, InferTypeOpAdaptor]> 
 }
 
 def Dsv3_BalanceLossOp : Dsv3_FlopsOp<"balance_loss",
-    [Pure, InferTypeOpAdaptor]> {
+    [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "sequence-wise expert balance loss (DeepSeek-V3)";
   let description = [{
     `scores` is `[B, S, E]` (the router's unbiased scores), `indices`
@@ -730,7 +734,7 @@ def Dsv3_BalanceLossOp : Dsv3_FlopsOp<"balance_loss",
 //===----------------------------------------------------------------------===//
 
 def Dsv3_CrossEntropyOp : Dsv3_FlopsOp<"cross_entropy",
-    [Pure, InferTypeOpAdaptor]> {
+    [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "mean softmax cross entropy over tokens";
   let description = [{
     `logits` is `[..., V]`, `targets` `[...]` (integers); the result
@@ -847,7 +851,7 @@ def Dsv3_ScaledMatmulOp : Dsv3_FlopsOp<"scaled_matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [Pure,
+def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure,
     SameOperandsAndResultType, InferTypeOpInterface]> {
   let summary = "symmetric integer fake quantization (QAT)";
   let description = [{
@@ -870,7 +874,7 @@ def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [Pure,
   let hasVerifier = 1;
 }
 
-def Dsv3_ScaleOp : Dsv3_FlopsOp<"scale", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_ScaleOp : Dsv3_FlopsOp<"scale", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "multiplies by the dynamic loss scale";
   let description = [{
     `result = input * scale` with a scalar f32 `scale` (fp16 loss scaling
@@ -892,7 +896,7 @@ def Dsv3_ScaleOp : Dsv3_FlopsOp<"scale", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Dsv3_UnscaleOp : Dsv3_FlopsOp<"unscale", [Pure, InferTypeOpAdaptor]> {
+def Dsv3_UnscaleOp : Dsv3_FlopsOp<"unscale", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
   let summary = "divides a gradient by the dynamic loss scale";
   let description = [{
     `result = input / scale` with a scalar f32 `scale`.
@@ -1358,6 +1362,315 @@ def Dsv3_YieldOp : Dsv3_Op<"yield", [Pure, Terminator, ReturnLike,
   let arguments = (ins Variadic<Dsv3_Tensor>:$values);
   let builders = [OpBuilder<(ins), [{ /* nothing to yield */ }]>];
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// Comparison and padding
+//===----------------------------------------------------------------------===//
+
+def Dsv3_ComparePredicateAttr : I32EnumAttr<"ComparePredicate",
+    "comparison predicate", [
+    I32EnumAttrCase<"eq", 0>,
+    I32EnumAttrCase<"ne", 1>,
+    I32EnumAttrCase<"lt", 2>,
+    I32EnumAttrCase<"le", 3>,
+    I32EnumAttrCase<"gt", 4>,
+    I32EnumAttrCase<"ge", 5>,
+  ]> {
+  let cppNamespace = "::mlir::dsv3";
+}
+
+def Dsv3_CompareOp : Dsv3_Op<"compare", [Pure, Elementwise,
+    AllTypesMatch<["lhs", "rhs"]>, InferTypeOpAdaptor]> {
+  let summary = "elementwise comparison";
+  let description = [{
+    `result = lhs <predicate> rhs`, elementwise, as an `i1` tensor of the
+    operands' shape.
+
+    Cost: 1 FLOP per element.
+
+    ```mlir
+    func.func @example(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xi1> {
+      %m = dsv3.compare ge %a, %b : tensor<4xf32>
+      return %m : tensor<4xi1>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_ComparePredicateAttr:$predicate,
+                       Dsv3_NumericTensor:$lhs, Dsv3_NumericTensor:$rhs);
+  let results = (outs Dsv3_BoolTensor:$result);
+  let assemblyFormat = "$predicate $lhs `,` $rhs attr-dict `:` type($lhs)";
+}
+
+def Dsv3_PadOp : Dsv3_Op<"pad", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+  let summary = "zero padding, with optional interior padding";
+  let description = [{
+    Places `input[i]` at `low[d] + i * (interior[d] + 1)` of a zero tensor
+    of size `low + size + (size - 1) * interior + high` in every dimension
+    `d`; `interior` defaults to zeros. All padding amounts are >= 0. It is
+    the gradient of `dsv3.slice`.
+
+    Cost: 0 FLOPs.
+
+    ```mlir
+    func.func @example(%x: tensor<2x7xf32>) -> tensor<2x8xf32> {
+      %y = dsv3.pad %x, low = [0, 1], high = [0, 0] : tensor<2x7xf32> -> tensor<2x8xf32>
+      return %y : tensor<2x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_Tensor:$input, DenseI64ArrayAttr:$low,
+                       DenseI64ArrayAttr:$high,
+                       OptionalAttr<DenseI64ArrayAttr>:$interior);
+  let results = (outs Dsv3_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` `low` `=` $low `,` `high` `=` $high
+    (`,` `interior` `=` $interior^)? attr-dict `:` type($input) `->`
+    type($result)
+  }];
+}
+
+def Dsv3_ScatterAddOp : Dsv3_Op<"scatter_add", [Pure]> {
+  let summary = "sums slices into a zero tensor at integer indices";
+  let description = [{
+    The gradient of `dsv3.gather` (and of `dsv3.embedding`, a gather along
+    dimension 0): starting from zeros of the result type,
+    `result[a..., indices[i...], b...] += updates[a..., i..., b...]` along
+    `dim`. `updates` has the shape `dsv3.gather` would produce from the
+    result shape and `indices`.
+
+    Cost: one FLOP per update element.
+
+    ```mlir
+    func.func @example(%dy: tensor<2x8x64xf32>, %ids: tensor<2x8xi32>) -> tensor<256x64xf32> {
+      %g = dsv3.scatter_add %dy[%ids] dim = 0 : tensor<2x8x64xf32>, tensor<2x8xi32> -> tensor<256x64xf32>
+      return %g : tensor<256x64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_NumericTensor:$updates, Dsv3_IndexTensor:$indices,
+                       I64Attr:$dim);
+  let results = (outs Dsv3_NumericTensor:$result);
+  let assemblyFormat = [{
+    $updates `[` $indices `]` `dim` `=` $dim attr-dict `:` type($updates) `,`
+    type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops: gradients that are kernels of their own
+//===----------------------------------------------------------------------===//
+
+def Dsv3_RmsNormGradOp : Dsv3_FlopsOp<"rms_norm_grad",
+    [Pure, AllTypesMatch<["input", "d_result"]>, InferTypeOpAdaptor]> {
+  let summary = "gradient of dsv3.rms_norm";
+  let description = [{
+    With `r = rsqrt(mean(x^2) + eps)` over the last dimension and
+    `y = x * r * weight`: `d_input = r * (g - x * r^2 * mean(g * x))` where
+    `g = d_result * weight`, and `d_weight = sum over rows of
+    d_result * x * r`.
+
+    Cost: 8 FLOPs per element of `input`.
+
+    ```mlir
+    func.func @example(%x: tensor<2x8x64xf32>, %w: tensor<64xf32>, %dy: tensor<2x8x64xf32>)
+        -> (tensor<2x8x64xf32>, tensor<64xf32>) {
+      %dx, %dw = dsv3.rms_norm_grad %x, %w, %dy, eps = 1.0e-06 : tensor<2x8x64xf32>, tensor<64xf32>
+      return %dx, %dw : tensor<2x8x64xf32>, tensor<64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$input, Dsv3_FloatTensor:$weight,
+                       Dsv3_FloatTensor:$d_result, F64Attr:$eps);
+  let results = (outs Dsv3_FloatTensor:$d_input, Dsv3_FloatTensor:$d_weight);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $d_result `,` `eps` `=` $eps attr-dict `:`
+    type($input) `,` type($weight)
+  }];
+}
+
+def Dsv3_AttentionGradOp : Dsv3_FlopsOp<"attention_grad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "gradient of dsv3.attention";
+  let description = [{
+    Given the forward operands and the cotangent of the output, returns
+    the cotangents of query, key and value (key/value heads shared by a
+    query group receive the sum over the group). Same masking as the
+    forward op.
+
+    Cost, with `P` as for `dsv3.attention`: `4*B*H*P*Dqk + 4*B*H*P*Dv +
+    6*B*H*P` FLOPs (the scores are recomputed).
+
+    ```mlir
+    func.func @example(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x8x4x16xf32>,
+                       %do: tensor<2x8x4x16xf32>) -> (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>) {
+      %dq, %dk, %dv = dsv3.attention_grad %q, %k, %v, %do causal scale = 2.500000e-01
+          : tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>
+      return %dq, %dk, %dv : tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$query, Dsv3_FloatTensor:$key,
+                       Dsv3_FloatTensor:$value, Dsv3_FloatTensor:$d_result,
+                       Optional<Dsv3_IndexTensor>:$segment_ids,
+                       UnitAttr:$causal, F64Attr:$scale);
+  let results = (outs Dsv3_FloatTensor:$d_query, Dsv3_FloatTensor:$d_key,
+                      Dsv3_FloatTensor:$d_value);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $d_result (`segments` $segment_ids^)?
+    (`causal` $causal^)? `scale` `=` $scale attr-dict `:` type($query) `,`
+    type($key) `,` type($value) `,` type($d_result)
+    (`,` type($segment_ids)^)?
+  }];
+}
+
+def Dsv3_CrossEntropyGradOp : Dsv3_FlopsOp<"cross_entropy_grad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "gradient of dsv3.cross_entropy";
+  let description = [{
+    `d_logits = d_loss * w * (softmax(logits) - onehot(target)) / sum(w)`
+    per counted token (`w` the mask or 1, 0 for ignored targets), with the
+    logits' type.
+
+    Cost: 5 FLOPs per logit.
+
+    ```mlir
+    func.func @example(%logits: tensor<2x8x256xf32>, %t: tensor<2x8xi32>, %dl: tensor<f32>) -> tensor<2x8x256xf32> {
+      %g = dsv3.cross_entropy_grad %logits, %t, %dl : tensor<2x8x256xf32>, tensor<2x8xi32>, tensor<f32>
+      return %g : tensor<2x8x256xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$logits, Dsv3_IndexTensor:$targets,
+      Dsv3_FloatScalar:$d_loss, Optional<Dsv3_ScaleTensor>:$mask,
+      DefaultValuedAttr<I64Attr, "-100">:$ignore_index);
+  let results = (outs Dsv3_FloatTensor:$d_logits);
+  let assemblyFormat = [{
+    $logits `,` $targets `,` $d_loss (`mask` $mask^)? attr-dict `:`
+    type($logits) `,` type($targets) `,` type($d_loss) (`,` type($mask)^)?
+  }];
+}
+
+def Dsv3_RouterGradOp : Dsv3_FlopsOp<"router_grad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "gradient of dsv3.router with respect to the logits";
+  let description = [{
+    The selection (`indices`, from the forward router) is held fixed; the
+    gate weights are the selected unbiased scores (normalized when
+    `norm_topk_prob`, times `route_scale`) and `scores` is
+    `softmax(logits)` or `sigmoid(logits)`. Returns `d_logits` `[T, E]`
+    from the cotangents of the weights and, optionally, of the scores.
+    Attributes as on the forward router.
+
+    Cost: 8 FLOPs per logit.
+
+    ```mlir
+    func.func @example(%logits: tensor<16x8xf32>, %idx: tensor<16x2xi32>, %dw: tensor<16x2xf32>) -> tensor<16x8xf32> {
+      %g = dsv3.router_grad sigmoid %logits, %idx, %dw {route_scale = 2.5 : f64, norm_topk_prob}
+          : tensor<16x8xf32>, tensor<16x2xi32>, tensor<16x2xf32>
+      return %g : tensor<16x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_ScoringFuncAttr:$scoring,
+      Dsv3_FloatTensor:$logits, Dsv3_I32Tensor:$indices,
+      Dsv3_ScaleTensor:$d_weights, Optional<Dsv3_ScaleTensor>:$d_scores,
+      DefaultValuedAttr<F64Attr, "1.0">:$route_scale,
+      UnitAttr:$norm_topk_prob);
+  let results = (outs Dsv3_FloatTensor:$d_logits);
+  let assemblyFormat = [{
+    $scoring $logits `,` $indices `,` $d_weights (`scores` $d_scores^)?
+    attr-dict `:` type($logits) `,` type($indices) `,` type($d_weights)
+    (`,` type($d_scores)^)?
+  }];
+}
+
+def Dsv3_MoeCombineGradOp : Dsv3_FlopsOp<"moe_combine_grad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "gradient of dsv3.moe_combine";
+  let description = [{
+    `d_rows[row(t, k)] = weights[t, k] * d_result[t]` (zero for unused
+    rows) and `d_weights[t, k] = <rows[row(t, k)], d_result[t]>` (zero for
+    dropped copies). `num_experts`, `policy` and `capacity` as on the
+    forward op.
+
+    Cost: `4 * T * K * H` FLOPs.
+
+    ```mlir
+    func.func @example(%rows: tensor<32x64xf32>, %w: tensor<16x2xf32>, %idx: tensor<16x2xi32>,
+                       %dy: tensor<16x64xf32>) -> (tensor<32x64xf32>, tensor<16x2xf32>) {
+      %dr, %dw = dsv3.moe_combine_grad %rows, %w, %idx, %dy {num_experts = 8 : i64}
+          : tensor<32x64xf32>, tensor<16x2xf32>, tensor<16x2xi32>, tensor<16x64xf32>
+      return %dr, %dw : tensor<32x64xf32>, tensor<16x2xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$rows, Dsv3_FloatTensor:$weights,
+      Dsv3_IndexTensor:$indices, Dsv3_FloatTensor:$d_result,
+      I64Attr:$num_experts,
+      DefaultValuedAttr<Dsv3_CapacityPolicyAttr,
+                        "CapacityPolicy::dropless">:$policy,
+      DefaultValuedAttr<I64Attr, "0">:$capacity);
+  let results = (outs Dsv3_FloatTensor:$d_rows, Dsv3_FloatTensor:$d_weights);
+  let assemblyFormat = [{
+    $rows `,` $weights `,` $indices `,` $d_result (`policy` `=` $policy^)?
+    attr-dict `:` type($rows) `,` type($weights) `,` type($indices) `,`
+    type($d_result)
+  }];
+}
+
+def Dsv3_GroupedMatmulWgradOp : Dsv3_FlopsOp<"grouped_matmul_wgrad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "weight gradient of dsv3.grouped_matmul";
+  let description = [{
+    `result[e] = input_e^T @ d_result_e` over the rows of group `e`
+    (`[E, K, N]`), or its transpose `[E, N, K]` with `transpose_rhs`
+    (matching the forward weight's layout). `input` is `[R, K]`,
+    `d_result` `[R, N]`.
+
+    Cost: `2 * R * K * N` FLOPs.
+
+    ```mlir
+    func.func @example(%x: tensor<32x64xf32>, %dy: tensor<32x16xf32>, %sizes: tensor<8xi32>) -> tensor<8x16x64xf32> {
+      %dw = dsv3.grouped_matmul_wgrad %x, %dy, %sizes transpose_rhs : tensor<32x64xf32>, tensor<32x16xf32>, tensor<8xi32> -> tensor<8x16x64xf32>
+      return %dw : tensor<8x16x64xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$input, Dsv3_FloatTensor:$d_result,
+                       Dsv3_I32Tensor:$group_sizes, UnitAttr:$transpose_rhs);
+  let results = (outs Dsv3_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $d_result `,` $group_sizes (`transpose_rhs` $transpose_rhs^)?
+    attr-dict `:` type($input) `,` type($d_result) `,` type($group_sizes)
+    `->` type($result)
+  }];
+}
+
+def Dsv3_BalanceLossGradOp : Dsv3_FlopsOp<"balance_loss_grad",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "gradient of dsv3.balance_loss with respect to the scores";
+  let description = [{
+    The expert counts `f_i` are held fixed (they come from the
+    selection); the cotangent flows through the normalized scores.
+
+    Cost: `4 * B * S * E` FLOPs.
+
+    ```mlir
+    func.func @example(%s: tensor<2x8x8xf32>, %idx: tensor<2x8x2xi32>, %dl: tensor<f32>) -> tensor<2x8x8xf32> {
+      %g = dsv3.balance_loss_grad %s, %idx, %dl, alpha = 1.0e-04 : tensor<2x8x8xf32>, tensor<2x8x2xi32>, tensor<f32>
+      return %g : tensor<2x8x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_ScaleTensor:$scores, Dsv3_IndexTensor:$indices,
+                       Dsv3_FloatScalar:$d_loss, F64Attr:$alpha);
+  let results = (outs Dsv3_ScaleTensor:$d_scores);
+  let assemblyFormat = [{
+    $scores `,` $indices `,` $d_loss `,` `alpha` `=` $alpha attr-dict `:`
+    type($scores) `,` type($indices) `,` type($d_loss)
+  }];
 }
 
 #endif // DSV3_OPS_TD

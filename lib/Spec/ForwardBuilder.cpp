@@ -149,7 +149,8 @@ Value ForwardBuilder::rope(Value x, Value positions, bool interleaved) {
     mscaleAll = y.mscale_all_dim();
   }
   return RopeOp::create(b, x, positions, llvm::APFloat(arch.rope_theta()),
-                        interleaved, llvm::APFloat(factor), original,
+                        interleaved, /*inverse=*/false, llvm::APFloat(factor),
+                        original,
                         llvm::APFloat(fast), llvm::APFloat(slow),
                         llvm::APFloat(mscale), llvm::APFloat(mscaleAll));
 }

@@ -22,4 +22,77 @@ def PrintCost : Pass<"dsv3-print-cost", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }
 
+def Autodiff : Pass<"dsv3-autodiff", "mlir::ModuleOp"> {
+  let summary = "Derive the training step from the forward graph";
+  let description = [{
+    Builds `@train_step` next to `@forward` (which is kept):
+
+    ```
+    func.func @train_step(params..., exp_avg..., exp_avg_sq..., batch...,
+                          step: tensor<i64>)
+        -> (loss, params'..., exp_avg'..., exp_avg_sq'..., grad_norm, lr,
+            expert loads...)
+    ```
+
+    - the forward graph, once per micro-batch when the module's
+      `dsv3.training.grad_accum` is above 1 (the batch arguments then
+      stack the micro-batches along their first dimension); the loss is
+      the mean over micro-batches;
+    - reverse-mode gradients of the loss with respect to every trainable
+      parameter, from each op's gradient rule (forward values are reused
+      by the backward ops; rematerialization decides later what to keep);
+    - global-norm clipping (`clip_norm`), the warmup + cosine learning rate
+      of `step` (0-based), and one `dsv3.adamw` per trainable parameter
+      (bias correction with the 1-based step; weight decay on matrices
+      only);
+    - the aux-loss-free router bias update: each parameter marked
+      `dsv3.trainable = false` that feeds a router's bias moves by
+      `+-bias_update_speed` against that router's expert load, which is
+      also returned as a metric.
+
+    Arguments and results carry `dsv3.role` (param, opt_state, batch, step,
+    loss, metric) and `dsv3.name`. Training knobs come from the module's
+    `dsv3.training` dictionary (the spec importer writes it).
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"",
+           "Name of the forward function to differentiate">,
+    Option<"moments", "moments", "std::string", /*default=*/"\"f32\"",
+           "Element type of the AdamW moments: f32 or bf16">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def Interpret : Pass<"dsv3-interpret", "mlir::ModuleOp"> {
+  let summary = "Run a function in the reference interpreter and print it";
+  let description = [{
+    Evaluates `function` on deterministic pseudo-random arguments (floats
+    normal with standard deviation `std`, or as their `dsv3.init` says;
+    integers uniform in [0, `int-bound`); positions 0..seq-1; one segment
+    per sequence) and prints, for every result, its type, the sum of its
+    elements and its first values. With `steps` > 1 and a `@train_step`-
+    shaped function, feeds each step's updated parameters and optimizer
+    state into the next and prints the loss of every step. The IR is left
+    unchanged. For tests and debugging; it is slow.
+
+    ```
+    result 0: tensor<f32> sum 5.545 [5.545]
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"",
+           "Function to run">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the random arguments">,
+    Option<"stddev", "std", "double", /*default=*/"1.0",
+           "Standard deviation of float arguments without dsv3.init">,
+    Option<"intBound", "int-bound", "int64_t", /*default=*/"8",
+           "Integer arguments are drawn from [0, int-bound)">,
+    Option<"steps", "steps", "int64_t", /*default=*/"1",
+           "Training steps to run (train_step-shaped functions)">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
 #endif // DSV3_TRANSFORMS_PASSES_TD

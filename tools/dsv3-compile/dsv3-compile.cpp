@@ -2,17 +2,20 @@
 //
 // The one-shot driver: reads a ModelSpec (.pbtxt) or a DeepSeek config.json,
 // validates it, builds the forward graph and prints it (--emit=forward) or
-// a parameter and FLOP summary (--summary).
+// the training step (--emit=train) or a parameter and FLOP summary
+// (--summary).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Analysis/ModelSummary.h"
 #include "Spec/Spec.h"
+#include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
@@ -28,7 +31,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Forward };
+enum class Emit { None, Forward, Train };
 
 cl::OptionCategory category("dsv3-compile options");
 
@@ -44,7 +47,10 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
 cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::None),
     cl::values(clEnumValN(Emit::Forward, "forward",
-                          "the forward graph in the dsv3 dialect")),
+                          "the forward graph in the dsv3 dialect"),
+               clEnumValN(Emit::Train, "train",
+                          "the forward graph and the training step "
+                          "(dsv3-autodiff)")),
     cl::cat(category));
 
 cl::opt<bool> summary("summary",
@@ -66,6 +72,12 @@ cl::opt<int64_t> mtpDepth("mtp-depth",
                                    "mtp.depth; 0 disables MTP)"),
                           cl::cat(category));
 
+cl::opt<std::string> moments("moments",
+                             cl::desc("Element type of the AdamW moments "
+                                      "with --emit=train: f32 (default) or "
+                                      "bf16"),
+                             cl::init("f32"), cl::cat(category));
+
 cl::opt<bool> timing("time", cl::desc("Print how long each stage took"),
                      cl::cat(category));
 
@@ -79,13 +91,13 @@ int main(int argc, char **argv) {
       "dsv3 compiler driver\n\n"
       "Reads a model description (a ModelSpec in protobuf text format, or a\n"
       "DeepSeek-V2/V3 config.json), validates it and builds its training\n"
-      "graph. Use --emit=forward to print the forward graph, --summary for\n"
-      "parameter and FLOP counts.\n");
+      "graph. Use --emit=forward to print the forward graph, --emit=train\n"
+      "for the training step too, --summary for parameter and FLOP counts.\n");
 
   if (emit == Emit::None && !summary) {
-    llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward or "
-                    "--summary (building an executable is not available in "
-                    "this version)\n";
+    llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward, "
+                    "--emit=train or --summary (building an executable is "
+                    "not available in this version)\n";
     return 2;
   }
 
@@ -93,6 +105,7 @@ int main(int argc, char **argv) {
   llvm::Timer loadTimer("load", "load and validate the description", timers);
   llvm::Timer buildTimer("build", "build the forward graph", timers);
   llvm::Timer verifyTimer("verify", "verify the IR", timers);
+  llvm::Timer autodiffTimer("autodiff", "derive the training step", timers);
   // Timers report when the group is destroyed; only with --time.
   auto quiet = llvm::make_scope_exit([&] {
     if (!timing)
@@ -129,6 +142,18 @@ int main(int argc, char **argv) {
     return 3;
   }
 
+  if (emit == Emit::Train) {
+    PassManager pm(&context);
+    AutodiffOptions options;
+    options.moments = moments;
+    pm.addPass(createAutodiff(options));
+    autodiffTimer.startTimer();
+    LogicalResult trained = pm.run(*module);
+    autodiffTimer.stopTimer();
+    if (failed(trained))
+      return 1;
+  }
+
   // Written to a temporary file and renamed only on success, so a failed
   // run never leaves a partial output behind.
   std::string error;
@@ -137,7 +162,7 @@ int main(int argc, char **argv) {
     llvm::errs() << "dsv3-compile: " << error << "\n";
     return 1;
   }
-  if (emit == Emit::Forward)
+  if (emit != Emit::None)
     module->print(output->os());
   if (summary) {
     auto forward = module->lookupSymbol<func::FuncOp>("forward");

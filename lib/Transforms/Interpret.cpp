@@ -1,0 +1,92 @@
+//===- Interpret.cpp - the dsv3-interpret test pass -----------------------===//
+//
+// Runs a function in the reference interpreter on seeded random arguments
+// and prints its results, so lit tests can check numbers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Interpreter/Interpreter.h"
+#include "Transforms/Passes.h"
+
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/Support/Format.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_INTERPRET
+#include "Transforms/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+void printTensor(llvm::raw_ostream &os, const HostTensor &t) {
+  double sum = 0;
+  for (double v : t.data)
+    sum += v;
+  os << t.getType() << " sum " << llvm::format("%.6g", sum) << " [";
+  for (int64_t i = 0; i < std::min<int64_t>(4, t.numel()); ++i)
+    os << (i ? ", " : "") << llvm::format("%.6g", t.data[i]);
+  os << (t.numel() > 4 ? ", ...]" : "]") << "\n";
+}
+
+struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
+  using dsv3::impl::InterpretBase<InterpretPass>::InterpretBase;
+
+  void runOnOperation() override {
+    auto fn = dyn_cast_or_null<FunctionOpInterface>(
+        SymbolTable::lookupSymbolIn(getOperation(), function));
+    if (!fn) {
+      getOperation().emitError("dsv3-interpret: no function @")
+          << function.getValue();
+      return signalPassFailure();
+    }
+    SmallVector<HostTensor> args =
+        randomArguments(fn, seed, stddev, intBound);
+    auto role = [](FunctionOpInterface f, bool isArg, unsigned i) {
+      auto attr = isArg ? f.getArgAttrOfType<StringAttr>(i, "dsv3.role")
+                        : f.getResultAttrOfType<StringAttr>(i, "dsv3.role");
+      return attr ? attr.str() : std::string();
+    };
+    auto name = [](FunctionOpInterface f, bool isArg, unsigned i) {
+      auto attr = isArg ? f.getArgAttrOfType<StringAttr>(i, "dsv3.name")
+                        : f.getResultAttrOfType<StringAttr>(i, "dsv3.name");
+      return attr ? attr.str() : std::string();
+    };
+    for (int64_t s = 0; s < steps; ++s) {
+      for (unsigned i = 0; i < args.size(); ++i)
+        if (role(fn, true, i) == "step")
+          args[i].data[0] = s;
+      auto results = interpret(fn, args);
+      if (failed(results))
+        return signalPassFailure();
+      if (steps > 1) {
+        llvm::outs() << "step " << s << " loss "
+                     << llvm::format("%.6g", (*results)[0].scalar()) << "\n";
+        // Updated state feeds the next step, matched by role and name.
+        for (unsigned r = 0; r < results->size(); ++r) {
+          std::string rRole = role(fn, false, r);
+          if (rRole != "param" && rRole != "opt_state")
+            continue;
+          for (unsigned i = 0; i < args.size(); ++i)
+            if (role(fn, true, i) == rRole &&
+                name(fn, true, i) == name(fn, false, r))
+              args[i] = (*results)[r];
+        }
+        continue;
+      }
+      for (auto [i, t] : llvm::enumerate(*results)) {
+        llvm::outs() << "result " << i;
+        std::string n = name(fn, false, i);
+        if (!n.empty())
+          llvm::outs() << " (" << n << ")";
+        llvm::outs() << ": ";
+        printTensor(llvm::outs(), t);
+      }
+    }
+    markAllAnalysesPreserved();
+  }
+};
+
+} // namespace
