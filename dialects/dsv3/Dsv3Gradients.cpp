@@ -152,17 +152,39 @@ LogicalResult SelectOp::buildVjp(OpBuilder &b, ValueRange dys,
   return success();
 }
 
+/// sum(dy * x) as a scalar of `scaleType`: the cotangent of a scale
+/// that multiplies every element of x.
+static Value scaleCotangent(OpBuilder &b, Location loc, Value dy, Value x,
+                            Type scaleType) {
+  Value prod = MulOp::create(b, loc, dy, x);
+  auto type = tensorType(prod);
+  if (type.getRank() > 0) {
+    SmallVector<int64_t> dims;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      dims.push_back(d);
+    prod = ReduceOp::create(b, loc, ReduceKind::sum, prod, dims);
+  }
+  if (prod.getType() != scaleType)
+    prod = CastOp::create(b, loc, scaleType, prod);
+  return prod;
+}
+
 LogicalResult ScaleOp::buildVjp(OpBuilder &b, ValueRange dys,
                                 SmallVectorImpl<Value> &dxs) {
-  dxs.push_back(ScaleOp::create(b, getLoc(), dys[0], getScale()));
-  dxs.push_back(Value());
+  Location loc = getLoc();
+  dxs.push_back(ScaleOp::create(b, loc, dys[0], getScale()));
+  dxs.push_back(
+      scaleCotangent(b, loc, dys[0], getInput(), getScale().getType()));
   return success();
 }
 
 LogicalResult UnscaleOp::buildVjp(OpBuilder &b, ValueRange dys,
                                   SmallVectorImpl<Value> &dxs) {
-  dxs.push_back(UnscaleOp::create(b, getLoc(), dys[0], getScale()));
-  dxs.push_back(Value());
+  // y = x / s: dx = dy / s, ds = -sum(dy * y) / s.
+  Location loc = getLoc();
+  dxs.push_back(UnscaleOp::create(b, loc, dys[0], getScale()));
+  Value ds = scaleCotangent(b, loc, dys[0], getResult(), getScale().getType());
+  dxs.push_back(NegOp::create(b, loc, DivOp::create(b, loc, ds, getScale())));
   return success();
 }
 
@@ -367,15 +389,29 @@ LogicalResult MatmulOp::buildVjp(OpBuilder &b, ValueRange dys,
   bool ta = getTransposeLhs(), tb = getTransposeRhs();
   RankedTensorType aType = tensorType(a), bType = tensorType(w);
 
-  // d lhs: dC op(B)^T, laid out like lhs.
-  Value da = ta ? MatmulOp::create(b, loc, w, dc, /*transpose_lhs=*/tb,
-                                   /*transpose_rhs=*/true)
-                : MatmulOp::create(b, loc, dc, w, /*transpose_lhs=*/false,
-                                   /*transpose_rhs=*/!tb);
+  // d lhs: dC op(B)^T, laid out like lhs. A shared rank-2 rhs must stay on
+  // the right, so a transposed lhs gets (dC op(B)^T)^T.
+  bool sharedRhs = bType.getRank() == 2 && aType.getRank() > 2;
+  Value da;
+  if (!ta) {
+    da = MatmulOp::create(b, loc, dc, w, /*transpose_lhs=*/false,
+                          /*transpose_rhs=*/!tb);
+  } else if (!sharedRhs) {
+    da = MatmulOp::create(b, loc, w, dc, /*transpose_lhs=*/tb,
+                          /*transpose_rhs=*/true);
+  } else {
+    Value daT = MatmulOp::create(b, loc, dc, w, /*transpose_lhs=*/false,
+                                 /*transpose_rhs=*/!tb);
+    SmallVector<int64_t> perm;
+    for (int64_t d = 0; d < aType.getRank(); ++d)
+      perm.push_back(d);
+    std::swap(perm[aType.getRank() - 1], perm[aType.getRank() - 2]);
+    da = TransposeOp::create(b, loc, daT, perm);
+  }
 
   // d rhs: op(A)^T dC, laid out like rhs; a shared rank-2 rhs sums over the
   // batch, which folds into the rows of a rank-2 product.
-  if (bType.getRank() == 2 && aType.getRank() > 2) {
+  if (sharedRhs) {
     int64_t rank = aType.getRank();
     if (ta) {
       SmallVector<int64_t> perm;

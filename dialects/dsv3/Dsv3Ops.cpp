@@ -50,6 +50,12 @@ LogicalResult checkDim(std::optional<Location> loc, int64_t dim, int64_t rank,
 }
 
 Type f32(MLIRContext *ctx) { return Float32Type::get(ctx); }
+
+/// Losses, gate weights and scores are f32, or f64 when their input is
+/// (reference checks run in f64).
+Type accumulatorType(Type input) {
+  return input.isF64() ? input : Float32Type::get(input.getContext());
+}
 Type i32(MLIRContext *ctx) { return IntegerType::get(ctx, 32); }
 
 /// Number of 128-wide tiles covering `n`.
@@ -429,9 +435,10 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
   if (k < 1 || k > e)
     return emitOptionalError(loc, "top_k = ", k, " must be in [1, ", e,
                              "] (the number of experts)");
-  results.push_back(RankedTensorType::get({t, k}, f32(ctx)));
+  Type acc = accumulatorType(logits->getElementType());
+  results.push_back(RankedTensorType::get({t, k}, acc));
   results.push_back(RankedTensorType::get({t, k}, i32(ctx)));
-  results.push_back(RankedTensorType::get({t, e}, f32(ctx)));
+  results.push_back(RankedTensorType::get({t, e}, acc));
   return success();
 }
 
@@ -606,7 +613,8 @@ LogicalResult BalanceLossOp::inferReturnTypes(MLIRContext *ctx,
                                   "indices [batch, seq, top_k]");
   if (adaptor.getAlpha().convertToDouble() < 0.0)
     return emitOptionalError(loc, "alpha must be >= 0");
-  results.push_back(RankedTensorType::get({}, f32(ctx)));
+  results.push_back(
+      RankedTensorType::get({}, accumulatorType(s->getElementType())));
   return success();
 }
 
@@ -633,7 +641,8 @@ LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *ctx,
       return emitOptionalError(loc, "mask must have the targets' shape ",
                                shapeStr(targets->getShape()));
   }
-  results.push_back(RankedTensorType::get({}, f32(ctx)));
+  results.push_back(
+      RankedTensorType::get({}, accumulatorType(logits->getElementType())));
   return success();
 }
 

@@ -531,9 +531,9 @@ def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [DeclareOpInterfaceMethods<Dsv3_Gradi
   let summary = "top-k expert selection with optional group limit and bias";
   let description = [{
     Takes the router logits `[T, E]` of T tokens over E experts and returns
-    the gate weights `[T, top_k]` (f32), the selected expert indices
-    `[T, top_k]` (i32) and the unbiased scores `[T, E]` (f32, for the
-    balance loss):
+    the gate weights `[T, top_k]`, the selected expert indices `[T, top_k]`
+    (i32) and the unbiased scores `[T, E]` (for the balance loss); weights
+    and scores are f32 (f64 for f64 logits, in reference checks):
 
     1. `scores = softmax(logits)` or `sigmoid(logits)` (`scoring`).
     2. `biased = scores + bias` when the optional `bias` `[E]` is given
@@ -571,8 +571,8 @@ def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [DeclareOpInterfaceMethods<Dsv3_Gradi
       Dsv3_ScoringFuncAttr:$scoring,
       DefaultValuedAttr<F64Attr, "1.0">:$route_scale,
       UnitAttr:$norm_topk_prob);
-  let results = (outs Dsv3_ScaleTensor:$weights, Dsv3_I32Tensor:$indices,
-                      Dsv3_ScaleTensor:$scores);
+  let results = (outs Dsv3_F32Tensor:$weights, Dsv3_I32Tensor:$indices,
+                      Dsv3_F32Tensor:$scores);
   let assemblyFormat = [{
     $scoring $logits (`bias` $bias^)? attr-dict `:` type($logits)
     (`,` type($bias)^)?
@@ -709,7 +709,8 @@ def Dsv3_BalanceLossOp : Dsv3_FlopsOp<"balance_loss",
     `[B, S, K]` (the selected experts). Per sequence,
     `f_i = E / (K * S) * count_i`, `P_i = mean_s(scores[s, i] /
     sum_j scores[s, j])`, `loss = alpha * sum_i f_i * P_i`; the result
-    (`tensor<f32>`) is the mean over the batch. `alpha >= 0`.
+    (`tensor<f32>`, or f64 for f64 scores) is the mean over the batch.
+    `alpha >= 0`.
 
     Cost: `3 * B * S * E` FLOPs.
 
@@ -720,7 +721,7 @@ def Dsv3_BalanceLossOp : Dsv3_FlopsOp<"balance_loss",
     }
     ```
   }];
-  let arguments = (ins Dsv3_ScaleTensor:$scores, Dsv3_IndexTensor:$indices,
+  let arguments = (ins Dsv3_F32Tensor:$scores, Dsv3_IndexTensor:$indices,
                        F64Attr:$alpha);
   let results = (outs Dsv3_FloatScalar:$result);
   let assemblyFormat = [{
@@ -738,7 +739,8 @@ def Dsv3_CrossEntropyOp : Dsv3_FlopsOp<"cross_entropy",
   let summary = "mean softmax cross entropy over tokens";
   let description = [{
     `logits` is `[..., V]`, `targets` `[...]` (integers); the result
-    (`tensor<f32>`) is the mean of `-log_softmax(logits)[target]` over the
+    (`tensor<f32>`, or f64 for f64 logits) is the mean of
+    `-log_softmax(logits)[target]` over the
     tokens whose target is not `ignore_index` (default -100), each weighted
     by `mask` (same shape as `targets`, f32) when given: `sum(w * nll) /
     sum(w)`. A batch with no counted token gives 0.
@@ -1296,9 +1298,9 @@ def Dsv3_UpdateRouterBiasOp : Dsv3_FlopsOp<"update_router_bias",
     }
     ```
   }];
-  let arguments = (ins Dsv3_ScaleTensor:$bias, Dsv3_ScaleTensor:$load,
+  let arguments = (ins Dsv3_F32Tensor:$bias, Dsv3_F32Tensor:$load,
                        F64Attr:$gamma);
-  let results = (outs Dsv3_ScaleTensor:$result);
+  let results = (outs Dsv3_F32Tensor:$result);
   let assemblyFormat = [{
     $bias `,` $load `,` `gamma` `=` $gamma attr-dict `:` type($bias)
   }];
@@ -1575,7 +1577,7 @@ def Dsv3_RouterGradOp : Dsv3_FlopsOp<"router_grad",
   }];
   let arguments = (ins Dsv3_ScoringFuncAttr:$scoring,
       Dsv3_FloatTensor:$logits, Dsv3_I32Tensor:$indices,
-      Dsv3_ScaleTensor:$d_weights, Optional<Dsv3_ScaleTensor>:$d_scores,
+      Dsv3_F32Tensor:$d_weights, Optional<Dsv3_F32Tensor>:$d_scores,
       DefaultValuedAttr<F64Attr, "1.0">:$route_scale,
       UnitAttr:$norm_topk_prob);
   let results = (outs Dsv3_FloatTensor:$d_logits);
@@ -1664,9 +1666,9 @@ def Dsv3_BalanceLossGradOp : Dsv3_FlopsOp<"balance_loss_grad",
     }
     ```
   }];
-  let arguments = (ins Dsv3_ScaleTensor:$scores, Dsv3_IndexTensor:$indices,
+  let arguments = (ins Dsv3_F32Tensor:$scores, Dsv3_IndexTensor:$indices,
                        Dsv3_FloatScalar:$d_loss, F64Attr:$alpha);
-  let results = (outs Dsv3_ScaleTensor:$d_scores);
+  let results = (outs Dsv3_F32Tensor:$d_scores);
   let assemblyFormat = [{
     $scores `,` $indices `,` $d_loss `,` `alpha` `=` $alpha attr-dict `:`
     type($scores) `,` type($indices) `,` type($d_loss)

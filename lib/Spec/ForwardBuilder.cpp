@@ -33,9 +33,11 @@ double yarnMscale(double factor, double m) {
 
 class ForwardBuilder {
 public:
-  ForwardBuilder(const spec::ModelSpec &spec, MLIRContext *context)
+  ForwardBuilder(const spec::ModelSpec &spec, MLIRContext *context,
+                 Type floatType)
       : spec(spec), arch(spec.arch()), moe(spec.moe()),
-        b(UnknownLoc::get(context), context) {
+        b(UnknownLoc::get(context), context),
+        floatType(floatType ? floatType : Float32Type::get(context)) {
     batch = spec.training().micro_batch();
     seq = spec.training().seq_len();
     hidden = arch.hidden_size();
@@ -45,7 +47,7 @@ public:
 
 private:
   RankedTensorType f32(ArrayRef<int64_t> shape) {
-    return RankedTensorType::get(shape, b.getF32Type());
+    return RankedTensorType::get(shape, floatType);
   }
   RankedTensorType i32(ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, b.getI32Type());
@@ -96,6 +98,7 @@ private:
   const spec::Architecture &arch;
   const spec::MoE &moe;
   ImplicitLocOpBuilder b;
+  Type floatType;
   int64_t batch, seq, hidden;
   Block *entry = nullptr;
   unsigned numParams = 0;
@@ -425,9 +428,8 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
 
   at("loss");
   auto scalar = [&](double v) {
-    auto type = f32({});
     return ConstantOp::create(
-        b, DenseElementsAttr::get(type, static_cast<float>(v)));
+        b, DenseElementsAttr::get(f32({}), b.getFloatAttr(floatType, v)));
   };
   if (!mtpLosses.empty()) {
     Value sum = mtpLosses.front();
@@ -448,7 +450,8 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::dsv3::buildForwardModule(const spec::ModelSpec &spec,
-                                                     MLIRContext *context) {
+                                                     MLIRContext *context,
+                                                     Type floatType) {
   context->loadDialect<Dsv3Dialect, func::FuncDialect>();
-  return ForwardBuilder(spec, context).build();
+  return ForwardBuilder(spec, context, floatType).build();
 }

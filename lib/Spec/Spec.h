@@ -60,8 +60,11 @@ LogicalResult validateModelSpec(const LoadedSpec &loaded,
 /// Hugging Face DeepSeek names (`dsv3.name`) and initializers
 /// (`dsv3.init`); ops carry the name of the layer they belong to as their
 /// location; the module carries the training knobs (`dsv3.training`).
+/// Parameters and activations are f32 unless `floatType` says otherwise
+/// (f64 for reference checks).
 OwningOpRef<ModuleOp> buildForwardModule(const spec::ModelSpec &spec,
-                                         MLIRContext *context);
+                                         MLIRContext *context,
+                                         Type floatType = {});
 
 } // namespace mlir::dsv3
 

@@ -198,16 +198,18 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
     losses.push_back(map.lookup(ret.getOperand(0)));
   }
   Value loss = losses.front();
-  for (Value l : ArrayRef<Value>(losses).drop_front())
+  for (Value l : ArrayRef<Value>(losses).drop_front()) {
     loss = AddOp::create(b, loc, loss, l);
+    forwardOps.push_back(loss.getDefiningOp());
+  }
   if (accum > 1) {
     auto type = cast<RankedTensorType>(loss.getType());
     Value scale = ConstantOp::create(
         b, loc, DenseElementsAttr::get(
                     type, b.getFloatAttr(type.getElementType(), 1.0 / accum)));
     loss = MulOp::create(b, loc, loss, scale);
+    forwardOps.push_back(loss.getDefiningOp());
   }
-  forwardOps.push_back(loss.getDefiningOp());
 
   // Backward.
   SmallVector<Value> wrt;
@@ -270,6 +272,8 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
           cast<RankedTensorType>(bias.getType()).getDimSize(0));
       load = load ? Value(AddOp::create(b, router.getLoc(), load, l)) : l;
     }
+    if (load && load.getType() != bias.getType())
+      load = CastOp::create(b, loc, bias.getType(), load);
     if (load && knobs.gamma > 0) {
       newParams[n] = UpdateRouterBiasOp::create(b, loc, bias, load,
                                                 llvm::APFloat(knobs.gamma));
