@@ -1029,3 +1029,54 @@ func.func @yield_outside(%a: tensor<4xf32>) {
   // expected-error @below {{expects parent op 'dsv3.fusion'}}
   dsv3.yield %a : tensor<4xf32>
 }
+
+// -----
+
+func.func @pad_entries(%x: tensor<2x3xf32>) {
+  // expected-error @below {{low, high and interior need one entry per input dimension (2)}}
+  // expected-error @below {{failed to infer returned types}}
+  %y = dsv3.pad %x, low = [0], high = [0] : tensor<2x3xf32> -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @pad_negative(%x: tensor<2x3xf32>) {
+  // expected-error @below {{padding of dimension 1 must be >= 0}}
+  // expected-error @below {{failed to infer returned types}}
+  %y = dsv3.pad %x, low = [0, -1], high = [0, 0] : tensor<2x3xf32> -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_add_dim(%u: tensor<4x2xf32>, %i: tensor<4xi32>) {
+  // expected-error @below {{'dsv3.scatter_add' op dim 2 is out of range for rank 2}}
+  %y = dsv3.scatter_add %u[%i] dim = 2 : tensor<4x2xf32>, tensor<4xi32> -> tensor<8x2xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_add_types(%u: tensor<4x2xf32>, %i: tensor<4xi32>) {
+  // expected-error @below {{'dsv3.scatter_add' op updates and result element types differ}}
+  %y = dsv3.scatter_add %u[%i] dim = 0 : tensor<4x2xf32>, tensor<4xi32> -> tensor<8x2xbf16>
+  return
+}
+
+// -----
+
+func.func @scatter_add_shape(%u: tensor<4x3xf32>, %i: tensor<4xi32>) {
+  // expected-error @below {{'dsv3.scatter_add' op updates must be [4, 2] for this result and indices, got [4, 3]}}
+  %y = dsv3.scatter_add %u[%i] dim = 0 : tensor<4x3xf32>, tensor<4xi32> -> tensor<8x2xf32>
+  return
+}
+
+// -----
+
+func.func @wgrad_shapes(%x: tensor<32x64xf32>, %dy: tensor<16x8xf32>, %g: tensor<4xi32>) {
+  // expected-error @below {{input must be [rows, K], d_result [rows, N] and group_sizes [experts]}}
+  // expected-error @below {{failed to infer returned types}}
+  %w = dsv3.grouped_matmul_wgrad %x, %dy, %g : tensor<32x64xf32>, tensor<16x8xf32>, tensor<4xi32> -> tensor<4x64x8xf32>
+  return
+}

@@ -253,3 +253,52 @@ func.func @structure(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> (tensor<4x8xf3
   }
   return %y#0, %y#1 : tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// Comparison, padding and scatter (the gradients of slice and gather).
+// CHECK-LABEL: func.func @comparison_and_padding(
+// CHECK-SAME: %[[ARG0:[^:]+]]: tensor<4xf32>, %[[ARG1:[^:]+]]: tensor<4xf32>, %[[ARG2:[^:]+]]: tensor<2x3xf32>, %[[ARG3:[^:]+]]: tensor<2x8x4xf32>, %[[ARG4:[^:]+]]: tensor<2x8xi32>
+// CHECK: %[[V0:[^ :,]+]] = dsv3.compare lt %[[ARG0]], %[[ARG1]] : tensor<4xf32>
+// CHECK: %[[V1:[^ :,]+]] = dsv3.pad %[[ARG2]], low = [0, 1], high = [1, 0], interior = [0, 1] : tensor<2x3xf32> -> tensor<3x6xf32>
+// CHECK: %[[V2:[^ :,]+]] = dsv3.scatter_add %[[ARG3]][%[[ARG4]]] dim = 0 : tensor<2x8x4xf32>, tensor<2x8xi32> -> tensor<16x4xf32>
+// CHECK: return %[[V0]] : tensor<4xi1>
+func.func @comparison_and_padding(%a: tensor<4xf32>, %b: tensor<4xf32>, %x: tensor<2x3xf32>, %dy: tensor<2x8x4xf32>, %ids: tensor<2x8xi32>) -> tensor<4xi1> {
+  %m = dsv3.compare lt %a, %b : tensor<4xf32>
+  %p = dsv3.pad %x, low = [0, 1], high = [1, 0], interior = [0, 1] : tensor<2x3xf32> -> tensor<3x6xf32>
+  %s = dsv3.scatter_add %dy[%ids] dim = 0 : tensor<2x8x4xf32>, tensor<2x8xi32> -> tensor<16x4xf32>
+  return %m : tensor<4xi1>
+}
+
+// Backward kernels of the layers, and the inverse rotation.
+// CHECK-LABEL: func.func @backward_ops(
+// CHECK-SAME: %[[ARG0:[^:]+]]: tensor<2x8x64xf32>, %[[ARG1:[^:]+]]: tensor<64xf32>, %[[ARG2:[^:]+]]: tensor<2x8x64xf32>, %[[ARG3:[^:]+]]: tensor<2x8x4x16xf32>, %[[ARG4:[^:]+]]: tensor<2x8xi32>, %[[ARG5:[^:]+]]: tensor<2x8xi32>, %[[ARG6:[^:]+]]: tensor<2x8x256xf32>, %[[ARG7:[^:]+]]: tensor<2x8xi32>, %[[ARG8:[^:]+]]: tensor<f32>
+// CHECK: %[[D_INPUT:[^ :,]+]], %[[D_WEIGHT:[^ :,]+]] = dsv3.rms_norm_grad %[[ARG0]], %[[ARG1]], %[[ARG2]], eps = 9.9999999999999995E-7 : tensor<2x8x64xf32>, tensor<64xf32>
+// CHECK: %[[D_QUERY:[^ :,]+]], %[[D_KEY:[^ :,]+]], %[[D_VALUE:[^ :,]+]] = dsv3.attention_grad %[[ARG3]], %[[ARG3]], %[[ARG3]], %[[ARG3]] segments %[[ARG4]] causal scale = 2.500000e-01 : tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8xi32>
+// CHECK: %[[V0:[^ :,]+]] = dsv3.cross_entropy_grad %[[ARG6]], %[[ARG7]], %[[ARG8]] : tensor<2x8x256xf32>, tensor<2x8xi32>, tensor<f32>
+// CHECK: %[[V1:[^ :,]+]] = dsv3.rope %[[ARG3]], %[[ARG5]], theta = 1.000000e+04 interleaved inverse : tensor<2x8x4x16xf32>, tensor<2x8xi32>
+// CHECK: return %[[D_INPUT]] : tensor<2x8x64xf32>
+func.func @backward_ops(%x: tensor<2x8x64xf32>, %w: tensor<64xf32>, %dy: tensor<2x8x64xf32>, %q: tensor<2x8x4x16xf32>,
+                        %seg: tensor<2x8xi32>, %pos: tensor<2x8xi32>, %logits: tensor<2x8x256xf32>, %t: tensor<2x8xi32>, %dl: tensor<f32>) -> tensor<2x8x64xf32> {
+  %dx, %dw = dsv3.rms_norm_grad %x, %w, %dy, eps = 1.0e-06 : tensor<2x8x64xf32>, tensor<64xf32>
+  %dq, %dk, %dv = dsv3.attention_grad %q, %q, %q, %q segments %seg causal scale = 2.5e-01 : tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8xi32>
+  %dlog = dsv3.cross_entropy_grad %logits, %t, %dl : tensor<2x8x256xf32>, tensor<2x8xi32>, tensor<f32>
+  %r = dsv3.rope %q, %pos, theta = 1.0e+04 interleaved inverse : tensor<2x8x4x16xf32>, tensor<2x8xi32>
+  return %dx : tensor<2x8x64xf32>
+}
+
+// Backward kernels of the MoE ops.
+// CHECK-LABEL: func.func @moe_backward(
+// CHECK-SAME: %[[ARG0:[^:]+]]: tensor<16x8xf32>, %[[ARG1:[^:]+]]: tensor<16x2xi32>, %[[ARG2:[^:]+]]: tensor<16x2xf32>, %[[ARG3:[^:]+]]: tensor<16x8xf32>, %[[ARG4:[^:]+]]: tensor<32x64xf32>, %[[ARG5:[^:]+]]: tensor<16x64xf32>, %[[ARG6:[^:]+]]: tensor<32x64xf32>, %[[ARG7:[^:]+]]: tensor<32x16xf32>, %[[ARG8:[^:]+]]: tensor<8xi32>, %[[ARG9:[^:]+]]: tensor<2x8x8xf32>, %[[ARG10:[^:]+]]: tensor<2x8x2xi32>, %[[ARG11:[^:]+]]: tensor<f32>
+// CHECK: %[[V0:[^ :,]+]] = dsv3.router_grad sigmoid %[[ARG0]], %[[ARG1]], %[[ARG2]] scores %[[ARG3]] {norm_topk_prob, route_scale = 2.500000e+00 : f64} : tensor<16x8xf32>, tensor<16x2xi32>, tensor<16x2xf32>, tensor<16x8xf32>
+// CHECK: %[[D_ROWS:[^ :,]+]], %[[D_WEIGHTS:[^ :,]+]] = dsv3.moe_combine_grad %[[ARG4]], %[[ARG2]], %[[ARG1]], %[[ARG5]] {num_experts = 8 : i64} : tensor<32x64xf32>, tensor<16x2xf32>, tensor<16x2xi32>, tensor<16x64xf32>
+// CHECK: %[[V1:[^ :,]+]] = dsv3.grouped_matmul_wgrad %[[ARG6]], %[[ARG7]], %[[ARG8]] transpose_rhs : tensor<32x64xf32>, tensor<32x16xf32>, tensor<8xi32> -> tensor<8x16x64xf32>
+// CHECK: %[[V2:[^ :,]+]] = dsv3.balance_loss_grad %[[ARG9]], %[[ARG10]], %[[ARG11]], alpha = 1.000000e-04 : tensor<2x8x8xf32>, tensor<2x8x2xi32>, tensor<f32>
+// CHECK: return %[[V0]] : tensor<16x8xf32>
+func.func @moe_backward(%l: tensor<16x8xf32>, %idx: tensor<16x2xi32>, %dw: tensor<16x2xf32>, %ds: tensor<16x8xf32>,
+                        %rows: tensor<32x64xf32>, %dy: tensor<16x64xf32>, %x: tensor<32x64xf32>, %drows: tensor<32x16xf32>,
+                        %sizes: tensor<8xi32>, %s: tensor<2x8x8xf32>, %i3: tensor<2x8x2xi32>, %dl: tensor<f32>) -> tensor<16x8xf32> {
+  %g = dsv3.router_grad sigmoid %l, %idx, %dw scores %ds {route_scale = 2.5 : f64, norm_topk_prob} : tensor<16x8xf32>, tensor<16x2xi32>, tensor<16x2xf32>, tensor<16x8xf32>
+  %dr, %dgw = dsv3.moe_combine_grad %rows, %dw, %idx, %dy {num_experts = 8 : i64} : tensor<32x64xf32>, tensor<16x2xf32>, tensor<16x2xi32>, tensor<16x64xf32>
+  %wg = dsv3.grouped_matmul_wgrad %x, %drows, %sizes transpose_rhs : tensor<32x64xf32>, tensor<32x16xf32>, tensor<8xi32> -> tensor<8x16x64xf32>
+  %bg = dsv3.balance_loss_grad %s, %i3, %dl, alpha = 1.0e-04 : tensor<2x8x8xf32>, tensor<2x8x2xi32>, tensor<f32>
+  return %g : tensor<16x8xf32>
+}
