@@ -29,12 +29,16 @@ func.func @constants() -> (tensor<2x2xf32>, tensor<2x2xf32>, tensor<2x2xf32>) {
 }
 
 // bf16 keeps 8 significant bits: 1 + 2^-9 rounds to 1 (ties to even),
-// 1 + 3 * 2^-9 rounds up to 1 + 2^-7.
+// 1 + 3 * 2^-9 rounds up to 1 + 2^-7. f16 keeps 11: 1 + 2^-12 rounds to 1,
+// 1 + 3 * 2^-12 to 1 + 2^-10; 70000 overflows to inf.
 // BF16: result 0: tensor<2xbf16> sum 2.00781 [1, 1.00781]
-func.func @bf16_rounding() -> tensor<2xbf16> {
+// BF16: result 1: tensor<3xf16> sum inf [1, 1.00098, inf]
+func.func @bf16_rounding() -> (tensor<2xbf16>, tensor<3xf16>) {
   %x = dsv3.constant dense<[1.001953125, 1.005859375]> : tensor<2xf32>
   %y = dsv3.cast %x : tensor<2xf32> to tensor<2xbf16>
-  return %y : tensor<2xbf16>
+  %h = dsv3.constant dense<[1.000244140625, 1.000732421875, 70000.0]> : tensor<3xf32>
+  %z = dsv3.cast %h : tensor<3xf32> to tensor<3xf16>
+  return %y, %z : tensor<2xbf16>, tensor<3xf16>
 }
 
 // One 1x128 tile with amax 896: scale 896 / 448 = 2; 3.0 / 2 = 1.5 is

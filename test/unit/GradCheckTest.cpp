@@ -214,4 +214,26 @@ const Case cases[] = {
 INSTANTIATE_TEST_SUITE_P(Ops, GradCheck, ::testing::ValuesIn(cases),
                          [](const auto &info) { return info.param.name; });
 
+// Fake quantization is a step function, so finite differences see zero;
+// its rule is the straight-through estimator: the cotangent passes as is.
+TEST(GradRules, FakeQuantIsStraightThrough) {
+  MLIRContext context;
+  context.loadDialect<Dsv3Dialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
+      R"(func.func @f(%a: tensor<6xf64>) -> tensor<6xf64> {
+        %y = dsv3.fake_quant %a, bits = 4 : tensor<6xf64>
+        return %y : tensor<6xf64> })",
+      &context);
+  ASSERT_TRUE(module);
+  auto fq = *module->getOps<func::FuncOp>().begin();
+  auto op = cast<GradientOpInterface>(&fq.getBody().front().front());
+  OpBuilder b(&context);
+  b.setInsertionPoint(fq.getBody().front().getTerminator());
+  Value dy = fq.getArgument(0);
+  SmallVector<Value> dxs;
+  ASSERT_TRUE(succeeded(op.buildVjp(b, dy, dxs)));
+  ASSERT_EQ(dxs.size(), 1u);
+  EXPECT_EQ(dxs[0], dy);
+}
+
 } // namespace
