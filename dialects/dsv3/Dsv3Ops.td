@@ -19,6 +19,9 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 
+// Ops with a gradient rule (buildVjp in Dsv3Gradients.cpp).
+def Dsv3_Differentiable : DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>;
+
 // Ops whose cost is the interface default (0 FLOPs, or one per element for
 // elementwise ops).
 class Dsv3_Op<string mnemonic, list<Trait> traits = []> :
@@ -54,7 +57,8 @@ def Dsv3_ConstantOp : Dsv3_Op<"constant",
   let hasFolder = 1;
 }
 
-def Dsv3_CastOp : Dsv3_Op<"cast", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, SameOperandsAndResultShape]> {
+def Dsv3_CastOp : Dsv3_Op<"cast", [Dsv3_Differentiable,
+    Pure, SameOperandsAndResultShape]> {
   let summary = "element type conversion";
   let description = [{
     Converts every element to the result's element type. Float to float
@@ -76,7 +80,7 @@ def Dsv3_CastOp : Dsv3_Op<"cast", [DeclareOpInterfaceMethods<Dsv3_GradientOpInte
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
 }
 
-def Dsv3_ReshapeOp : Dsv3_Op<"reshape", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure]> {
+def Dsv3_ReshapeOp : Dsv3_Op<"reshape", [Dsv3_Differentiable, Pure]> {
   let summary = "reinterprets a tensor with a new shape";
   let description = [{
     Same elements in row-major order, new shape. The element count and
@@ -97,7 +101,8 @@ def Dsv3_ReshapeOp : Dsv3_Op<"reshape", [DeclareOpInterfaceMethods<Dsv3_Gradient
   let hasVerifier = 1;
 }
 
-def Dsv3_TransposeOp : Dsv3_Op<"transpose", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_TransposeOp : Dsv3_Op<"transpose", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "permutes the dimensions of a tensor";
   let description = [{
     `result.shape[i] = input.shape[perm[i]]`. `perm` is a permutation of
@@ -120,7 +125,7 @@ def Dsv3_TransposeOp : Dsv3_Op<"transpose", [DeclareOpInterfaceMethods<Dsv3_Grad
   }];
 }
 
-def Dsv3_BroadcastOp : Dsv3_Op<"broadcast", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure]> {
+def Dsv3_BroadcastOp : Dsv3_Op<"broadcast", [Dsv3_Differentiable, Pure]> {
   let summary = "broadcasts a tensor to a larger shape";
   let description = [{
     `dims[i]` names the result dimension that input dimension `i` maps to;
@@ -145,7 +150,8 @@ def Dsv3_BroadcastOp : Dsv3_Op<"broadcast", [DeclareOpInterfaceMethods<Dsv3_Grad
   let hasVerifier = 1;
 }
 
-def Dsv3_SliceOp : Dsv3_Op<"slice", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_SliceOp : Dsv3_Op<"slice", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "a strided slice";
   let description = [{
     Takes elements `start[d], start[d] + strides[d], ...` below `limit[d]` in
@@ -172,7 +178,8 @@ def Dsv3_SliceOp : Dsv3_Op<"slice", [DeclareOpInterfaceMethods<Dsv3_GradientOpIn
   }];
 }
 
-def Dsv3_ConcatOp : Dsv3_Op<"concat", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_ConcatOp : Dsv3_Op<"concat", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "concatenates tensors along a dimension";
   let description = [{
     All inputs have the same rank, element type and shape except along
@@ -194,7 +201,8 @@ def Dsv3_ConcatOp : Dsv3_Op<"concat", [DeclareOpInterfaceMethods<Dsv3_GradientOp
   }];
 }
 
-def Dsv3_GatherOp : Dsv3_Op<"gather", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_GatherOp : Dsv3_Op<"gather", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "takes slices of a tensor at integer indices";
   let description = [{
     `result[a..., i..., b...] = input[a..., indices[i...], b...]` along
@@ -226,7 +234,7 @@ def Dsv3_GatherOp : Dsv3_Op<"gather", [DeclareOpInterfaceMethods<Dsv3_GradientOp
 
 class Dsv3_BinaryOp<string mnemonic, string doc, string expr> :
     Dsv3_Op<mnemonic, [Pure, Elementwise, SameOperandsAndResultType,
-                       InferTypeOpInterface, DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>]> {
+                       InferTypeOpInterface, Dsv3_Differentiable]> {
   let summary = doc;
   let description = "`result = " # expr # "`, elementwise over operands of "
     # "the same type (broadcast explicitly with `dsv3.broadcast`).\n\n"
@@ -249,7 +257,7 @@ def Dsv3_DivOp : Dsv3_BinaryOp<"div", "elementwise division", "lhs / rhs">;
 
 class Dsv3_UnaryOp<string mnemonic, string doc, string expr> :
     Dsv3_Op<mnemonic, [Pure, Elementwise, SameOperandsAndResultType,
-                       InferTypeOpInterface, DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>]> {
+                       InferTypeOpInterface, Dsv3_Differentiable]> {
   let summary = doc;
   let description = "`result = " # expr # "`, elementwise.\n\n"
     # "Cost: 1 FLOP per element.\n\n"
@@ -274,7 +282,7 @@ def Dsv3_SigmoidOp : Dsv3_UnaryOp<"sigmoid", "elementwise logistic function",
 def Dsv3_SiluOp : Dsv3_UnaryOp<"silu", "elementwise SiLU (swish)",
                                "x * sigmoid(x)">;
 
-def Dsv3_SelectOp : Dsv3_Op<"select", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, Elementwise,
+def Dsv3_SelectOp : Dsv3_Op<"select", [Dsv3_Differentiable, Pure, Elementwise,
     AllTypesMatch<["on_true", "on_false"]>,
     AllShapesMatch<["condition", "on_true"]>, InferTypeOpAdaptor]> {
   let summary = "elementwise choice between two tensors";
@@ -304,7 +312,8 @@ def Dsv3_SelectOp : Dsv3_Op<"select", [DeclareOpInterfaceMethods<Dsv3_GradientOp
 // Reductions
 //===----------------------------------------------------------------------===//
 
-def Dsv3_ReduceOp : Dsv3_FlopsOp<"reduce", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_ReduceOp : Dsv3_FlopsOp<"reduce", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "sum, max or mean over dimensions";
   let description = [{
     Reduces `input` over `dims` (strictly increasing, in range) and drops
@@ -331,7 +340,7 @@ def Dsv3_ReduceOp : Dsv3_FlopsOp<"reduce", [DeclareOpInterfaceMethods<Dsv3_Gradi
 
 class Dsv3_SoftmaxLikeOp<string mnemonic, string doc, string expr> :
     Dsv3_FlopsOp<mnemonic, [Pure, SameOperandsAndResultType,
-                            InferTypeOpInterface, DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>]> {
+                            InferTypeOpInterface, Dsv3_Differentiable]> {
   let summary = doc;
   let description = "`result = " # expr # "` along dimension `dim`, "
     # "computed stably (the maximum is subtracted first).\n\n"
@@ -357,7 +366,8 @@ def Dsv3_LogSoftmaxOp : Dsv3_SoftmaxLikeOp<"log_softmax",
 // Layers
 //===----------------------------------------------------------------------===//
 
-def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "token embedding lookup";
   let description = [{
     `result[t..., :] = table[ids[t...], :]` for a `[vocab, hidden]` table;
@@ -383,7 +393,7 @@ def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [DeclareOpInterfaceMethods<Dsv3_Grad
   let extraClassDeclaration = [{ int64_t getBytesRead(); }];
 }
 
-def Dsv3_RmsNormOp : Dsv3_FlopsOp<"rms_norm", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure,
+def Dsv3_RmsNormOp : Dsv3_FlopsOp<"rms_norm", [Dsv3_Differentiable, Pure,
     InferTypeOpAdaptor]> {
   let summary = "RMS normalization over the last dimension";
   let description = [{
@@ -409,7 +419,8 @@ def Dsv3_RmsNormOp : Dsv3_FlopsOp<"rms_norm", [DeclareOpInterfaceMethods<Dsv3_Gr
   let hasVerifier = 1;
 }
 
-def Dsv3_MatmulOp : Dsv3_FlopsOp<"matmul", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_MatmulOp : Dsv3_FlopsOp<"matmul", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "batched matrix multiplication";
   let description = [{
     `lhs` is `[batch..., M, K]` (or `[batch..., K, M]` with
@@ -437,7 +448,7 @@ def Dsv3_MatmulOp : Dsv3_FlopsOp<"matmul", [DeclareOpInterfaceMethods<Dsv3_Gradi
   }];
 }
 
-def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure,
+def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [Dsv3_Differentiable, Pure,
     InferTypeOpAdaptor]> {
   let summary = "rotary position embedding, with optional YaRN scaling";
   let description = [{
@@ -487,7 +498,8 @@ def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [DeclareOpInterfaceMethods<Dsv3_GradientO
   let hasVerifier = 1;
 }
 
-def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "scaled dot-product attention (causal, packed, grouped)";
   let description = [{
     `query` is `[B, S, H, Dqk]`, `key` `[B, S, Hkv, Dqk]`, `value`
@@ -527,7 +539,8 @@ def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [DeclareOpInterfaceMethods<Dsv3
 // Mixture of experts
 //===----------------------------------------------------------------------===//
 
-def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "top-k expert selection with optional group limit and bias";
   let description = [{
     Takes the router logits `[T, E]` of T tokens over E experts and returns
@@ -581,7 +594,8 @@ def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [DeclareOpInterfaceMethods<Dsv3_Gradi
   let hasVerifier = 1;
 }
 
-def Dsv3_MoeDispatchOp : Dsv3_Op<"moe_dispatch", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_MoeDispatchOp : Dsv3_Op<"moe_dispatch", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "groups token copies by expert";
   let description = [{
     Given tokens `[T, H]` and their expert `indices` `[T, K]`, returns the
@@ -620,7 +634,7 @@ def Dsv3_MoeDispatchOp : Dsv3_Op<"moe_dispatch", [DeclareOpInterfaceMethods<Dsv3
 }
 
 def Dsv3_GroupedMatmulOp : Dsv3_FlopsOp<"grouped_matmul",
-    [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+    [Dsv3_Differentiable, Pure, InferTypeOpAdaptor]> {
   let summary = "one matrix multiplication per expert over grouped rows";
   let description = [{
     `input` is `[R, K]`, rows grouped by expert with `group_sizes` `[E]`
@@ -647,7 +661,8 @@ def Dsv3_GroupedMatmulOp : Dsv3_FlopsOp<"grouped_matmul",
   }];
 }
 
-def Dsv3_MoeCombineOp : Dsv3_FlopsOp<"moe_combine", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_MoeCombineOp : Dsv3_FlopsOp<"moe_combine", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "weighted sum of expert outputs back in token order";
   let description = [{
     Inverse of `dsv3.moe_dispatch`: `result[t] = sum_k weights[t, k] *
@@ -702,7 +717,7 @@ def Dsv3_ExpertLoadOp : Dsv3_FlopsOp<"expert_load", [Pure, InferTypeOpAdaptor]> 
 }
 
 def Dsv3_BalanceLossOp : Dsv3_FlopsOp<"balance_loss",
-    [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+    [Dsv3_Differentiable, Pure, InferTypeOpAdaptor]> {
   let summary = "sequence-wise expert balance loss (DeepSeek-V3)";
   let description = [{
     `scores` is `[B, S, E]` (the router's unbiased scores), `indices`
@@ -735,7 +750,7 @@ def Dsv3_BalanceLossOp : Dsv3_FlopsOp<"balance_loss",
 //===----------------------------------------------------------------------===//
 
 def Dsv3_CrossEntropyOp : Dsv3_FlopsOp<"cross_entropy",
-    [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+    [Dsv3_Differentiable, Pure, InferTypeOpAdaptor]> {
   let summary = "mean softmax cross entropy over tokens";
   let description = [{
     `logits` is `[..., V]`, `targets` `[...]` (integers); the result
@@ -853,7 +868,7 @@ def Dsv3_ScaledMatmulOp : Dsv3_FlopsOp<"scaled_matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure,
+def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [Dsv3_Differentiable, Pure,
     SameOperandsAndResultType, InferTypeOpInterface]> {
   let summary = "symmetric integer fake quantization (QAT)";
   let description = [{
@@ -876,7 +891,8 @@ def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [DeclareOpInterfaceMethods<Dsv
   let hasVerifier = 1;
 }
 
-def Dsv3_ScaleOp : Dsv3_FlopsOp<"scale", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_ScaleOp : Dsv3_FlopsOp<"scale", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "multiplies by the dynamic loss scale";
   let description = [{
     `result = input * scale` with a scalar f32 `scale` (fp16 loss scaling
@@ -898,7 +914,8 @@ def Dsv3_ScaleOp : Dsv3_FlopsOp<"scale", [DeclareOpInterfaceMethods<Dsv3_Gradien
   }];
 }
 
-def Dsv3_UnscaleOp : Dsv3_FlopsOp<"unscale", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_UnscaleOp : Dsv3_FlopsOp<"unscale", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "divides a gradient by the dynamic loss scale";
   let description = [{
     `result = input / scale` with a scalar f32 `scale`.
@@ -1404,7 +1421,8 @@ def Dsv3_CompareOp : Dsv3_Op<"compare", [Pure, Elementwise,
   let assemblyFormat = "$predicate $lhs `,` $rhs attr-dict `:` type($lhs)";
 }
 
-def Dsv3_PadOp : Dsv3_Op<"pad", [DeclareOpInterfaceMethods<Dsv3_GradientOpInterface>, Pure, InferTypeOpAdaptor]> {
+def Dsv3_PadOp : Dsv3_Op<"pad", [Dsv3_Differentiable,
+    Pure, InferTypeOpAdaptor]> {
   let summary = "zero padding, with optional interior padding";
   let description = [{
     Places `input[i]` at `low[d] + i * (interior[d] + 1)` of a zero tensor
