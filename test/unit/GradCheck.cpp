@@ -7,7 +7,6 @@
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
 
 #include <cmath>
 #include <random>
@@ -84,11 +83,8 @@ static double evalLoss(func::FuncOp fn, const std::vector<HostTensor> &args) {
   return succeeded(result) ? (*result)[0].scalar() : NAN;
 }
 
-FailureOr<std::vector<test::ArgError>>
-test::checkGradients(func::FuncOp fn, std::vector<HostTensor> args,
-                     double step, bool directional, uint64_t seed) {
-  // @<name>_grad: the function followed by its backward, returning the
-  // cotangents of its float arguments.
+func::FuncOp test::buildGradientFunction(
+    func::FuncOp fn, llvm::function_ref<bool(BlockArgument)> wrt) {
   ModuleOp module = fn->getParentOfType<ModuleOp>();
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());
@@ -99,22 +95,35 @@ test::checkGradients(func::FuncOp fn, std::vector<HostTensor> args,
   SmallVector<Operation *> ops;
   for (Operation &op : body.without_terminator())
     ops.push_back(&op);
-  SmallVector<Value> wrt;
-  std::vector<unsigned> floatArgs;
+  SmallVector<Value> values;
   for (BlockArgument arg : body.getArguments())
-    if (isa<FloatType>(cast<RankedTensorType>(arg.getType()).getElementType()) &&
-        !fn.getArgAttr(arg.getArgNumber(), "test.nograd")) {
-      wrt.push_back(arg);
-      floatArgs.push_back(arg.getArgNumber());
-    }
+    if (wrt(arg))
+      values.push_back(arg);
   b.setInsertionPoint(ret);
-  auto grads = buildGradients(b, ops, ret.getOperand(0), wrt);
+  auto grads = buildGradients(b, ops, ret.getOperand(0), values);
   if (failed(grads))
-    return failure();
+    return nullptr;
   func::ReturnOp::create(b, ret.getLoc(), *grads);
   ret.erase();
   grad.setType(b.getFunctionType(grad.getArgumentTypes(),
                                  ValueRange(*grads).getTypes()));
+  return grad;
+}
+
+FailureOr<std::vector<test::ArgError>>
+test::checkGradients(func::FuncOp fn, std::vector<HostTensor> args,
+                     double step, bool directional, uint64_t seed) {
+  std::vector<unsigned> floatArgs;
+  func::FuncOp grad = buildGradientFunction(fn, [&](BlockArgument arg) {
+    bool differentiable =
+        isa<FloatType>(cast<RankedTensorType>(arg.getType()).getElementType()) &&
+        !fn.getArgAttr(arg.getArgNumber(), "test.nograd");
+    if (differentiable)
+      floatArgs.push_back(arg.getArgNumber());
+    return differentiable;
+  });
+  if (!grad)
+    return failure();
 
   auto analytic = interpret(grad, args);
   if (failed(analytic))

@@ -34,6 +34,12 @@ std::vector<HostTensor> testArguments(func::FuncOp fn, uint64_t seed);
 /// float results times fixed random weights; returns the new function.
 func::FuncOp scalarize(ModuleOp module, StringRef name, uint64_t seed);
 
+/// Adds @<fn>_grad to `fn`'s module: `fn` followed by its backward
+/// (the reverse-mode core of dsv3-autodiff), returning the cotangents of
+/// the arguments `wrt` selects, in order. Returns null on failure.
+func::FuncOp buildGradientFunction(
+    func::FuncOp fn, llvm::function_ref<bool(BlockArgument)> wrt);
+
 /// Central-difference check of d loss / d arg for every float argument of
 /// the scalar function `fn` (but those marked `test.nograd`: selection-only
 /// inputs such as a router bias or a loss mask); `directional` uses one random direction per

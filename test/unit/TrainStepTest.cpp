@@ -12,7 +12,6 @@
 #include "Interpreter/Interpreter.h"
 #include "Spec/Spec.h"
 #include "Transforms/Passes.h"
-#include "Transforms/ReverseMode.h"
 #include "dsv3/Dsv3Dialect.h"
 #include "dsv3/Dsv3Ops.h"
 
@@ -216,26 +215,13 @@ TEST_F(TrainStepTest, TrainStepAppliesAdamWToTheGradients) {
   std::vector<HostTensor> fwdArgs = forwardArguments(forward, 5);
 
   // Reference gradients: the reverse-mode core on a copy of @forward.
-  OpBuilder b(&context);
-  b.setInsertionPointToEnd(module->getBody());
-  auto grad = cast<func::FuncOp>(b.clone(*forward));
-  grad.setName("forward_grad");
-  Block &body = grad.getBody().front();
-  auto ret = cast<func::ReturnOp>(body.getTerminator());
-  SmallVector<Operation *> ops;
-  for (Operation &op : body.without_terminator())
-    ops.push_back(&op);
-  SmallVector<Value> params;
-  for (BlockArgument arg : body.getArguments())
-    if (!grad.getArgAttr(arg.getArgNumber(), "dsv3.batch"))
-      params.push_back(arg);
-  b.setInsertionPoint(ret);
-  auto grads = buildGradients(b, ops, ret.getOperand(0), params);
-  ASSERT_TRUE(succeeded(grads));
-  func::ReturnOp::create(b, ret.getLoc(), *grads);
-  ret.erase();
-  grad.setType(b.getFunctionType(grad.getArgumentTypes(),
-                                 ValueRange(*grads).getTypes()));
+  unsigned numParams = 0;
+  func::FuncOp grad = test::buildGradientFunction(forward, [&](BlockArgument arg) {
+    bool isParam = !forward.getArgAttr(arg.getArgNumber(), "dsv3.batch");
+    numParams += isParam;
+    return isParam;
+  });
+  ASSERT_TRUE(grad);
   auto g = interpret(grad, fwdArgs);
   ASSERT_TRUE(succeeded(g));
 
@@ -243,7 +229,7 @@ TEST_F(TrainStepTest, TrainStepAppliesAdamWToTheGradients) {
   auto step = module->lookupSymbol<func::FuncOp>("train_step");
   ASSERT_TRUE(step);
   // Arguments by role: the same parameters and batch, zero moments, step 0.
-  unsigned numParams = params.size(), nextBatch = numParams;
+  unsigned nextBatch = numParams;
   std::vector<HostTensor> args;
   for (unsigned i = 0; i < step.getNumArguments(); ++i) {
     auto role = step.getArgAttrOfType<StringAttr>(i, "dsv3.role").strref();
