@@ -40,6 +40,23 @@ int64_t interp::flatten(ArrayRef<int64_t> index, ArrayRef<int64_t> strides) {
   return flat;
 }
 
+LogicalResult mlir::dsv3::checkInterpretable(Location loc, Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape())
+    return emitError(loc) << "interpreter: " << type
+                          << " is not a statically shaped tensor";
+  // Multiply carefully: the product itself may overflow.
+  int64_t n = 1;
+  for (int64_t d : tensor.getShape()) {
+    if (d != 0 && n > kMaxInterpretedElements / d)
+      return emitError(loc) << "interpreter: " << type
+                            << " is too large to interpret (more than "
+                            << kMaxInterpretedElements << " elements)";
+    n *= d;
+  }
+  return success();
+}
+
 namespace {
 
 class Evaluator {
@@ -96,6 +113,10 @@ LogicalResult Evaluator::evalOp(Operation &op) {
       returned.push_back(*t);
     return success();
   }
+
+  for (Type type : op.getResultTypes())
+    if (failed(checkInterpretable(op.getLoc(), type)))
+      return failure();
 
   SmallVector<HostTensor> out;
   if (auto call = dyn_cast<func::CallOp>(op)) {

@@ -16,6 +16,13 @@
 
 namespace mlir::dsv3 {
 
+/// Largest tensor the interpreter holds (elements; 2 GiB of doubles).
+constexpr int64_t kMaxInterpretedElements = int64_t(1) << 28;
+
+/// Fails with a diagnostic at `loc` when a tensor of `type` is too large
+/// for the interpreter.
+LogicalResult checkInterpretable(Location loc, Type type);
+
 /// Runs `function` on `args`. Errors (a bad index at run time, an op the
 /// interpreter does not know, an argument of the wrong shape) are emitted
 /// as diagnostics at the op and make the call fail.

@@ -42,6 +42,10 @@ struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
           << function.getValue();
       return signalPassFailure();
     }
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+      if (failed(checkInterpretable(fn.getArgument(i).getLoc(),
+                                    fn.getArgument(i).getType())))
+        return signalPassFailure();
     SmallVector<HostTensor> args =
         randomArguments(fn, seed, stddev, intBound);
     auto role = [](FunctionOpInterface f, bool isArg, unsigned i) {

@@ -87,3 +87,10 @@ func.func @bad_token(%t: tensor<4x2xf32>) -> tensor<1x2xf32> {
 }
 
 // MISSING: error: dsv3-interpret: no function @missing
+
+// RUN: not dsv3-opt %s --dsv3-interpret="function=huge" -o /dev/null 2>&1 | FileCheck %s --check-prefix=HUGE
+// HUGE: error: interpreter: 'tensor<100000x100000x100xf32>' is too large to interpret (more than 268435456 elements)
+func.func @huge(%x: tensor<100000x100000x100xf32>) -> tensor<100000x100000x100xf32> {
+  %y = dsv3.exp %x : tensor<100000x100000x100xf32>
+  return %y : tensor<100000x100000x100xf32>
+}
