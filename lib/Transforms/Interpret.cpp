@@ -11,6 +11,8 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/Support/Format.h"
 
+#include <cstring>
+
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_INTERPRET
 #include "Transforms/Passes.h.inc"
@@ -20,6 +22,20 @@ using namespace mlir;
 using namespace mlir::dsv3;
 
 namespace {
+
+/// FNV-1a over the exact bits of every value.
+uint64_t bitsDigest(const HostTensor &t) {
+  uint64_t h = 1469598103934665603ull;
+  for (double v : t.data) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof(bits));
+    for (int i = 0; i < 8; ++i) {
+      h ^= (bits >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  }
+  return h;
+}
 
 void printTensor(llvm::raw_ostream &os, const HostTensor &t) {
   double sum = 0;
@@ -87,6 +103,9 @@ struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
           llvm::outs() << " (" << n << ")";
         llvm::outs() << ": ";
         printTensor(llvm::outs(), t);
+        if (digest)
+          llvm::outs() << "  digest " << llvm::format_hex(bitsDigest(t), 18)
+                       << "\n";
       }
     }
     markAllAnalysesPreserved();

@@ -64,6 +64,25 @@ def Autodiff : Pass<"dsv3-autodiff", "mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
+  let summary = "Fuse elementwise ops and reductions into dsv3.fusion regions";
+  let description = [{
+    Producer/consumer fusion: an elementwise op (or cast, scale, unscale)
+    joins the group of its consumer when that consumer is its only user
+    and iterates over the same shape; a reduction can end a group (it
+    absorbs the elementwise chain that computes its input) but nothing
+    after it joins, since that runs over a smaller shape. Each group of two
+    or more ops becomes one `dsv3.fusion` whose inputs are the values it
+    reads from outside (splat constants are copied in) and whose single
+    result is the group's last op. GEMMs, attention, normalization and the
+    MoE ops stay as they are: they are library calls or kernels of their
+    own.
+
+    The interpreter gives bit-identical results before and after the pass.
+  }];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
 def Interpret : Pass<"dsv3-interpret", "mlir::ModuleOp"> {
   let summary = "Run a function in the reference interpreter and print it";
   let description = [{
@@ -91,6 +110,9 @@ def Interpret : Pass<"dsv3-interpret", "mlir::ModuleOp"> {
            "Integer arguments are drawn from [0, int-bound)">,
     Option<"steps", "steps", "int64_t", /*default=*/"1",
            "Training steps to run (train_step-shaped functions)">,
+    Option<"digest", "digest", "bool", /*default=*/"false",
+           "Also print a hash of every result's exact bits, to compare "
+           "runs bit for bit">,
   ];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }

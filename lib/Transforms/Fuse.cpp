@@ -1,0 +1,149 @@
+//===- Fuse.cpp - the dsv3-fuse pass --------------------------------------===//
+//
+// Producer/consumer fusion of elementwise ops and reductions into
+// dsv3.fusion regions, one kernel each. A producer joins its consumer's
+// group when the consumer is its only user and both iterate over the same
+// shape (an elementwise op over the operand shape of the consumer); a
+// reduction can only end a group, since what follows it runs over a
+// smaller shape. Single-use chains cannot create cycles, and every group
+// has one result: its root's. Splat constants are pulled into the region.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Transforms/Passes.h"
+
+#include "dsv3/Dsv3Ops.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_FUSE
+#include "Transforms/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+/// Ops that run one element at a time over their result shape.
+bool isElementwise(Operation *op) {
+  return op->hasTrait<OpTrait::Elementwise>() ||
+         isa<CastOp, ScaleOp, UnscaleOp>(op);
+}
+
+bool isFusible(Operation *op) {
+  return op->getNumResults() == 1 &&
+         (isElementwise(op) || isa<ReduceOp>(op));
+}
+
+/// The shape an op iterates over: its operand's for a reduction, its
+/// result's otherwise.
+ArrayRef<int64_t> iterationShape(Operation *op) {
+  if (auto reduce = dyn_cast<ReduceOp>(op))
+    return reduce.getInput().getType().getShape();
+  return cast<RankedTensorType>(op->getResult(0).getType()).getShape();
+}
+
+bool isSplatConstant(Operation *op) {
+  auto constant = dyn_cast<ConstantOp>(op);
+  return constant && isa<SplatElementsAttr>(constant.getValue());
+}
+
+struct FusePass : dsv3::impl::FuseBase<FusePass> {
+  using dsv3::impl::FuseBase<FusePass>::FuseBase;
+
+  void runOnOperation() override {
+    getOperation()->walk([&](func::FuncOp fn) { fuseBlock(fn.getBody().front()); });
+  }
+
+  void fuseBlock(Block &block);
+  void outline(ArrayRef<Operation *> group);
+};
+
+void FusePass::fuseBlock(Block &block) {
+  // group[op] = the root its group ends in; members in program order.
+  llvm::DenseMap<Operation *, Operation *> rootOf;
+  llvm::DenseMap<Operation *, SmallVector<Operation *>> members;
+  for (Operation &op : block) {
+    if (!isFusible(&op))
+      continue;
+    SmallVector<Operation *> group;
+    for (Value operand : op.getOperands()) {
+      Operation *producer = operand.getDefiningOp();
+      if (!producer || producer->getBlock() != &block || !isFusible(producer) ||
+          !producer->getResult(0).hasOneUse() ||
+          !rootOf.count(producer) || isa<ReduceOp>(producer) ||
+          iterationShape(producer) != iterationShape(&op))
+        continue;
+      Operation *root = rootOf[producer];
+      if (root != producer)
+        continue;
+      for (Operation *member : members[producer])
+        if (!llvm::is_contained(group, member))
+          group.push_back(member);
+      members.erase(producer);
+    }
+    group.push_back(&op);
+    for (Operation *member : group)
+      rootOf[member] = &op;
+    members[&op] = std::move(group);
+  }
+
+  // Outline in program order of the roots.
+  SmallVector<Operation *> roots;
+  for (Operation &op : block)
+    if (members.count(&op) && members[&op].size() > 1)
+      roots.push_back(&op);
+  for (Operation *root : roots) {
+    SmallVector<Operation *> group = members[root];
+    llvm::sort(group, [](Operation *a, Operation *b) {
+      return a->isBeforeInBlock(b);
+    });
+    outline(group);
+  }
+}
+
+void FusePass::outline(ArrayRef<Operation *> group) {
+  Operation *root = group.back();
+  llvm::SetVector<Value> inputs;
+  SmallVector<Operation *> constants;
+  for (Operation *op : group)
+    for (Value operand : op->getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (def && llvm::is_contained(group, def))
+        continue;
+      if (def && isSplatConstant(def)) {
+        if (!llvm::is_contained(constants, def))
+          constants.push_back(def);
+        continue;
+      }
+      inputs.insert(operand);
+    }
+
+  OpBuilder b(root);
+  auto fusion = FusionOp::create(b, root->getLoc(), root->getResultTypes(),
+                                 inputs.getArrayRef());
+  Block *body = b.createBlock(&fusion.getBody());
+  IRMapping map;
+  for (Value input : inputs)
+    map.map(input, body->addArgument(input.getType(), input.getLoc()));
+  b.setInsertionPointToStart(body);
+  for (Operation *constant : constants)
+    b.clone(*constant, map);
+  for (Operation *op : group)
+    b.clone(*op, map);
+  YieldOp::create(b, root->getLoc(), map.lookup(root->getResult(0)));
+
+  root->getResult(0).replaceAllUsesWith(fusion.getResult(0));
+  for (Operation *op : llvm::reverse(group))
+    op->erase();
+  for (Operation *constant : constants)
+    if (constant->use_empty())
+      constant->erase();
+}
+
+} // namespace
