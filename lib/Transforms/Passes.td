@@ -83,6 +83,44 @@ def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }
 
+def PlanMemory : Pass<"dsv3-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Place every tensor of the step in one arena";
+  let description = [{
+    Liveness-based static placement. Every SSA tensor value of `function`
+    is a buffer (a reshape shares its input's buffer; values inside fusion
+    regions never reach memory), live from its definition to its last use,
+    or to the end when it is returned. An updated parameter or optimizer
+    state (a result with the `dsv3.role` and `dsv3.name` of an argument)
+    computed by `dsv3.adamw` or `dsv3.update_router_bias` is donated onto
+    its input's buffer when that op is the input's last reader: the update
+    happens in place. Buffers are placed largest first, each at the lowest
+    `alignment`-aligned offset free for its whole live range.
+
+    Writes `dsv3.offset` on arguments, `dsv3.offsets` on ops (one per
+    result), and `dsv3.arena_bytes` and `dsv3.peak_live_bytes` (the most
+    bytes live at once, a lower bound for any placement) on the function.
+    With `report`, prints the arena size, the peak and the largest buffers
+    live at the peak:
+
+    ```
+    memory plan of @train_step: 912 buffers in an arena of 1234 bytes ...
+    largest live set, at op 412 (dsv3.attention_grad):
+             1048576  model.embed_tokens.weight
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "Function to plan">,
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Alignment of every buffer, in bytes (a power of two)">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the plan's peak and largest live set">,
+    Option<"topN", "top", "int64_t", /*default=*/"10",
+           "Buffers listed in the report">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
 def Interpret : Pass<"dsv3-interpret", "mlir::ModuleOp"> {
   let summary = "Run a function in the reference interpreter and print it";
   let description = [{

@@ -72,6 +72,12 @@ cl::opt<int64_t> mtpDepth("mtp-depth",
                                    "mtp.depth; 0 disables MTP)"),
                           cl::cat(category));
 
+cl::opt<bool> report("report",
+                     cl::desc("Print the training step's cost and memory "
+                              "plan (after fusion): FLOPs and bytes per op "
+                              "kind, arena size, peak and largest live set"),
+                     cl::cat(category));
+
 cl::opt<std::string> moments("moments",
                              cl::desc("Element type of the AdamW moments "
                                       "with --emit=train: f32 (default) or "
@@ -92,12 +98,13 @@ int main(int argc, char **argv) {
       "Reads a model description (a ModelSpec in protobuf text format, or a\n"
       "DeepSeek-V2/V3 config.json), validates it and builds its training\n"
       "graph. Use --emit=forward to print the forward graph, --emit=train\n"
-      "for the training step too, --summary for parameter and FLOP counts.\n");
+      "for the training step too, --summary for parameter and FLOP counts,\n"
+      "--report for the fused step's cost and memory plan.\n");
 
-  if (emit == Emit::None && !summary) {
+  if (emit == Emit::None && !summary && !report) {
     llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward, "
-                    "--emit=train or --summary (building an executable is "
-                    "not available in this version)\n";
+                    "--emit=train, --summary or --report (building an "
+                    "executable is not available in this version)\n";
     return 2;
   }
 
@@ -142,7 +149,7 @@ int main(int argc, char **argv) {
     return 3;
   }
 
-  if (emit == Emit::Train) {
+  if (emit == Emit::Train || report) {
     PassManager pm(&context);
     AutodiffOptions options;
     options.moments = moments;
@@ -151,6 +158,18 @@ int main(int argc, char **argv) {
     LogicalResult trained = pm.run(*module);
     autodiffTimer.stopTimer();
     if (failed(trained))
+      return 1;
+  }
+  if (report) {
+    // On a copy, so that --emit still prints the unfused step.
+    OwningOpRef<ModuleOp> planned = module->clone();
+    PassManager pm(&context);
+    pm.addPass(createFuse());
+    pm.addPass(createPrintCost());
+    PlanMemoryOptions options;
+    options.report = true;
+    pm.addPass(createPlanMemory(options));
+    if (failed(pm.run(*planned)))
       return 1;
   }
 
