@@ -16,6 +16,18 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "I
 config.substitutions.append(("%dsv3_src_root", config.dsv3_src_root))
 config.substitutions.append(("%dsv3_obj_root", config.dsv3_obj_root))
 config.substitutions.append(("%python", config.python_executable))
+# Running lowered code: mlir-runner and the runtime libraries it loads.
+config.substitutions.append(("%mlir_runner_libs", ",".join(
+    os.path.join(config.llvm_lib_dir, lib)
+    for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))))
+config.substitutions.append(("%lower_to_llvm", " ".join([
+    "--convert-dsv3-to-linalg", "--linalg-fuse-elementwise-ops",
+    "--one-shot-bufferize=bufferize-function-boundaries",
+    "--buffer-deallocation-pipeline", "--convert-linalg-to-loops",
+    "--expand-strided-metadata", "--lower-affine", "--convert-scf-to-cf",
+    "--convert-math-to-llvm", "--convert-arith-to-llvm",
+    "--finalize-memref-to-llvm", "--convert-func-to-llvm",
+    "--convert-cf-to-llvm", "--reconcile-unrealized-casts"])))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -5,9 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Conversion/Passes.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
 
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,8 +36,13 @@ int main(int argc, char **argv) {
                   mlir::bufferization::BufferizationDialect,
                   mlir::gpu::GPUDialect, mlir::NVVM::NVVMDialect,
                   mlir::LLVM::LLVMDialect>();
+  // Every upstream dialect, interface extension and pass: the lowering
+  // pipeline runs through bufferization, linalg, scf and LLVM passes.
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllPasses();
   mlir::dsv3::registerDsv3Passes();
-  mlir::registerTransformsPasses();
+  mlir::dsv3::registerDsv3ConversionPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "dsv3 optimizer driver\n", registry));
 }

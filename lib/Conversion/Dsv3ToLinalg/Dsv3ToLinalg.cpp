@@ -1,0 +1,50 @@
+//===- Dsv3ToLinalg.cpp - the convert-dsv3-to-linalg pass -----------------===//
+//
+// Applies the pointwise, reduction and structural patterns as a partial
+// conversion: the ops they cover must go, every other op may stay.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/Dsv3ToLinalg/Rewriters.h"
+#include "Conversion/Passes.h"
+
+#include "dsv3/Dsv3Ops.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_CONVERTDSV3TOLINALG
+#include "Conversion/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+struct ConvertDsv3ToLinalgPass
+    : dsv3::impl::ConvertDsv3ToLinalgBase<ConvertDsv3ToLinalgPass> {
+  using dsv3::impl::ConvertDsv3ToLinalgBase<
+      ConvertDsv3ToLinalgPass>::ConvertDsv3ToLinalgBase;
+
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    RewritePatternSet patterns(context);
+    populateDsv3PointwiseToLinalgPatterns(context, patterns);
+    populateDsv3ReduceToLinalgPatterns(context, patterns);
+    populateDsv3StructuralToLinalgPatterns(context, patterns);
+
+    ConversionTarget target(*context);
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    target.addIllegalOp<
+        AddOp, SubOp, MulOp, DivOp, NegOp, ExpOp, LogOp, RsqrtOp, SigmoidOp,
+        SiluOp, SelectOp, CompareOp, CastOp, ScaleOp, UnscaleOp, ReduceOp,
+        SoftmaxOp, LogSoftmaxOp, ConstantOp, ReshapeOp, TransposeOp,
+        BroadcastOp, SliceOp, PadOp, ConcatOp, MatmulOp, FusionOp, YieldOp>();
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

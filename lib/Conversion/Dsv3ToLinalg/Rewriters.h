@@ -1,0 +1,23 @@
+//===- Rewriters.h - dsv3 to linalg patterns, by op family ------*- C++ -*-===//
+
+#ifndef DSV3_CONVERSION_DSV3TOLINALG_REWRITERS_H
+#define DSV3_CONVERSION_DSV3TOLINALG_REWRITERS_H
+
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::dsv3 {
+
+/// Elementwise ops: one parallel linalg.generic each.
+void populateDsv3PointwiseToLinalgPatterns(MLIRContext *context,
+                                           RewritePatternSet &patterns);
+/// Reductions, softmax and log-softmax.
+void populateDsv3ReduceToLinalgPatterns(MLIRContext *context,
+                                        RewritePatternSet &patterns);
+/// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
+/// and the inlining of fusion regions.
+void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
+                                            RewritePatternSet &patterns);
+
+} // namespace mlir::dsv3
+
+#endif // DSV3_CONVERSION_DSV3TOLINALG_REWRITERS_H
