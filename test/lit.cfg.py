@@ -20,10 +20,20 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%mlir_runner_libs", ",".join(
     os.path.join(config.llvm_lib_dir, lib)
     for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))))
+config.substitutions.append(("%compare_with_interpreter", " ".join([
+    config.python_executable,
+    os.path.join(config.test_source_root, "Conversion",
+                 "compare_with_interpreter.py"),
+    os.path.join(config.dsv3_tools_dir, "dsv3-opt"),
+    os.path.join(config.llvm_tools_dir, "mlir-runner"),
+    ",".join(os.path.join(config.llvm_lib_dir, lib)
+             for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so")),
+])))
 config.substitutions.append(("%lower_to_llvm", " ".join([
     "--convert-dsv3-to-linalg", "--linalg-fuse-elementwise-ops",
     "--one-shot-bufferize=bufferize-function-boundaries",
-    "--buffer-deallocation-pipeline", "--convert-linalg-to-loops",
+    "--buffer-deallocation-pipeline", "--convert-bufferization-to-memref",
+    "--convert-linalg-to-loops",
     "--expand-strided-metadata", "--lower-affine", "--convert-scf-to-cf",
     "--convert-math-to-llvm", "--convert-arith-to-llvm",
     "--finalize-memref-to-llvm", "--convert-func-to-llvm",

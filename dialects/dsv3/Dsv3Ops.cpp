@@ -13,6 +13,8 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::dsv3;
 
@@ -344,6 +346,40 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   shape.push_back(n);
   results.push_back(RankedTensorType::get(shape, lhs->getElementType()));
   return success();
+}
+
+std::vector<double> RopeOp::getFrequencies(double &scale) {
+  int64_t dim = getInput().getType().getShape().back();
+  double theta = getTheta().convertToDouble();
+  double factor = getYarnFactor().convertToDouble();
+  std::vector<double> freq(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i)
+    freq[i] = 1.0 / std::pow(theta, 2.0 * i / dim);
+  scale = 1.0;
+  if (factor <= 1.0)
+    return freq;
+  auto mscale = [&](double m) { return 0.1 * m * std::log(factor) + 1.0; };
+  double original =
+      static_cast<double>(getYarnOriginalMaxPositionAttr().getInt());
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2 * M_PI)) /
+           (2 * std::log(theta));
+  };
+  double low = std::max(
+      0.0, std::floor(correctionDim(getYarnBetaFast().convertToDouble())));
+  double high = std::min(
+      static_cast<double>(dim - 1),
+      std::ceil(correctionDim(getYarnBetaSlow().convertToDouble())));
+  if (low == high)
+    high += 0.001;
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    double ramp = std::min(1.0, std::max(0.0, (i - low) / (high - low)));
+    double extrapolate = 1.0 - ramp;
+    freq[i] = freq[i] / factor * (1 - extrapolate) + freq[i] * extrapolate;
+  }
+  scale = mscale(getYarnMscale().convertToDouble()) /
+          mscale(getYarnMscaleAllDim().convertToDouble());
+  return freq;
 }
 
 LogicalResult RopeOp::verify() {

@@ -496,6 +496,11 @@ def Dsv3_RopeOp : Dsv3_FlopsOp<"rope", [Dsv3_Differentiable, Pure,
     type($input) `,` type($positions)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The D/2 rotation frequencies (with the YaRN correction) and the
+    /// factor cos/sin are scaled by; shared by every implementation.
+    std::vector<double> getFrequencies(double &scale);
+  }];
 }
 
 def Dsv3_AttentionOp : Dsv3_FlopsOp<"attention", [Dsv3_Differentiable,

@@ -28,10 +28,11 @@ LogicalResult fromAttr(Operation *op, Attribute value, Outputs &out) {
     for (APFloat v : dense.getValues<APFloat>())
       t.data[i++] = v.convertToDouble();
   } else {
+    // (Not one ternary: its common type would be unsigned.)
+    bool isBool = dense.getElementType().isInteger(1);
     for (APInt v : dense.getValues<APInt>())
-      t.data[i++] = static_cast<double>(
-          dense.getElementType().isInteger(1) ? v.getZExtValue()
-                                              : v.getSExtValue());
+      t.data[i++] = isBool ? static_cast<double>(v.getZExtValue())
+                           : static_cast<double>(v.getSExtValue());
   }
   out.push_back(std::move(t));
   return success();

@@ -101,42 +101,6 @@ LogicalResult matmul(MatmulOp op, Inputs in, Outputs &out) {
   return success();
 }
 
-double yarnMscale(double factor, double m) {
-  return factor <= 1.0 ? 1.0 : 0.1 * m * std::log(factor) + 1.0;
-}
-
-/// Inverse frequencies of RoPE with DeepSeek's YaRN correction.
-std::vector<double> ropeFrequencies(RopeOp op, int64_t dim, double &scale) {
-  double theta = op.getTheta().convertToDouble();
-  double factor = op.getYarnFactor().convertToDouble();
-  std::vector<double> freq(dim / 2);
-  for (int64_t i = 0; i < dim / 2; ++i)
-    freq[i] = 1.0 / std::pow(theta, 2.0 * i / dim);
-  scale = 1.0;
-  if (factor <= 1.0)
-    return freq;
-  double original = static_cast<double>(op.getYarnOriginalMaxPositionAttr().getInt());
-  auto correctionDim = [&](double rotations) {
-    return dim * std::log(original / (rotations * 2 * M_PI)) /
-           (2 * std::log(theta));
-  };
-  double low = std::max(0.0, std::floor(correctionDim(
-                                 op.getYarnBetaFast().convertToDouble())));
-  double high = std::min(static_cast<double>(dim - 1),
-                         std::ceil(correctionDim(
-                             op.getYarnBetaSlow().convertToDouble())));
-  if (low == high)
-    high += 0.001;
-  for (int64_t i = 0; i < dim / 2; ++i) {
-    double ramp = std::min(1.0, std::max(0.0, (i - low) / (high - low)));
-    double extrapolate = 1.0 - ramp;
-    freq[i] = freq[i] / factor * (1 - extrapolate) + freq[i] * extrapolate;
-  }
-  scale = yarnMscale(factor, op.getYarnMscale().convertToDouble()) /
-          yarnMscale(factor, op.getYarnMscaleAllDim().convertToDouble());
-  return freq;
-}
-
 LogicalResult rope(RopeOp op, Inputs in, Outputs &out) {
   HostTensor t = resultTensor(op);
   const HostTensor &x = *in[0], &pos = *in[1];
@@ -144,7 +108,7 @@ LogicalResult rope(RopeOp op, Inputs in, Outputs &out) {
   int64_t heads = x.rank() == 4 ? x.shape[2] : 1;
   int64_t tokens = x.shape[0] * x.shape[1];
   double scale;
-  std::vector<double> freq = ropeFrequencies(op, dim, scale);
+  std::vector<double> freq = op.getFrequencies(scale);
   double sign = op.getInverse() ? -1.0 : 1.0;
   bool interleaved = op.getInterleaved();
   for (int64_t tok = 0; tok < tokens; ++tok)

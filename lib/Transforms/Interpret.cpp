@@ -37,14 +37,15 @@ uint64_t bitsDigest(const HostTensor &t) {
   return h;
 }
 
-void printTensor(llvm::raw_ostream &os, const HostTensor &t) {
+void printTensor(llvm::raw_ostream &os, const HostTensor &t, bool all) {
   double sum = 0;
   for (double v : t.data)
     sum += v;
   os << t.getType() << " sum " << llvm::format("%.6g", sum) << " [";
-  for (int64_t i = 0; i < std::min<int64_t>(4, t.numel()); ++i)
-    os << (i ? ", " : "") << llvm::format("%.6g", t.data[i]);
-  os << (t.numel() > 4 ? ", ...]" : "]") << "\n";
+  int64_t shown = all ? t.numel() : std::min<int64_t>(4, t.numel());
+  for (int64_t i = 0; i < shown; ++i)
+    os << (i ? ", " : "") << llvm::format(all ? "%.9g" : "%.6g", t.data[i]);
+  os << (t.numel() > shown ? ", ...]" : "]") << "\n";
 }
 
 struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
@@ -102,7 +103,7 @@ struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
         if (!n.empty())
           llvm::outs() << " (" << n << ")";
         llvm::outs() << ": ";
-        printTensor(llvm::outs(), t);
+        printTensor(llvm::outs(), t, all);
         if (digest)
           llvm::outs() << "  digest " << llvm::format_hex(bitsDigest(t), 18)
                        << "\n";

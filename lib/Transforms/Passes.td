@@ -148,6 +148,8 @@ def Interpret : Pass<"dsv3-interpret", "mlir::ModuleOp"> {
            "Integer arguments are drawn from [0, int-bound)">,
     Option<"steps", "steps", "int64_t", /*default=*/"1",
            "Training steps to run (train_step-shaped functions)">,
+    Option<"all", "all", "bool", /*default=*/"false",
+           "Print every element instead of the first four">,
     Option<"digest", "digest", "bool", /*default=*/"false",
            "Also print a hash of every result's exact bits, to compare "
            "runs bit for bit">,

@@ -94,3 +94,11 @@ func.func @huge(%x: tensor<100000x100000x100xf32>) -> tensor<100000x100000x100xf
   %y = dsv3.exp %x : tensor<100000x100000x100xf32>
   return %y : tensor<100000x100000x100xf32>
 }
+
+// Negative integer constants keep their sign (an ignored target of -100).
+// RUN: dsv3-opt %s --dsv3-interpret="function=negative_ints" -o /dev/null | FileCheck %s --check-prefix=NEG
+// NEG: result 0: tensor<3xi32> sum -96 [0, -100, 4]
+func.func @negative_ints() -> tensor<3xi32> {
+  %t = dsv3.constant dense<[0, -100, 4]> : tensor<3xi32>
+  return %t : tensor<3xi32>
+}

@@ -33,6 +33,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3PointwiseToLinalgPatterns(context, patterns);
     populateDsv3ReduceToLinalgPatterns(context, patterns);
     populateDsv3StructuralToLinalgPatterns(context, patterns);
+    populateDsv3LayersToLinalgPatterns(context, patterns);
 
     ConversionTarget target(*context);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
@@ -40,7 +41,9 @@ struct ConvertDsv3ToLinalgPass
         AddOp, SubOp, MulOp, DivOp, NegOp, ExpOp, LogOp, RsqrtOp, SigmoidOp,
         SiluOp, SelectOp, CompareOp, CastOp, ScaleOp, UnscaleOp, ReduceOp,
         SoftmaxOp, LogSoftmaxOp, ConstantOp, ReshapeOp, TransposeOp,
-        BroadcastOp, SliceOp, PadOp, ConcatOp, MatmulOp, FusionOp, YieldOp>();
+        BroadcastOp, SliceOp, PadOp, ConcatOp, MatmulOp, FusionOp, YieldOp,
+        RmsNormOp, RmsNormGradOp, EmbeddingOp, GatherOp, CrossEntropyOp,
+        CrossEntropyGradOp, RopeOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

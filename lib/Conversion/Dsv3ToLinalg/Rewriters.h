@@ -13,6 +13,10 @@ void populateDsv3PointwiseToLinalgPatterns(MLIRContext *context,
 /// Reductions, softmax and log-softmax.
 void populateDsv3ReduceToLinalgPatterns(MLIRContext *context,
                                         RewritePatternSet &patterns);
+/// RMSNorm and its gradient, embedding and gather, cross entropy and its
+/// gradient, RoPE.
+void populateDsv3LayersToLinalgPatterns(MLIRContext *context,
+                                        RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
