@@ -113,13 +113,13 @@ func.func @linear(%x: tensor<2x3x4xf32>, %w: tensor<5x4xf32>) -> tensor<2x3x5xf3
 // CHECK-LABEL: func.func @fusion_and_rest(
 // CHECK-NOT: dsv3.fusion
 // CHECK: math.exp
-// CHECK: dsv3.rms_norm
-func.func @fusion_and_rest(%x: tensor<2x4xf32>, %w: tensor<4xf32>) -> tensor<2x4xf32> {
-  %f = dsv3.fusion ins(%x : tensor<2x4xf32>) -> tensor<2x4xf32> {
-  ^bb0(%a: tensor<2x4xf32>):
-    %e = dsv3.exp %a : tensor<2x4xf32>
-    dsv3.yield %e : tensor<2x4xf32>
+// CHECK: dsv3.attention
+func.func @fusion_and_rest(%x: tensor<1x2x1x4xf32>) -> tensor<1x2x1x4xf32> {
+  %f = dsv3.fusion ins(%x : tensor<1x2x1x4xf32>) -> tensor<1x2x1x4xf32> {
+  ^bb0(%a: tensor<1x2x1x4xf32>):
+    %e = dsv3.exp %a : tensor<1x2x1x4xf32>
+    dsv3.yield %e : tensor<1x2x1x4xf32>
   }
-  %n = dsv3.rms_norm %f, %w, eps = 1.0e-06 : tensor<2x4xf32>, tensor<4xf32>
-  return %n : tensor<2x4xf32>
+  %o = dsv3.attention %f, %f, %f causal scale = 0.5 : tensor<1x2x1x4xf32>, tensor<1x2x1x4xf32>, tensor<1x2x1x4xf32> -> tensor<1x2x1x4xf32>
+  return %o : tensor<1x2x1x4xf32>
 }
