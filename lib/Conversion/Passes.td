@@ -31,6 +31,7 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
   ];
 }
 

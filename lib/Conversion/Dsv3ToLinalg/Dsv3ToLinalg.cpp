@@ -34,6 +34,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3ReduceToLinalgPatterns(context, patterns);
     populateDsv3StructuralToLinalgPatterns(context, patterns);
     populateDsv3LayersToLinalgPatterns(context, patterns);
+    populateDsv3OptimizerToLinalgPatterns(context, patterns);
 
     ConversionTarget target(*context);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
@@ -43,7 +44,8 @@ struct ConvertDsv3ToLinalgPass
         SoftmaxOp, LogSoftmaxOp, ConstantOp, ReshapeOp, TransposeOp,
         BroadcastOp, SliceOp, PadOp, ConcatOp, MatmulOp, FusionOp, YieldOp,
         RmsNormOp, RmsNormGradOp, EmbeddingOp, GatherOp, CrossEntropyOp,
-        CrossEntropyGradOp, RopeOp>();
+        CrossEntropyGradOp, RopeOp, AdamWOp, LrScheduleOp, ClipByGlobalNormOp,
+        ExpertLoadOp, UpdateRouterBiasOp, AllFiniteOp, ScatterAddOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

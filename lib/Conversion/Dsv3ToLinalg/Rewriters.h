@@ -17,6 +17,10 @@ void populateDsv3ReduceToLinalgPatterns(MLIRContext *context,
 /// gradient, RoPE.
 void populateDsv3LayersToLinalgPatterns(MLIRContext *context,
                                         RewritePatternSet &patterns);
+/// AdamW, the learning-rate schedule, clipping, expert loads, the router
+/// bias update, the finiteness check, and scatter-add (as a loop).
+void populateDsv3OptimizerToLinalgPatterns(MLIRContext *context,
+                                           RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
