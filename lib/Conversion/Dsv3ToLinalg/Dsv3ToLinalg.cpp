@@ -35,6 +35,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3StructuralToLinalgPatterns(context, patterns);
     populateDsv3LayersToLinalgPatterns(context, patterns);
     populateDsv3OptimizerToLinalgPatterns(context, patterns);
+    populateDsv3AttentionDecompositionPatterns(context, patterns);
 
     ConversionTarget target(*context);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
@@ -45,7 +46,8 @@ struct ConvertDsv3ToLinalgPass
         BroadcastOp, SliceOp, PadOp, ConcatOp, MatmulOp, FusionOp, YieldOp,
         RmsNormOp, RmsNormGradOp, EmbeddingOp, GatherOp, CrossEntropyOp,
         CrossEntropyGradOp, RopeOp, AdamWOp, LrScheduleOp, ClipByGlobalNormOp,
-        ExpertLoadOp, UpdateRouterBiasOp, AllFiniteOp, ScatterAddOp>();
+        ExpertLoadOp, UpdateRouterBiasOp, AllFiniteOp, ScatterAddOp,
+        AttentionOp, AttentionGradOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

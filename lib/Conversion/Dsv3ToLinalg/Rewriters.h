@@ -21,6 +21,10 @@ void populateDsv3LayersToLinalgPatterns(MLIRContext *context,
 /// bias update, the finiteness check, and scatter-add (as a loop).
 void populateDsv3OptimizerToLinalgPatterns(MLIRContext *context,
                                            RewritePatternSet &patterns);
+/// Attention and its gradient as dsv3 GEMMs, masking and softmax (lowered
+/// in turn by the other patterns).
+void populateDsv3AttentionDecompositionPatterns(MLIRContext *context,
+                                                RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
