@@ -36,6 +36,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3LayersToLinalgPatterns(context, patterns);
     populateDsv3OptimizerToLinalgPatterns(context, patterns);
     populateDsv3AttentionDecompositionPatterns(context, patterns);
+    populateDsv3MoEToLoopsPatterns(context, patterns);
 
     ConversionTarget target(*context);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
@@ -47,7 +48,8 @@ struct ConvertDsv3ToLinalgPass
         RmsNormOp, RmsNormGradOp, EmbeddingOp, GatherOp, CrossEntropyOp,
         CrossEntropyGradOp, RopeOp, AdamWOp, LrScheduleOp, ClipByGlobalNormOp,
         ExpertLoadOp, UpdateRouterBiasOp, AllFiniteOp, ScatterAddOp,
-        AttentionOp, AttentionGradOp>();
+        AttentionOp, AttentionGradOp, MoeDispatchOp, MoeCombineOp,
+        MoeCombineGradOp, GroupedMatmulOp, GroupedMatmulWgradOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

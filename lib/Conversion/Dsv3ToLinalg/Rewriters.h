@@ -25,6 +25,10 @@ void populateDsv3OptimizerToLinalgPatterns(MLIRContext *context,
 /// in turn by the other patterns).
 void populateDsv3AttentionDecompositionPatterns(MLIRContext *context,
                                                 RewritePatternSet &patterns);
+/// MoE dispatch, combine (and its gradient) and grouped GEMMs (and the
+/// weight gradient) as scf loops over tensors.
+void populateDsv3MoEToLoopsPatterns(MLIRContext *context,
+                                    RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
