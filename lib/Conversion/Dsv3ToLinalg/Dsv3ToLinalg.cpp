@@ -37,6 +37,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3OptimizerToLinalgPatterns(context, patterns);
     populateDsv3AttentionDecompositionPatterns(context, patterns);
     populateDsv3MoEToLoopsPatterns(context, patterns);
+    populateDsv3RoutingToLinalgPatterns(context, patterns);
 
     ConversionTarget target(*context);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
@@ -49,7 +50,8 @@ struct ConvertDsv3ToLinalgPass
         CrossEntropyGradOp, RopeOp, AdamWOp, LrScheduleOp, ClipByGlobalNormOp,
         ExpertLoadOp, UpdateRouterBiasOp, AllFiniteOp, ScatterAddOp,
         AttentionOp, AttentionGradOp, MoeDispatchOp, MoeCombineOp,
-        MoeCombineGradOp, GroupedMatmulOp, GroupedMatmulWgradOp>();
+        MoeCombineGradOp, GroupedMatmulOp, GroupedMatmulWgradOp, RouterOp,
+        RouterGradOp, BalanceLossOp, BalanceLossGradOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

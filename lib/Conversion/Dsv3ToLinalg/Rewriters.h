@@ -29,6 +29,10 @@ void populateDsv3AttentionDecompositionPatterns(MLIRContext *context,
 /// weight gradient) as scf loops over tensors.
 void populateDsv3MoEToLoopsPatterns(MLIRContext *context,
                                     RewritePatternSet &patterns);
+/// The router (selection as a loop per token), its gradient, the balance
+/// loss and its gradient.
+void populateDsv3RoutingToLinalgPatterns(MLIRContext *context,
+                                         RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
