@@ -8,20 +8,29 @@ include "mlir/Pass/PassBase.td"
 def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
   let summary = "Lower dsv3 ops to linalg, tensor, arith and math on tensors";
   let description = [{
-    The first step of code generation. Converted so far: elementwise ops
-    (arithmetic, transcendental, select, compare, cast, loss scaling) as
-    `linalg.generic` with parallel iterators; reductions (sum, max, mean)
-    and softmax / log-softmax as reduction `linalg.generic`s; RMSNorm and
-    its gradient (row statistics, then a parallel map); embedding and
-    gather (a generic that extracts from the table); cross entropy and its
-    gradient (per-token max and sum of exponentials, masked mean); RoPE
-    (with YaRN; angles in f64); transpose, broadcast, reshape, slice, pad,
-    concat and constants as linalg and tensor ops; matmul as one
-    contraction `linalg.generic` (on the CPU these later become BLAS
-    commands instead); and `dsv3.fusion` regions, whose bodies are inlined
-    so that upstream elementwise fusion can merge their generics. Other
-    dsv3 ops (attention, the MoE ops, the optimizer) are left as they are;
-    the pass fails on none of them.
+    The first step of code generation. Elementwise ops (arithmetic,
+    transcendental, select, compare, cast, loss scaling) become
+    `linalg.generic`s with parallel iterators; reductions, softmax and
+    log-softmax become reduction generics; RMSNorm, embedding, gather, cross
+    entropy, RoPE (with YaRN; angles in f64) and their gradients become
+    row-statistics generics followed by parallel maps; transpose,
+    broadcast, reshape, slice, pad, concat, scatter-add and constants become
+    linalg and tensor ops; matmul becomes one contraction generic (on the
+    CPU these later become BLAS commands instead). Attention and its
+    gradient are decomposed into batched GEMMs and a masked softmax. The MoE
+    ops (dispatch, grouped GEMMs and their weight gradient, combine and its
+    gradient) become `scf.for` loops over tensors driven by the group sizes;
+    the router's selection (group limit, then top-k by biased score, ties to
+    the lower index) is a loop per token, and its scores, gradient, the
+    balance loss and expert loads are generics. The optimizer (AdamW in f64 with the
+    moments rounded as stored, the learning-rate schedule, global-norm
+    clipping, the router bias update, all-finite) becomes generics too.
+    `dsv3.fusion` regions are inlined so that upstream elementwise fusion
+    can merge their generics.
+
+    Left as they are, and not an error: collectives (they become runtime
+    commands), fp8 quantization and scaled matmul, 2:4 sparsity, and the
+    dynamic loss-scale update.
 
     After this pass the upstream pipeline (one-shot bufferization, linalg
     to loops, lowering to LLVM) produces code that runs, which the
