@@ -1,6 +1,7 @@
 # lit configuration of the dsv3 test suite.
 
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -29,15 +30,10 @@ config.substitutions.append(("%compare_with_interpreter", " ".join([
     ",".join(os.path.join(config.llvm_lib_dir, lib)
              for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so")),
 ])))
-config.substitutions.append(("%lower_to_llvm", " ".join([
-    "--convert-dsv3-to-linalg", "--linalg-fuse-elementwise-ops",
-    "--one-shot-bufferize=bufferize-function-boundaries",
-    "--buffer-deallocation-pipeline", "--convert-bufferization-to-memref",
-    "--convert-linalg-to-loops",
-    "--expand-strided-metadata", "--lower-affine", "--convert-scf-to-cf",
-    "--convert-math-to-llvm", "--convert-arith-to-llvm",
-    "--finalize-memref-to-llvm", "--convert-func-to-llvm",
-    "--convert-cf-to-llvm", "--reconcile-unrealized-casts"])))
+# One lowering pipeline for the hand-written RUN lines and the script.
+sys.path.insert(0, os.path.join(config.test_source_root, "Conversion"))
+from compare_with_interpreter import LOWER  # noqa: E402
+config.substitutions.append(("%lower_to_llvm", " ".join(LOWER)))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
