@@ -1,7 +1,6 @@
 # lit configuration of the dsv3 test suite.
 
 import os
-import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -30,10 +29,7 @@ config.substitutions.append(("%compare_with_interpreter", " ".join([
     ",".join(os.path.join(config.llvm_lib_dir, lib)
              for lib in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so")),
 ])))
-# One lowering pipeline for the hand-written RUN lines and the script.
-sys.path.insert(0, os.path.join(config.test_source_root, "Conversion"))
-from compare_with_interpreter import LOWER  # noqa: E402
-config.substitutions.append(("%lower_to_llvm", " ".join(LOWER)))
+config.substitutions.append(("%lower_to_llvm", "--dsv3-lower-to-llvm"))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

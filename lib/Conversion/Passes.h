@@ -18,6 +18,13 @@ namespace mlir::dsv3 {
 #define GEN_PASS_REGISTRATION
 #include "Conversion/Passes.h.inc"
 
+/// Adds the CPU code-generation pipeline, dsv3 on tensors to the LLVM
+/// dialect, to `pm` (a module pass manager).
+void buildLowerToLLVMPipeline(OpPassManager &pm);
+
+/// Registers `dsv3-lower-to-llvm`, the pipeline above, by name.
+void registerDsv3Pipelines();
+
 } // namespace mlir::dsv3
 
 #endif // DSV3_CONVERSION_PASSES_H

@@ -33,8 +33,9 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
     dynamic loss-scale update.
 
     After this pass the upstream pipeline (one-shot bufferization, linalg
-    to loops, lowering to LLVM) produces code that runs, which the
-    integration tests in `test/Conversion` execute with `mlir-runner` and
+    to loops, lowering to LLVM) produces code that runs; the pipeline
+    `dsv3-lower-to-llvm` is this pass followed by those. The integration
+    tests in `test/Conversion` execute its output with `mlir-runner` and
     compare against the reference interpreter.
   }];
   let dependentDialects = [

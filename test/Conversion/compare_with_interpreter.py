@@ -14,14 +14,7 @@ import re
 import subprocess
 import sys
 
-LOWER = ["--convert-dsv3-to-linalg", "--linalg-fuse-elementwise-ops",
-         "--one-shot-bufferize=bufferize-function-boundaries",
-         "--buffer-deallocation-pipeline", "--convert-bufferization-to-memref",
-         "--convert-linalg-to-loops",
-         "--expand-strided-metadata", "--lower-affine", "--convert-scf-to-cf",
-         "--convert-math-to-llvm", "--convert-arith-to-llvm",
-         "--finalize-memref-to-llvm", "--convert-func-to-llvm",
-         "--convert-cf-to-llvm", "--reconcile-unrealized-casts"]
+LOWER = ["--dsv3-lower-to-llvm"]
 PRINTERS = {"f32": "printMemrefF32", "i32": "printMemrefI32",
             "i64": "printMemrefI64", "f64": "printMemrefF64"}
 

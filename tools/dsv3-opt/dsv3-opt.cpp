@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::dsv3::registerDsv3Passes();
   mlir::dsv3::registerDsv3ConversionPasses();
+  mlir::dsv3::registerDsv3Pipelines();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "dsv3 optimizer driver\n", registry));
 }

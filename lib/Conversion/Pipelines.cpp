@@ -1,0 +1,47 @@
+//===- Pipelines.cpp - from dsv3 on tensors to the LLVM dialect -----------===//
+//
+// `dsv3-lower-to-llvm`: the CPU code-generation pipeline as one name, so
+// that tests, docs and users run the same sequence of passes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createConvertDsv3ToLinalg());
+  pm.addPass(createLinalgElementwiseOpFusionPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::dsv3::registerDsv3Pipelines() {
+  PassPipelineRegistration<>(
+      "dsv3-lower-to-llvm",
+      "Lower dsv3 on tensors to the LLVM dialect for the CPU: "
+      "convert-dsv3-to-linalg, elementwise fusion, one-shot bufferization "
+      "across function boundaries, deallocation, loops, then LLVM",
+      buildLowerToLLVMPipeline);
+}
