@@ -22,6 +22,12 @@ namespace mlir::dsv3 {
 /// dialect, to `pm` (a module pass manager).
 void buildLowerToLLVMPipeline(OpPassManager &pm);
 
+/// Adds the external interface models the pipeline relies on
+/// (bufferization and deallocation of arith, cf, func, linalg, memref, scf
+/// and tensor ops) to `registry`; a tool that does not register every
+/// upstream extension calls this before running the pipeline.
+void registerLowerToLLVMInterfaces(DialectRegistry &registry);
+
 /// Registers `dsv3-lower-to-llvm`, the pipeline above, by name.
 void registerDsv3Pipelines();
 

@@ -3,26 +3,38 @@
 // The one-shot driver: reads a ModelSpec (.pbtxt) or a DeepSeek config.json,
 // validates it, builds the forward graph and prints it (--emit=forward) or
 // the training step (--emit=train) or a parameter and FLOP summary
-// (--summary).
+// (--summary); or lowers the fused training step for the host CPU and
+// writes it as LLVM IR (--emit=llvm) or an object file (--emit=object).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Analysis/ModelSummary.h"
+#include "Conversion/Passes.h"
 #include "Spec/Spec.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Timer.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -31,7 +43,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Forward, Train };
+enum class Emit { None, Forward, Train, LLVM, Object };
 
 cl::OptionCategory category("dsv3-compile options");
 
@@ -50,7 +62,14 @@ cl::opt<Emit> emit(
                           "the forward graph in the dsv3 dialect"),
                clEnumValN(Emit::Train, "train",
                           "the forward graph and the training step "
-                          "(dsv3-autodiff)")),
+                          "(dsv3-autodiff)"),
+               clEnumValN(Emit::LLVM, "llvm",
+                          "the fused training step lowered for the host "
+                          "CPU (dsv3-lower-to-llvm), as optimized LLVM IR"),
+               clEnumValN(Emit::Object, "object",
+                          "the same, compiled to a host object file "
+                          "(one function per graph function, memref "
+                          "calling convention)")),
     cl::cat(category));
 
 cl::opt<bool> summary("summary",
@@ -84,8 +103,74 @@ cl::opt<std::string> moments("moments",
                                       "bf16"),
                              cl::init("f32"), cl::cat(category));
 
+cl::opt<unsigned> optLevel("O",
+                           cl::desc("LLVM optimization level for "
+                                    "--emit=llvm and --emit=object (0-3)"),
+                           cl::init(2), cl::Prefix, cl::cat(category));
+
 cl::opt<bool> timing("time", cl::desc("Print how long each stage took"),
                      cl::cat(category));
+
+/// Lowers the training step to the LLVM dialect, translates it to LLVM IR
+/// for the host and optimizes it; then prints the IR or compiles it to an
+/// object file on `os`.
+LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
+                         bool object) {
+  MLIRContext *context = module.getContext();
+  DialectRegistry registry;
+  registerLowerToLLVMInterfaces(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  context->appendDialectRegistry(registry);
+  PassManager pm(context);
+  pm.addPass(createFuse());
+  buildLowerToLLVMPipeline(pm);
+  if (failed(pm.run(module)))
+    return failure();
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string triple = llvm::sys::getDefaultTargetTriple(), error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  if (!target) {
+    llvm::errs() << "dsv3-compile: no code generator for the host (" << triple
+                 << "): " << error << "\n";
+    return failure();
+  }
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      llvm::Triple(triple), llvm::sys::getHostCPUName(), /*Features=*/"",
+      llvm::TargetOptions(), llvm::Reloc::PIC_));
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext);
+  if (!llvmModule) {
+    llvm::errs() << "dsv3-compile: translation to LLVM IR failed\n";
+    return failure();
+  }
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(llvm::Triple(triple));
+  if (llvm::Error err = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
+                                                  machine.get())(
+          llvmModule.get())) {
+    llvm::errs() << "dsv3-compile: LLVM optimization failed: "
+                 << llvm::toString(std::move(err)) << "\n";
+    return failure();
+  }
+  if (!object) {
+    llvmModule->print(os, nullptr);
+    return success();
+  }
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile)) {
+    llvm::errs() << "dsv3-compile: the host target cannot emit objects\n";
+    return failure();
+  }
+  codegen.run(*llvmModule);
+  return success();
+}
 
 } // namespace
 
@@ -98,13 +183,24 @@ int main(int argc, char **argv) {
       "Reads a model description (a ModelSpec in protobuf text format, or a\n"
       "DeepSeek-V2/V3 config.json), validates it and builds its training\n"
       "graph. Use --emit=forward to print the forward graph, --emit=train\n"
-      "for the training step too, --summary for parameter and FLOP counts,\n"
+      "for the training step too, --emit=llvm or --emit=object for the\n"
+      "step compiled for this CPU, --summary for parameter and FLOP counts,\n"
       "--report for the fused step's cost and memory plan.\n");
 
   if (emit == Emit::None && !summary && !report) {
     llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward, "
-                    "--emit=train, --summary or --report (building an "
-                    "executable is not available in this version)\n";
+                    "--emit=train, --emit=llvm, --emit=object, --summary or "
+                    "--report\n";
+    return 2;
+  }
+  bool native = emit == Emit::LLVM || emit == Emit::Object;
+  if (native && summary) {
+    llvm::errs() << "dsv3-compile: --summary prints text; it cannot share "
+                    "the output with --emit=" << (emit == Emit::LLVM ? "llvm" : "object") << "\n";
+    return 2;
+  }
+  if (optLevel > 3) {
+    llvm::errs() << "dsv3-compile: -O" << optLevel << ": the level is 0 to 3\n";
     return 2;
   }
 
@@ -149,7 +245,7 @@ int main(int argc, char **argv) {
     return 3;
   }
 
-  if (emit == Emit::Train || report) {
+  if (emit == Emit::Train || native || report) {
     PassManager pm(&context);
     AutodiffOptions options;
     options.moments = moments;
@@ -181,8 +277,12 @@ int main(int argc, char **argv) {
     llvm::errs() << "dsv3-compile: " << error << "\n";
     return 1;
   }
-  if (emit != Emit::None)
+  if (native) {
+    if (failed(emitNative(*module, output->os(), emit == Emit::Object)))
+      return 1;
+  } else if (emit != Emit::None) {
     module->print(output->os());
+  }
   if (summary) {
     auto forward = module->lookupSymbol<func::FuncOp>("forward");
     printModelSummary(output->os(), module->getOperation()
