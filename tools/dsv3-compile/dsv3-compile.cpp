@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
   llvm::Timer verifyTimer("verify", "verify the IR", timers);
   llvm::Timer autodiffTimer("autodiff", "derive the training step", timers);
   // Timers report when the group is destroyed; only with --time.
-  auto quiet = llvm::make_scope_exit([&] {
+  llvm::scope_exit quiet([&] {
     if (!timing)
       timers.clear();
   });

@@ -96,7 +96,7 @@ Value scalarOf(Operation *op, OpBuilder &b, Location loc, ValueRange args,
         bool operandFloat = isa<FloatType>(args[0].getType());
         using P = ComparePredicate;
         if (operandFloat) {
-          arith::CmpFPredicate p;
+          arith::CmpFPredicate p = arith::CmpFPredicate::OEQ;
           switch (c.getPredicate()) {
           case P::eq: p = arith::CmpFPredicate::OEQ; break;
           case P::ne: p = arith::CmpFPredicate::UNE; break;
@@ -107,7 +107,7 @@ Value scalarOf(Operation *op, OpBuilder &b, Location loc, ValueRange args,
           }
           return arith::CmpFOp::create(b, loc, p, args[0], args[1]);
         }
-        arith::CmpIPredicate p;
+        arith::CmpIPredicate p = arith::CmpIPredicate::eq;
         switch (c.getPredicate()) {
         case P::eq: p = arith::CmpIPredicate::eq; break;
         case P::ne: p = arith::CmpIPredicate::ne; break;
