@@ -558,7 +558,8 @@ def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [Dsv3_Differentiable,
        (aux-loss-free balancing); the bias only steers selection.
     3. With `n_group > 1`, experts form `n_group` equal groups; a group's
        score is the sum of its top-2 biased scores (top-1 for groups of one
-       expert); only the best `topk_group` groups stay eligible.
+       expert; DeepSeek-V3), or with `group_max` its best biased score
+       (DeepSeek-V2); only the best `topk_group` groups stay eligible.
     4. The `top_k` eligible experts with the highest biased scores are
        selected (ties to the lower index).
     5. `weights` are their unbiased scores, divided by their sum with
@@ -588,7 +589,8 @@ def Dsv3_RouterOp : Dsv3_FlopsOp<"router", [Dsv3_Differentiable,
       DefaultValuedAttr<I64Attr, "1">:$topk_group,
       Dsv3_ScoringFuncAttr:$scoring,
       DefaultValuedAttr<F64Attr, "1.0">:$route_scale,
-      UnitAttr:$norm_topk_prob);
+      UnitAttr:$norm_topk_prob,
+      UnitAttr:$group_max);
   let results = (outs Dsv3_F32Tensor:$weights, Dsv3_I32Tensor:$indices,
                       Dsv3_F32Tensor:$scores);
   let assemblyFormat = [{

@@ -104,13 +104,16 @@ LogicalResult router(RouterOp op, Inputs in, Outputs &out) {
     }
     std::vector<bool> eligible(e, true);
     if (groups > 1) {
-      // A group scores the sum of its best two biased scores.
+      // A group scores the sum of its best two biased scores, or with
+      // group_max its best one.
       std::vector<double> groupScore(groups);
       for (int64_t g = 0; g < groups; ++g) {
         std::vector<double> members(biased.begin() + g * groupSize,
                                     biased.begin() + (g + 1) * groupSize);
         std::sort(members.rbegin(), members.rend());
-        groupScore[g] = members[0] + (groupSize > 1 ? members[1] : 0.0);
+        groupScore[g] = members[0] + (groupSize > 1 && !op.getGroupMax()
+                                          ? members[1]
+                                          : 0.0);
       }
       std::vector<int64_t> kept =
           topN(groupScore, std::vector<bool>(groups, true), keep);

@@ -290,7 +290,8 @@ Value ForwardBuilder::moeFfn(Value x2d, const std::string &prefix,
                                                      : ScoringFunc::softmax;
   auto router = RouterOp::create(
       b, logits, bias, k, moe.n_group(), moe.topk_group(), scoring,
-      llvm::APFloat(moe.routed_scaling_factor()), moe.norm_topk_prob());
+      llvm::APFloat(moe.routed_scaling_factor()), moe.norm_topk_prob(),
+      moe.group_score() == spec::MoE::MAX);
 
   auto policy = CapacityPolicy::dropless;
   int64_t capacity = 0;

@@ -387,7 +387,9 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(const json &config) {
       moe->set_topk_group(1);
     } else if (method == "noaux_tc") {
       moe->set_bias_update_speed(0.001);
-    } else if (method != "group_limited_greedy") {
+    } else if (method == "group_limited_greedy") {
+      moe->set_group_score(spec::MoE::MAX);
+    } else {
       error("topk_method", "expected \"greedy\", \"group_limited_greedy\" or "
                            "\"noaux_tc\", got \"" + method + "\"");
     }

@@ -3,6 +3,7 @@
 // RUN: dsv3-opt %s --dsv3-interpret="function=bf16_rounding" -o /dev/null | FileCheck %s --check-prefix=BF16
 // RUN: dsv3-opt %s --dsv3-interpret="function=fp8" -o /dev/null | FileCheck %s --check-prefix=FP8
 // RUN: dsv3-opt %s --dsv3-interpret="function=routing" -o /dev/null | FileCheck %s --check-prefix=ROUTE
+// RUN: dsv3-opt %s --dsv3-interpret="function=group_rules" -o /dev/null | FileCheck %s --check-prefix=GROUPS
 // RUN: not dsv3-opt %s --dsv3-interpret="function=bad_token" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADTOKEN
 // RUN: not dsv3-opt %s --dsv3-interpret="function=missing" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MISSING
 
@@ -101,4 +102,19 @@ func.func @huge(%x: tensor<100000x100000x100xf32>) -> tensor<100000x100000x100xf
 func.func @negative_ints() -> tensor<3xi32> {
   %t = dsv3.constant dense<[0, -100, 4]> : tensor<3xi32>
   return %t : tensor<3xi32>
+}
+
+// Sigmoid scores [0.90, 0.0067 | 0.60, 0.60]: by the sum of its top two the
+// second group wins (1.20 vs 0.91) and expert 2 is picked (ties to the
+// lower index); by its best score (group_max, DeepSeek-V2) the first group
+// wins and expert 0 is picked.
+// GROUPS: result 0: tensor<1x1xi32> sum 2 [2]
+// GROUPS: result 1: tensor<1x1xi32> sum 0 [0]
+func.func @group_rules() -> (tensor<1x1xi32>, tensor<1x1xi32>) {
+  %l = dsv3.constant dense<[[2.2, -5.0, 0.4, 0.4]]> : tensor<1x4xf32>
+  %w, %i, %s = dsv3.router sigmoid %l {top_k = 1 : i64, n_group = 2 : i64, topk_group = 1 : i64}
+      : tensor<1x4xf32> -> tensor<1x1xf32>, tensor<1x1xi32>, tensor<1x4xf32>
+  %wm, %im, %sm = dsv3.router sigmoid %l {top_k = 1 : i64, n_group = 2 : i64, topk_group = 1 : i64, group_max}
+      : tensor<1x4xf32> -> tensor<1x1xf32>, tensor<1x1xi32>, tensor<1x4xf32>
+  return %i, %im : tensor<1x1xi32>, tensor<1x1xi32>
 }

@@ -112,7 +112,7 @@ struct RouterToLoops : OpConversionPattern<RouterOp> {
                 .getResult();
           };
           // Group limit: keep the topk_group groups with the best sum of
-          // their top-2 biased scores.
+          // their top-2 biased scores (with group_max, the best score).
           auto i1 = nb.getI1Type();
           Value keptGroups = ConstantOp::create(
               nb, l,
@@ -129,7 +129,7 @@ struct RouterToLoops : OpConversionPattern<RouterOp> {
               };
               Value first = argmax(ob, ol, groupSize, member, any, elem);
               Value sum = member(ob, ol, first);
-              if (groupSize > 1) {
+              if (groupSize > 1 && !op.getGroupMax()) {
                 Value second = argmax(
                     ob, ol, groupSize, member,
                     [&](OpBuilder &ab, Location al, Value m) -> Value {
