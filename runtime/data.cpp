@@ -93,10 +93,7 @@ public:
         vocab_(vocab), eos_(eos), count_(file_->size() / width) {}
   Status next(int32_t &token, bool &start) override {
     int64_t i = position_ % count_;
-    const uint8_t *p = file_->data() + i * width_;
-    uint32_t value = 0;
-    for (int b = width_ - 1; b >= 0; --b)
-      value = (value << 8) | p[b];
+    uint32_t value = tokenAt(i);
     if (value >= static_cast<uint64_t>(vocab_))
       return Status::error(path_ + ": token " + std::to_string(value) +
                            " at byte " + std::to_string(i * width_) +
@@ -115,18 +112,23 @@ public:
     position_ = cursor;
     // Whether a document starts here depends on the token before it.
     previousWasEos_ = false;
-    if (cursor % count_ != 0 && eos_ >= 0) {
-      int64_t prev = (cursor - 1) % count_;
-      uint32_t value = 0;
-      for (int b = width_ - 1; b >= 0; --b)
-        value = (value << 8) | file_->data()[prev * width_ + b];
-      previousWasEos_ = value == static_cast<uint64_t>(eos_);
-    }
+    if (cursor % count_ != 0 && eos_ >= 0)
+      previousWasEos_ =
+          tokenAt((cursor - 1) % count_) == static_cast<uint64_t>(eos_);
     return Status::ok();
   }
   std::string describe() const override { return path_; }
 
 private:
+  /// The i-th token, stored little-endian in `width_` bytes.
+  uint32_t tokenAt(int64_t i) const {
+    const uint8_t *p = file_->data() + i * width_;
+    uint32_t value = 0;
+    for (int b = width_ - 1; b >= 0; --b)
+      value = (value << 8) | p[b];
+    return value;
+  }
+
   std::string path_;
   std::shared_ptr<MappedFile> file_;
   int width_;
