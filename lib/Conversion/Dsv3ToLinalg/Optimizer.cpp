@@ -79,6 +79,18 @@ Value addScalars(OpBuilder &b, Location loc, Value x, Value y) {
       .getResult(0);
 }
 
+/// sum of f(x) over every element of every tensor in `xs`, as a 0-d tensor
+/// of `acc`.
+Value sumAll(OpBuilder &b, Location loc, ValueRange xs, Type acc,
+             function_ref<Value(OpBuilder &, Location, Value)> f) {
+  Value total;
+  for (Value x : xs) {
+    Value part = sumAll(b, loc, x, acc, f);
+    total = total ? addScalars(b, loc, total, part) : part;
+  }
+  return total;
+}
+
 struct AdamWToLinalg : OpConversionPattern<AdamWOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -207,13 +219,10 @@ struct ClipToLinalg : OpConversionPattern<ClipByGlobalNormOp> {
                   ConversionPatternRewriter &b) const override {
     Location loc = op.getLoc();
     Type f64 = b.getF64Type();
-    Value total;
-    for (Value g : adaptor.getInputs()) {
-      Value sq = sumAll(b, loc, g, f64, [](OpBuilder &nb, Location l, Value x) {
-        return Value(arith::MulFOp::create(nb, l, x, x));
-      });
-      total = total ? addScalars(b, loc, total, sq) : sq;
-    }
+    Value total = sumAll(b, loc, adaptor.getInputs(), f64,
+                         [](OpBuilder &nb, Location l, Value x) {
+                           return Value(arith::MulFOp::create(nb, l, x, x));
+                         });
     double maxNorm = op.getMaxNorm().convertToDouble();
     MLIRContext *ctx = b.getContext();
     auto scalarF64 = RankedTensorType::get({}, f64);
@@ -349,16 +358,14 @@ struct AllFiniteToLinalg : OpConversionPattern<AllFiniteOp> {
     Location loc = op.getLoc();
     Type f64 = b.getF64Type();
     // Count non-finite elements: x - x is NaN exactly for inf and NaN.
-    Value bad;
-    for (Value x : adaptor.getInputs()) {
-      Value n = sumAll(b, loc, x, f64, [&](OpBuilder &nb, Location l, Value v) {
-        Value diff = arith::SubFOp::create(nb, l, v, v);
-        Value isNan = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UNO,
-                                            diff, diff);
-        return Value(arith::UIToFPOp::create(nb, l, nb.getF64Type(), isNan));
-      });
-      bad = bad ? addScalars(b, loc, bad, n) : n;
-    }
+    Value bad = sumAll(b, loc, adaptor.getInputs(), f64,
+                       [](OpBuilder &nb, Location l, Value v) {
+                         Value diff = arith::SubFOp::create(nb, l, v, v);
+                         Value isNan = arith::CmpFOp::create(
+                             nb, l, arith::CmpFPredicate::UNO, diff, diff);
+                         return Value(arith::UIToFPOp::create(
+                             nb, l, nb.getF64Type(), isNan));
+                       });
     MLIRContext *ctx = b.getContext();
     auto generic = linalg::GenericOp::create(
         b, loc, op.getType(), bad,
