@@ -332,32 +332,17 @@ Value balanceCounts(OpBuilder &b, Location loc, Value indices, int64_t experts,
   auto iType = tt(indices); // [B, S, K]
   int64_t batch = iType.getDimSize(0), seq = iType.getDimSize(1),
           k = iType.getDimSize(2);
-  MLIRContext *ctx = b.getContext();
-  auto d = [&](int64_t i) { return b.getAffineDimExpr(i); };
   auto type = RankedTensorType::get({batch, experts}, elem);
   double factor = static_cast<double>(experts) / (k * seq);
-  // Loops (b, e, s, k).
-  return linalg::GenericOp::create(
-             b, loc, type, indices, splatLike(b, loc, type, 0.0),
-             ArrayRef<AffineMap>{AffineMap::get(4, 0, {d(0), d(2), d(3)}, ctx),
-                                 AffineMap::get(4, 0, {d(0), d(1)}, ctx)},
-             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                           utils::IteratorType::parallel,
-                                           utils::IteratorType::reduction,
-                                           utils::IteratorType::reduction},
-             [&](OpBuilder &nb, Location l, ValueRange a) {
-               Value e = linalg::IndexOp::create(nb, l, 1);
-               Value id = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
-               Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                                 id, e);
-               Value v = arith::SelectOp::create(
-                   nb, l, hit,
-                   arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, factor)),
-                   arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, 0.0)));
-               linalg::YieldOp::create(nb, l,
-                                       Value(arith::AddFOp::create(nb, l, v, a[1])));
-             })
-      .getResult(0);
+  Value perSequence = ReshapeOp::create(
+      b, loc, RankedTensorType::get({batch, seq * k}, iType.getElementType()),
+      indices);
+  return scatterByIndex(b, loc, perSequence, {}, {},
+                        splatLike(b, loc, type, 0.0),
+                        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                          return arith::ConstantOp::create(
+                              nb, l, nb.getFloatAttr(elem, factor));
+                        });
 }
 
 struct BalanceLossToLinalg : OpConversionPattern<BalanceLossOp> {
