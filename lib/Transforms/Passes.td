@@ -83,6 +83,34 @@ def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }
 
+def OutlineKernels : Pass<"dsv3-outline-kernels", "mlir::ModuleOp"> {
+  let summary = "Split a step into generated kernels and library GEMMs";
+  let description = [{
+    Turns `function` into the command list of an executable. Every f32
+    `dsv3.matmul`, `dsv3.grouped_matmul` and `dsv3.grouped_matmul_wgrad`
+    stays in place: the runtime serves them with a BLAS (or cuBLASLt). A
+    `dsv3.reshape` of a value computed before the current kernel stays too:
+    it is a view of its input's buffer. Every run of other ops between two
+    GEMMs is moved into a private function `@<function>_kernel_<n>` marked
+    `dsv3.kernel`, called once in its place; its arguments are the values
+    the run reads from outside and its results the values read after it.
+    Constants are copied into every kernel that reads them.
+
+    ```mlir
+    %0 = dsv3.matmul %x, %w : ...
+    %1:2 = func.call @train_step_kernel_0(%0, %b) : (...) -> (...)
+    ```
+
+    The interpreter gives bit-identical results before and after the pass.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "Function to split">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def PlanMemory : Pass<"dsv3-plan-memory", "mlir::ModuleOp"> {
   let summary = "Place every tensor of the step in one arena";
   let description = [{
