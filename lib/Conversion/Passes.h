@@ -19,8 +19,10 @@ namespace mlir::dsv3 {
 #include "Conversion/Passes.h.inc"
 
 /// Adds the CPU code-generation pipeline, dsv3 on tensors to the LLVM
-/// dialect, to `pm` (a module pass manager).
-void buildLowerToLLVMPipeline(OpPassManager &pm);
+/// dialect, to `pm` (a module pass manager). With `barePtrCallConv`,
+/// memref arguments are passed as bare pointers (static shapes only): the
+/// calling convention of an executable's kernels.
+void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false);
 
 /// Adds the external interface models the pipeline relies on
 /// (bufferization and deallocation of arith, cf, func, linalg, memref, scf

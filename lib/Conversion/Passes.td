@@ -45,4 +45,19 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def DecomposeAttention : Pass<"dsv3-decompose-attention", "mlir::ModuleOp"> {
+  let summary = "Rewrite attention and its gradient as GEMMs and a softmax";
+  let description = [{
+    Replaces every `dsv3.attention` and `dsv3.attention_grad` with the dsv3
+    ops that compute it: heads moved before the sequence (`dsv3.transpose`),
+    grouped key/value heads broadcast to the query heads, batched
+    `dsv3.matmul`s for the scores, the output and each gradient, and a
+    masked `dsv3.softmax` (causal and same-segment masks by
+    `dsv3.compare`/`dsv3.select`). The executable pipeline runs it first so
+    that the attention GEMMs go to the BLAS like every other GEMM;
+    `convert-dsv3-to-linalg` applies the same rewrite on its own.
+  }];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
 #endif // DSV3_CONVERSION_PASSES_TD

@@ -27,7 +27,8 @@
 
 using namespace mlir;
 
-void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm) {
+void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                          bool barePtrCallConv) {
   pm.addPass(createConvertDsv3ToLinalg());
   pm.addPass(createLinalgElementwiseOpFusionPass());
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -42,7 +43,9 @@ void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertFuncToLLVMPass());
+  ConvertFuncToLLVMPassOptions funcOptions;
+  funcOptions.useBarePtrCallConv = barePtrCallConv;
+  pm.addPass(createConvertFuncToLLVMPass(funcOptions));
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
@@ -67,5 +70,5 @@ void mlir::dsv3::registerDsv3Pipelines() {
       "Lower dsv3 on tensors to the LLVM dialect for the CPU: "
       "convert-dsv3-to-linalg, elementwise fusion, one-shot bufferization "
       "across function boundaries, deallocation, loops, then LLVM",
-      buildLowerToLLVMPipeline);
+      [](OpPassManager &pm) { buildLowerToLLVMPipeline(pm); });
 }

@@ -11,30 +11,24 @@
 #include "Analysis/ModelSummary.h"
 #include "Conversion/Passes.h"
 #include "Spec/Spec.h"
+#include "Target/CpuExecutable.h"
+#include "Target/HostCodegen.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
-#include "llvm/MC/TargetRegistry.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Timer.h"
 #include "llvm/Support/ToolOutputFile.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -43,7 +37,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Forward, Train, LLVM, Object };
+enum class Emit { None, Forward, Train, LLVM, Object, Executable };
 
 cl::OptionCategory category("dsv3-compile options");
 
@@ -69,8 +63,18 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Object, "object",
                           "the same, compiled to a host object file "
                           "(one function per graph function, memref "
-                          "calling convention)")),
+                          "calling convention)"),
+               clEnumValN(Emit::Executable, "executable",
+                          "the training step as an executable for dsv3-run "
+                          "(the default with --target)")),
     cl::cat(category));
+
+cl::opt<std::string> target(
+    "target",
+    cl::desc("Compile an executable for dsv3-run (write it with -o): cpu "
+             "(kernels as a shared object for this CPU, GEMMs through "
+             "OpenBLAS)"),
+    cl::value_desc("cpu"), cl::cat(category));
 
 cl::opt<bool> summary("summary",
                       cl::desc("Print total and activated parameters, "
@@ -105,7 +109,8 @@ cl::opt<std::string> moments("moments",
 
 cl::opt<unsigned> optLevel("O",
                            cl::desc("LLVM optimization level for "
-                                    "--emit=llvm and --emit=object (0-3)"),
+                                    "--emit=llvm, --emit=object and the "
+                                    "executable's kernels (0-3)"),
                            cl::init(2), cl::Prefix, cl::cat(category));
 
 cl::opt<bool> timing("time", cl::desc("Print how long each stage took"),
@@ -119,8 +124,6 @@ LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
   MLIRContext *context = module.getContext();
   DialectRegistry registry;
   registerLowerToLLVMInterfaces(registry);
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
   context->appendDialectRegistry(registry);
   PassManager pm(context);
   pm.addPass(createFuse());
@@ -128,48 +131,20 @@ LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
   if (failed(pm.run(module)))
     return failure();
 
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  std::string triple = llvm::sys::getDefaultTargetTriple(), error;
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
-  if (!target) {
-    llvm::errs() << "dsv3-compile: no code generator for the host (" << triple
-                 << "): " << error << "\n";
+  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
+      createHostTargetMachine();
+  if (failed(machine))
     return failure();
-  }
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      llvm::Triple(triple), llvm::sys::getHostCPUName(), /*Features=*/"",
-      llvm::TargetOptions(), llvm::Reloc::PIC_));
-
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(module, llvmContext);
-  if (!llvmModule) {
-    llvm::errs() << "dsv3-compile: translation to LLVM IR failed\n";
+      translateForHost(module, llvmContext, **machine);
+  if (!llvmModule || failed(optimizeForHost(*llvmModule, **machine, optLevel)))
     return failure();
-  }
-  llvmModule->setDataLayout(machine->createDataLayout());
-  llvmModule->setTargetTriple(llvm::Triple(triple));
-  if (llvm::Error err = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
-                                                  machine.get())(
-          llvmModule.get())) {
-    llvm::errs() << "dsv3-compile: LLVM optimization failed: "
-                 << llvm::toString(std::move(err)) << "\n";
-    return failure();
-  }
   if (!object) {
     llvmModule->print(os, nullptr);
     return success();
   }
-  llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, os, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile)) {
-    llvm::errs() << "dsv3-compile: the host target cannot emit objects\n";
-    return failure();
-  }
-  codegen.run(*llvmModule);
-  return success();
+  return emitObject(*llvmModule, **machine, os);
 }
 
 } // namespace
@@ -185,7 +160,29 @@ int main(int argc, char **argv) {
       "graph. Use --emit=forward to print the forward graph, --emit=train\n"
       "for the training step too, --emit=llvm or --emit=object for the\n"
       "step compiled for this CPU, --summary for parameter and FLOP counts,\n"
-      "--report for the fused step's cost and memory plan.\n");
+      "--report for the fused step's cost and memory plan, and\n"
+      "--target=cpu -o MODEL.dsv3 for an executable that dsv3-run trains.\n");
+
+  if (target.getNumOccurrences()) {
+    if (target != "cpu") {
+      llvm::errs() << "dsv3-compile: --target=" << target
+                   << ": the targets are cpu\n";
+      return 2;
+    }
+    if (emit == Emit::None)
+      emit = Emit::Executable;
+  }
+  if (emit == Emit::Executable) {
+    if (target.empty()) {
+      llvm::errs() << "dsv3-compile: --emit=executable needs --target=cpu\n";
+      return 2;
+    }
+    if (outputPath == "-") {
+      llvm::errs() << "dsv3-compile: an executable is binary: name the "
+                      "output file with -o (e.g. -o model.dsv3)\n";
+      return 2;
+    }
+  }
 
   if (emit == Emit::None && !summary && !report) {
     llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward, "
@@ -193,10 +190,11 @@ int main(int argc, char **argv) {
                     "--report\n";
     return 2;
   }
-  bool native = emit == Emit::LLVM || emit == Emit::Object;
+  bool native =
+      emit == Emit::LLVM || emit == Emit::Object || emit == Emit::Executable;
   if (native && summary) {
     llvm::errs() << "dsv3-compile: --summary prints text; it cannot share "
-                    "the output with --emit=" << (emit == Emit::LLVM ? "llvm" : "object") << "\n";
+                    "the output with a compiled step\n";
     return 2;
   }
   if (optLevel > 3) {
@@ -277,7 +275,16 @@ int main(int argc, char **argv) {
     llvm::errs() << "dsv3-compile: " << error << "\n";
     return 1;
   }
-  if (native) {
+  if (emit == Emit::Executable) {
+    CpuExecutableOptions options;
+    options.optLevel = optLevel;
+    options.specText = loaded->spec.DebugString();
+    options.progress = &llvm::errs();
+    FailureOr<std::string> executable = buildCpuExecutable(*module, options);
+    if (failed(executable))
+      return 1;
+    output->os() << *executable;
+  } else if (native) {
     if (failed(emitNative(*module, output->os(), emit == Emit::Object)))
       return 1;
   } else if (emit != Emit::None) {

@@ -14,6 +14,7 @@
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_CONVERTDSV3TOLINALG
+#define GEN_PASS_DEF_DECOMPOSEATTENTION
 #include "Conversion/Passes.h.inc"
 } // namespace mlir::dsv3
 
@@ -52,6 +53,24 @@ struct ConvertDsv3ToLinalgPass
         AttentionOp, AttentionGradOp, MoeDispatchOp, MoeCombineOp,
         MoeCombineGradOp, GroupedMatmulOp, GroupedMatmulWgradOp, RouterOp,
         RouterGradOp, BalanceLossOp, BalanceLossGradOp>();
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+struct DecomposeAttentionPass
+    : dsv3::impl::DecomposeAttentionBase<DecomposeAttentionPass> {
+  using dsv3::impl::DecomposeAttentionBase<
+      DecomposeAttentionPass>::DecomposeAttentionBase;
+
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    RewritePatternSet patterns(context);
+    populateDsv3AttentionDecompositionPatterns(context, patterns);
+    ConversionTarget target(*context);
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    target.addIllegalOp<AttentionOp, AttentionGradOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

@@ -1,0 +1,461 @@
+//===- CpuExecutable.cpp - the training step as a CPU executable ----------===//
+//
+// After fusion and dsv3-outline-kernels, @train_step is a list of kernel
+// calls, f32 GEMMs and reshapes. Each SSA value becomes a buffer of the
+// arena (a reshape shares its input's storage); parameters, optimizer state
+// and the batch live for the whole run at the start of the arena, every
+// other buffer is placed by liveness. Each call becomes a Launch, each GEMM
+// a Gemm or GroupedGemm, and each updated parameter or moment a Copy back
+// onto its persistent buffer at the end of the step.
+//
+// The kernels are rewritten in destination-passing style (memref inputs,
+// then memref outputs, no results), lowered with dsv3-lower-to-llvm using
+// bare-pointer memrefs, and each gets an entry point
+// `dsv3_<kernel>(void **args)` so that the runtime calls every kernel the
+// same way.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Target/CpuExecutable.h"
+
+#include "Analysis/Cost.h"
+#include "Analysis/MemoryPlan.h"
+#include "Conversion/Passes.h"
+#include "Target/HostCodegen.h"
+#include "Transforms/Passes.h"
+#include "dsv3/Dsv3Ops.h"
+#include "runtime/executable.pb.h"
+#include "runtime/executable_format.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Format.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::dsv3;
+namespace rt = ::dsv3::runtime;
+
+namespace {
+
+constexpr int64_t kAlignment = 64;
+
+int64_t alignUp(int64_t x) { return (x + kAlignment - 1) / kAlignment * kAlignment; }
+
+FailureOr<rt::ElementType> toDType(Type type) {
+  if (type.isF32())
+    return rt::TYPE_F32;
+  if (type.isBF16())
+    return rt::TYPE_BF16;
+  if (type.isF16())
+    return rt::TYPE_F16;
+  if (type.isInteger(32))
+    return rt::TYPE_I32;
+  if (type.isInteger(64))
+    return rt::TYPE_I64;
+  return failure();
+}
+
+rt::Role toRole(StringRef role) {
+  return llvm::StringSwitch<rt::Role>(role)
+      .Case("param", rt::PARAM)
+      .Case("opt_state", rt::OPT_STATE)
+      .Case("batch", rt::BATCH)
+      .Case("step", rt::STEP)
+      .Case("loss", rt::LOSS)
+      .Case("metric", rt::METRIC)
+      .Default(rt::ACTIVATION);
+}
+
+int64_t product(ArrayRef<int64_t> dims) {
+  int64_t p = 1;
+  for (int64_t d : dims)
+    p *= d;
+  return p;
+}
+
+/// The kernel `kernel` (tensors in, tensors out) in destination-passing
+/// style, built at the end of `target`.
+void buildDestinationPassingKernel(func::FuncOp kernel, ModuleOp target) {
+  OpBuilder b = OpBuilder::atBlockEnd(target.getBody());
+  Location loc = kernel.getLoc();
+  auto memrefOf = [](Type t) {
+    auto tensor = cast<RankedTensorType>(t);
+    return MemRefType::get(tensor.getShape(), tensor.getElementType());
+  };
+  SmallVector<Type> argTypes;
+  for (Type t : kernel.getArgumentTypes())
+    argTypes.push_back(memrefOf(t));
+  for (Type t : kernel.getResultTypes())
+    argTypes.push_back(memrefOf(t));
+  auto fn = func::FuncOp::create(b, loc, kernel.getSymName(),
+                                 b.getFunctionType(argTypes, {}));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  IRMapping mapping;
+  for (BlockArgument arg : kernel.getArguments()) {
+    Value tensor = bufferization::ToTensorOp::create(
+        b, loc, arg.getType(), entry->getArgument(arg.getArgNumber()),
+        /*restrict=*/true, /*writable=*/false);
+    mapping.map(arg, tensor);
+  }
+  Block &body = kernel.getBody().front();
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  unsigned numInputs = kernel.getNumArguments();
+  for (auto [i, v] : llvm::enumerate(body.getTerminator()->getOperands()))
+    bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), mapping.lookup(v), entry->getArgument(numInputs + i),
+        /*restrict=*/true, /*writable=*/true);
+  func::ReturnOp::create(b, loc);
+}
+
+/// Adds `void dsv3_<name>(void **args)` for each kernel: the one calling
+/// convention the runtime knows. The kernels themselves become internal so
+/// that they can be inlined into their entry points.
+void addEntryPoints(llvm::Module &module, ArrayRef<std::string> kernels) {
+  llvm::LLVMContext &context = module.getContext();
+  auto *ptr = llvm::PointerType::get(context, 0);
+  auto *entryType =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(context), {ptr}, false);
+  for (const std::string &name : kernels) {
+    llvm::Function *kernel = module.getFunction(name);
+    auto *entry = llvm::Function::Create(entryType,
+                                         llvm::GlobalValue::ExternalLinkage,
+                                         "dsv3_" + name, module);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", entry));
+    SmallVector<llvm::Value *> args;
+    for (unsigned i = 0; i < kernel->arg_size(); ++i)
+      args.push_back(b.CreateLoad(
+          ptr, b.CreateConstGEP1_64(ptr, entry->getArg(0), i)));
+    b.CreateCall(kernel, args);
+    b.CreateRetVoid();
+    kernel->setLinkage(llvm::GlobalValue::InternalLinkage);
+  }
+}
+
+/// Compiles every `dsv3.kernel` function of `module` into one shared
+/// object.
+FailureOr<std::string> compileKernelLibrary(ModuleOp module,
+                                            const CpuExecutableOptions &options,
+                                            int64_t &numKernels) {
+  MLIRContext *context = module.getContext();
+  context->loadDialect<bufferization::BufferizationDialect,
+                       memref::MemRefDialect>();
+  OwningOpRef<ModuleOp> kernels = ModuleOp::create(module.getLoc());
+  std::vector<std::string> names;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    if (!fn->hasAttr("dsv3.kernel"))
+      continue;
+    buildDestinationPassingKernel(fn, *kernels);
+    names.push_back(fn.getSymName().str());
+  }
+  numKernels = names.size();
+  if (options.progress)
+    *options.progress << "dsv3-compile: generating " << names.size()
+                      << " kernels for the host CPU (-O" << options.optLevel
+                      << ")\n";
+
+  DialectRegistry registry;
+  registerLowerToLLVMInterfaces(registry);
+  context->appendDialectRegistry(registry);
+  PassManager pm(context);
+  buildLowerToLLVMPipeline(pm, /*barePtrCallConv=*/true);
+  if (failed(pm.run(*kernels)))
+    return failure();
+
+  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
+      createHostTargetMachine();
+  if (failed(machine))
+    return failure();
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateForHost(*kernels, llvmContext, **machine);
+  if (!llvmModule)
+    return failure();
+  addEntryPoints(*llvmModule, names);
+  if (failed(optimizeForHost(*llvmModule, **machine, options.optLevel)))
+    return failure();
+  SmallString<0> object;
+  llvm::raw_svector_ostream os(object);
+  if (failed(emitObject(*llvmModule, **machine, os)))
+    return failure();
+  return linkSharedObject(object);
+}
+
+} // namespace
+
+FailureOr<std::string>
+mlir::dsv3::buildCpuExecutable(ModuleOp module,
+                               const CpuExecutableOptions &options) {
+  auto step = module.lookupSymbol<func::FuncOp>("train_step");
+  if (!step) {
+    module.emitError("dsv3-compile: no @train_step to compile (run "
+                     "dsv3-autodiff first)");
+    return failure();
+  }
+  FunctionCost cost = computeFunctionCost(step);
+
+  PassManager pm(module.getContext());
+  pm.addPass(createDecomposeAttention());
+  pm.addPass(createFuse());
+  pm.addPass(createOutlineKernels());
+  if (failed(pm.run(module)))
+    return failure();
+
+  rt::Executable exe;
+  exe.set_format_version(1);
+  exe.set_target("cpu");
+  exe.set_spec(options.specText);
+  exe.set_flops_per_step(static_cast<double>(cost.total.flops));
+  if (auto model = module->getAttrOfType<StringAttr>("dsv3.model"))
+    exe.set_model(model.str());
+  if (auto training = module->getAttrOfType<DictionaryAttr>("dsv3.training")) {
+    auto get = [&](StringRef key) -> int64_t {
+      auto attr = training.getAs<IntegerAttr>(key);
+      return attr ? attr.getInt() : 0;
+    };
+    exe.set_micro_batch(get("micro_batch"));
+    exe.set_seq_len(get("seq_len"));
+    exe.set_total_steps(get("total_steps"));
+    exe.set_seed(get("seed"));
+  }
+
+  // Buffers: one per SSA value of the step; `storage` is the buffer whose
+  // bytes a value occupies (itself, or the input of the reshape it is).
+  Block &body = step.getBody().front();
+  llvm::DenseMap<Value, int> bufferOf;
+  std::vector<int> storage;
+  auto addBuffer = [&](Value v, int storageOf = -1) -> FailureOr<int> {
+    auto type = cast<RankedTensorType>(v.getType());
+    FailureOr<rt::ElementType> dtype = toDType(type.getElementType());
+    if (failed(dtype)) {
+      emitError(v.getLoc(), "dsv3-compile: the CPU executable has no buffers "
+                            "of element type ")
+          << type.getElementType();
+      return failure();
+    }
+    int id = exe.buffers_size();
+    rt::Buffer *buffer = exe.add_buffers();
+    buffer->set_dtype(*dtype);
+    for (int64_t d : type.getShape())
+      buffer->add_shape(d);
+    buffer->set_bytes(product(type.getShape()) *
+                      ((type.getElementType().getIntOrFloatBitWidth() + 7) / 8));
+    buffer->set_role(rt::ACTIVATION);
+    bufferOf[v] = id;
+    storage.push_back(storageOf < 0 ? id : storage[storageOf]);
+    return id;
+  };
+
+  // Persistent buffers first, packed at the start of the arena.
+  int64_t persistentBytes = 0;
+  llvm::StringMap<int> stateByName;
+  for (BlockArgument arg : body.getArguments()) {
+    FailureOr<int> id = addBuffer(arg);
+    if (failed(id))
+      return failure();
+    rt::Buffer *buffer = exe.mutable_buffers(*id);
+    unsigned i = arg.getArgNumber();
+    auto role = step.getArgAttrOfType<StringAttr>(i, "dsv3.role");
+    buffer->set_role(toRole(role ? role.getValue() : ""));
+    if (auto name = step.getArgAttrOfType<StringAttr>(i, "dsv3.name"))
+      buffer->set_name(name.str());
+    if (auto field = step.getArgAttrOfType<StringAttr>(i, "dsv3.batch"))
+      buffer->set_batch_field(field.str());
+    if (auto init = step.getArgAttrOfType<StringAttr>(i, "dsv3.init")) {
+      buffer->mutable_init()->set_kind(init.str());
+      if (auto std = step.getArgAttrOfType<FloatAttr>(i, "dsv3.init_std"))
+        buffer->mutable_init()->set_std(std.getValueAsDouble());
+    } else if (buffer->role() == rt::OPT_STATE) {
+      buffer->mutable_init()->set_kind("zeros");
+    }
+    auto trainable = step.getArgAttrOfType<BoolAttr>(i, "dsv3.trainable");
+    buffer->set_trainable(buffer->role() == rt::PARAM &&
+                          (!trainable || trainable.getValue()));
+    buffer->set_offset(persistentBytes);
+    persistentBytes += alignUp(buffer->bytes());
+    if (buffer->role() == rt::PARAM || buffer->role() == rt::OPT_STATE)
+      stateByName[(Twine(role.getValue()) + ":" + buffer->name()).str()] = *id;
+  }
+
+  // Temporaries, with their live ranges in command indices.
+  struct Range {
+    int64_t start, end;
+  };
+  llvm::DenseMap<int, Range> live;
+  int64_t index = 0;
+  auto use = [&](Value v, int64_t at) {
+    int root = storage[bufferOf.lookup(v)];
+    auto it = live.find(root);
+    if (it != live.end())
+      it->second.end = std::max(it->second.end, at);
+  };
+  for (Operation &op : body) {
+    ++index;
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        use(v, index);
+      continue;
+    }
+    for (Value operand : op.getOperands())
+      use(operand, index);
+    for (Value result : op.getResults()) {
+      int storageOf = -1;
+      if (auto reshape = dyn_cast<ReshapeOp>(op))
+        storageOf = bufferOf.lookup(reshape.getInput());
+      FailureOr<int> id = addBuffer(result, storageOf);
+      if (failed(id))
+        return failure();
+      if (storageOf < 0)
+        live[*id] = {index, index};
+    }
+  }
+  std::vector<int> temporaries;
+  std::vector<BufferRequest> requests;
+  for (auto &[id, range] : live) {
+    temporaries.push_back(id);
+    requests.push_back({exe.buffers(id).bytes(), range.start, range.end});
+  }
+  MemoryPlan plan = planMemory(requests, kAlignment);
+  for (auto [id, offset] : llvm::zip(temporaries, plan.offsets))
+    exe.mutable_buffers(id)->set_offset(persistentBytes + offset);
+  for (int id = 0; id < exe.buffers_size(); ++id)
+    if (storage[id] != id)
+      exe.mutable_buffers(id)->set_offset(exe.buffers(storage[id]).offset());
+  exe.set_arena_bytes(persistentBytes + plan.arenaBytes);
+  exe.set_peak_live_bytes(persistentBytes + plan.peakLiveBytes);
+
+  // Commands.
+  for (Operation &op : body) {
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      rt::Command *command = exe.add_commands();
+      rt::Launch *launch = command->mutable_launch();
+      launch->set_kernel("dsv3_" + call.getCallee().str());
+      for (Value v : call.getOperands())
+        launch->add_inputs(bufferOf.lookup(v));
+      for (Value v : call.getResults())
+        launch->add_outputs(bufferOf.lookup(v));
+      auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+      command->set_flops(
+          static_cast<double>(computeFunctionCost(callee).total.flops));
+    } else if (auto mm = dyn_cast<MatmulOp>(op)) {
+      ArrayRef<int64_t> lhs = mm.getLhs().getType().getShape();
+      ArrayRef<int64_t> rhs = mm.getRhs().getType().getShape();
+      ArrayRef<int64_t> out = mm.getResult().getType().getShape();
+      int64_t rank = out.size();
+      int64_t m = out[rank - 2], n = out[rank - 1];
+      int64_t k = mm.getTransposeLhs() ? lhs[rank - 2] : lhs[rank - 1];
+      int64_t batch = product(out.drop_back(2));
+      bool sharedRhs = rhs.size() == 2 && rank > 2;
+      rt::Command *command = exe.add_commands();
+      rt::Gemm *gemm = command->mutable_gemm();
+      gemm->set_a(bufferOf.lookup(mm.getLhs()));
+      gemm->set_b(bufferOf.lookup(mm.getRhs()));
+      gemm->set_c(bufferOf.lookup(mm.getResult()));
+      gemm->set_trans_a(mm.getTransposeLhs());
+      gemm->set_trans_b(mm.getTransposeRhs());
+      if (sharedRhs && !mm.getTransposeLhs()) {
+        // One GEMM over every row of every batch.
+        m *= batch;
+        batch = 1;
+      }
+      gemm->set_batch(batch);
+      gemm->set_m(m);
+      gemm->set_n(n);
+      gemm->set_k(k);
+      gemm->set_stride_a(m * k);
+      gemm->set_stride_b(sharedRhs ? 0 : k * n);
+      gemm->set_stride_c(m * n);
+      command->set_flops(static_cast<double>(getOpCost(&op).flops));
+    } else if (isa<GroupedMatmulOp, GroupedMatmulWgradOp>(op)) {
+      auto x = cast<RankedTensorType>(op.getOperand(0).getType());
+      auto w = cast<RankedTensorType>(op.getOperand(1).getType());
+      auto y = cast<RankedTensorType>(op.getResult(0).getType());
+      bool weightGrad = isa<GroupedMatmulWgradOp>(op);
+      bool transW = weightGrad ? cast<GroupedMatmulWgradOp>(op).getTransposeRhs()
+                               : cast<GroupedMatmulOp>(op).getTransposeRhs();
+      rt::Command *command = exe.add_commands();
+      rt::GroupedGemm *gemm = command->mutable_grouped_gemm();
+      gemm->set_x(bufferOf.lookup(op.getOperand(0)));
+      gemm->set_w(bufferOf.lookup(op.getOperand(1)));
+      gemm->set_group_sizes(bufferOf.lookup(op.getOperand(2)));
+      gemm->set_y(bufferOf.lookup(op.getResult(0)));
+      gemm->set_trans_w(transW);
+      gemm->set_weight_grad(weightGrad);
+      gemm->set_rows(x.getDimSize(0));
+      gemm->set_k(x.getDimSize(1));
+      if (weightGrad) {
+        gemm->set_experts(y.getDimSize(0));
+        gemm->set_n(w.getDimSize(1));
+      } else {
+        gemm->set_experts(w.getDimSize(0));
+        gemm->set_n(y.getDimSize(1));
+      }
+      command->set_flops(static_cast<double>(getOpCost(&op).flops));
+    } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        int id = bufferOf.lookup(v);
+        auto role = step.getResultAttrOfType<StringAttr>(i, "dsv3.role");
+        auto name = step.getResultAttrOfType<StringAttr>(i, "dsv3.name");
+        StringRef roleName = role ? role.getValue() : "";
+        if (roleName == "loss" || roleName == "metric") {
+          rt::Buffer *buffer = exe.mutable_buffers(id);
+          buffer->set_role(toRole(roleName));
+          if (name)
+            buffer->set_name(name.str());
+          continue;
+        }
+        auto it = stateByName.find(
+            (roleName + ":" + (name ? name.getValue() : "")).str());
+        if (it == stateByName.end()) {
+          step.emitError("dsv3-compile: result ")
+              << i << " (" << roleName << " "
+              << (name ? name.getValue() : "unnamed")
+              << ") updates no argument of the step";
+          return failure();
+        }
+        if (it->second == id)
+          continue;
+        rt::Copy *copy = exe.add_commands()->mutable_copy();
+        copy->set_src(id);
+        copy->set_dst(it->second);
+      }
+    } else if (!isa<ReshapeOp>(op)) {
+      op.emitError("dsv3-compile: the CPU executable cannot run this op "
+                   "outside a kernel");
+      return failure();
+    }
+  }
+  for (const rt::Buffer &buffer : exe.buffers())
+    if (buffer.name() == "model.embed_tokens.weight" && buffer.shape_size() == 2)
+      exe.set_vocab_size(buffer.shape(0));
+
+  int64_t numKernels = 0;
+  FailureOr<std::string> library =
+      compileKernelLibrary(module, options, numKernels);
+  if (failed(library))
+    return failure();
+  exe.set_kernel_library(std::move(*library));
+  if (options.progress)
+    *options.progress << "dsv3-compile: " << exe.commands_size()
+                      << " commands (" << numKernels << " kernels), "
+                      << exe.buffers_size() << " buffers, arena "
+                      << llvm::format("%.1f", exe.arena_bytes() / 1048576.0)
+                      << " MiB, kernel library "
+                      << llvm::format("%.1f",
+                                      exe.kernel_library().size() / 1048576.0)
+                      << " MiB\n";
+  std::string bytes;
+  if (!exe.SerializeToString(&bytes)) {
+    module.emitError("dsv3-compile: the executable does not serialize");
+    return failure();
+  }
+  return rt::frameExecutable(bytes);
+}

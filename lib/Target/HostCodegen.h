@@ -1,0 +1,45 @@
+//===- HostCodegen.h - LLVM code generation for the host CPU ----*- C++ -*-===//
+//
+// From a module in the LLVM dialect to optimized LLVM IR, an object file and
+// a shared object for the CPU this runs on.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_TARGET_HOSTCODEGEN_H
+#define DSV3_TARGET_HOSTCODEGEN_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::dsv3 {
+
+/// A target machine for the host, position-independent code.
+FailureOr<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine();
+
+/// Translates `module` (LLVM dialect) to LLVM IR for `machine`. Registers
+/// the translations it needs on the module's context.
+std::unique_ptr<llvm::Module> translateForHost(ModuleOp module,
+                                               llvm::LLVMContext &context,
+                                               llvm::TargetMachine &machine);
+
+/// Runs the LLVM optimization pipeline at `optLevel` (0-3).
+LogicalResult optimizeForHost(llvm::Module &module,
+                              llvm::TargetMachine &machine,
+                              unsigned optLevel);
+
+/// Compiles `module` to an object file.
+LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
+                         llvm::raw_pwrite_stream &os);
+
+/// Links an object file into a shared object with the system linker
+/// (ld.lld, else ld) and returns its bytes.
+FailureOr<std::string> linkSharedObject(llvm::StringRef objectBytes);
+
+} // namespace mlir::dsv3
+
+#endif // DSV3_TARGET_HOSTCODEGEN_H

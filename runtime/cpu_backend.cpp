@@ -1,0 +1,179 @@
+//===- cpu_backend.cpp - runs an executable's commands on the CPU ---------===//
+
+#include "cpu_backend.h"
+
+#include "cpu_gemm.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace dsv3::runtime {
+
+namespace {
+
+/// The strided memref a kernel hands to memrefCopy: {allocated, aligned,
+/// offset, sizes[rank], strides[rank]}, behind an unranked {rank, ptr}.
+struct UnrankedMemRef {
+  int64_t rank;
+  void *descriptor;
+};
+
+struct StridedView {
+  char *base;
+  const int64_t *sizes, *strides;
+};
+
+StridedView viewOf(const UnrankedMemRef &m, int64_t elementSize) {
+  auto *words = static_cast<int64_t *>(m.descriptor);
+  char *aligned = reinterpret_cast<char *>(words[1]);
+  return {aligned + words[2] * elementSize, words + 3, words + 3 + m.rank};
+}
+
+void copyStrided(int64_t dim, int64_t rank, int64_t elementSize,
+                 const StridedView &src, const char *s, const StridedView &dst,
+                 char *d) {
+  if (dim == rank) {
+    std::memcpy(d, s, elementSize);
+    return;
+  }
+  for (int64_t i = 0; i < src.sizes[dim]; ++i)
+    copyStrided(dim + 1, rank, elementSize, src,
+                s + i * src.strides[dim] * elementSize, dst,
+                d + i * dst.strides[dim] * elementSize);
+}
+
+} // namespace
+
+} // namespace dsv3::runtime
+
+/// Called by generated kernels to copy between memrefs whose layouts are
+/// not both contiguous (the ABI of MLIR's memref.copy lowering). Exported by
+/// the programs that load kernels.
+extern "C" __attribute__((visibility("default"))) void
+memrefCopy(int64_t elementSize, dsv3::runtime::UnrankedMemRef *src,
+           dsv3::runtime::UnrankedMemRef *dst) {
+  using namespace dsv3::runtime;
+  StridedView s = viewOf(*src, elementSize), d = viewOf(*dst, elementSize);
+  int64_t rank = src->rank;
+  if (rank == 0) {
+    std::memcpy(d.base, s.base, elementSize);
+    return;
+  }
+  for (int64_t i = 0; i < rank; ++i)
+    if (s.sizes[i] == 0)
+      return;
+  copyStrided(0, rank, elementSize, s, s.base, d, d.base);
+}
+
+namespace dsv3::runtime {
+
+Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe) {
+  if (exe.target() != "cpu")
+    return Status::error("the executable is for target '" + exe.target() +
+                         "', not cpu");
+  std::unique_ptr<CpuBackend> backend(new CpuBackend(exe));
+  const std::string &library = exe.kernel_library();
+  if (library.empty())
+    return Status::error("the executable holds no kernel library");
+  int fd = memfd_create("dsv3-kernels", MFD_CLOEXEC);
+  if (fd < 0)
+    return Status::error(std::string("memfd_create: ") + std::strerror(errno));
+  size_t written = 0;
+  while (written < library.size()) {
+    ssize_t n = ::write(fd, library.data() + written, library.size() - written);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      ::close(fd);
+      return Status::error(std::string("writing the kernel library: ") +
+                           std::strerror(errno));
+    }
+    written += n;
+  }
+  std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
+  backend->library_ = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ::close(fd);
+  if (!backend->library_)
+    return Status::error(std::string("the kernel library does not load: ") +
+                         dlerror());
+
+  backend->kernels_.resize(exe.commands_size(), nullptr);
+  for (int i = 0; i < exe.commands_size(); ++i) {
+    const Command &c = exe.commands(i);
+    if (c.kind_case() != Command::kLaunch)
+      continue;
+    void *fn = dlsym(backend->library_, c.launch().kernel().c_str());
+    if (!fn)
+      return Status::error("kernel " + c.launch().kernel() +
+                           " (command " + std::to_string(i) +
+                           ") is missing from the kernel library");
+    backend->kernels_[i] = reinterpret_cast<KernelFn>(fn);
+  }
+
+  size_t bytes = (static_cast<size_t>(exe.arena_bytes()) + 63) / 64 * 64;
+  backend->arena_ =
+      static_cast<uint8_t *>(std::aligned_alloc(64, bytes ? bytes : 64));
+  if (!backend->arena_)
+    return Status::error("cannot allocate the arena (" +
+                         std::to_string(exe.arena_bytes()) + " bytes)");
+  std::memset(backend->arena_, 0, bytes);
+  return backend;
+}
+
+CpuBackend::~CpuBackend() {
+  std::free(arena_);
+  if (library_)
+    dlclose(library_);
+}
+
+Status CpuBackend::run(int index) {
+  const Command &c = exe_.commands(index);
+  switch (c.kind_case()) {
+  case Command::kLaunch: {
+    const Launch &l = c.launch();
+    args_.clear();
+    for (int id : l.inputs())
+      args_.push_back(buffer(id));
+    for (int id : l.outputs())
+      args_.push_back(buffer(id));
+    kernels_[index](args_.data());
+    return Status::ok();
+  }
+  case Command::kGemm: {
+    const Gemm &g = c.gemm();
+    gemm(g.trans_a(), g.trans_b(), g.batch(), g.m(), g.n(), g.k(),
+         static_cast<const float *>(buffer(g.a())), g.stride_a(),
+         static_cast<const float *>(buffer(g.b())), g.stride_b(),
+         static_cast<float *>(buffer(g.c())), g.stride_c());
+    return Status::ok();
+  }
+  case Command::kGroupedGemm: {
+    const GroupedGemm &g = c.grouped_gemm();
+    const auto *x = static_cast<const float *>(buffer(g.x()));
+    const auto *w = static_cast<const float *>(buffer(g.w()));
+    const auto *sizes = static_cast<const int32_t *>(buffer(g.group_sizes()));
+    auto *y = static_cast<float *>(buffer(g.y()));
+    Status s = g.weight_grad()
+                   ? groupedGemmWeightGrad(g.trans_w(), g.rows(), g.experts(),
+                                           g.k(), g.n(), x, w, sizes, y)
+                   : groupedGemm(g.trans_w(), g.rows(), g.experts(), g.k(),
+                                 g.n(), x, w, sizes, y);
+    if (!s)
+      return Status::error("command " + std::to_string(index) + ": " +
+                           s.message());
+    return Status::ok();
+  }
+  case Command::kCopy:
+    std::memcpy(buffer(c.copy().dst()), buffer(c.copy().src()),
+                exe_.buffers(c.copy().src()).bytes());
+    return Status::ok();
+  default:
+    return Status::error("command " + std::to_string(index) + " has no kind");
+  }
+}
+
+} // namespace dsv3::runtime

@@ -1,0 +1,53 @@
+//===- cpu_backend.h - runs an executable's commands on the CPU -*- C++ -*-===//
+//
+// Loads the executable's kernel library from memory (memfd_create, then
+// dlopen of /proc/self/fd/N: nothing is written to disk), resolves every
+// kernel, allocates the arena, and runs commands: kernels through their
+// `void dsv3_<kernel>(void **buffers)` entry points, GEMMs through the BLAS
+// (OpenBLAS, which uses every core), copies with memcpy.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_RUNTIME_CPU_BACKEND_H
+#define DSV3_RUNTIME_CPU_BACKEND_H
+
+#include "executable.h"
+
+#include <memory>
+#include <vector>
+
+namespace dsv3::runtime {
+
+class CpuBackend {
+public:
+  /// Fails with the reason when the library does not load or a kernel is
+  /// missing from it.
+  static Expected<std::unique_ptr<CpuBackend>> create(const Executable &exe);
+  ~CpuBackend();
+  CpuBackend(const CpuBackend &) = delete;
+  CpuBackend &operator=(const CpuBackend &) = delete;
+
+  /// The bytes of buffer `id` in the arena.
+  void *buffer(int id) const {
+    return arena_ + exe_.buffers(id).offset();
+  }
+  int64_t arenaBytes() const { return exe_.arena_bytes(); }
+
+  /// Runs command `index` of the executable.
+  Status run(int index);
+
+private:
+  explicit CpuBackend(const Executable &exe) : exe_(exe) {}
+
+  using KernelFn = void (*)(void **);
+  const Executable &exe_;
+  void *library_ = nullptr;
+  uint8_t *arena_ = nullptr;
+  /// Per command: its kernel entry point (launches only).
+  std::vector<KernelFn> kernels_;
+  std::vector<void *> args_;
+};
+
+} // namespace dsv3::runtime
+
+#endif // DSV3_RUNTIME_CPU_BACKEND_H

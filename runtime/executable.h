@@ -1,0 +1,37 @@
+//===- executable.h - loading and checking a .dsv3 executable ---*- C++ -*-===//
+//
+// Reads a .dsv3 file (see executable_format.h), parses the executable and
+// checks it for what a backend relies on: every buffer inside the arena
+// with the bytes its shape and type need, every command naming existing
+// buffers of the right types and sizes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_RUNTIME_EXECUTABLE_H
+#define DSV3_RUNTIME_EXECUTABLE_H
+
+#include "runtime/executable.pb.h"
+#include "status.h"
+
+#include <string>
+
+namespace dsv3::runtime {
+
+/// Bytes of one element, 0 for an unknown type.
+size_t elementBytes(ElementType type);
+const char *elementTypeName(ElementType type);
+const char *roleName(Role role);
+
+/// Parses the bytes of a .dsv3 file; `path` names it in errors.
+Expected<Executable> parseExecutable(const std::string &bytes,
+                                     const std::string &path);
+
+/// Reads, parses and checks the .dsv3 file at `path`.
+Expected<Executable> loadExecutable(const std::string &path);
+
+/// Checks the consistency of an executable (`path` names it in errors).
+Status checkExecutable(const Executable &exe, const std::string &path);
+
+} // namespace dsv3::runtime
+
+#endif // DSV3_RUNTIME_EXECUTABLE_H

@@ -1,0 +1,279 @@
+//===- trainer.cpp - the state and step of one training run ---------------===//
+
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace dsv3::runtime {
+
+namespace {
+
+uint64_t splitmix64(uint64_t &state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/// Uniform in (0, 1).
+double uniform(uint64_t &state) {
+  return (static_cast<double>(splitmix64(state) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+std::optional<DType> safetensorsType(ElementType type) {
+  switch (type) {
+  case TYPE_F32:
+    return DType::F32;
+  case TYPE_BF16:
+    return DType::BF16;
+  case TYPE_F16:
+    return DType::F16;
+  case TYPE_I32:
+    return DType::I32;
+  case TYPE_I64:
+    return DType::I64;
+  default:
+    return std::nullopt;
+  }
+}
+
+/// The tensors a persistent buffer is stored as: itself, or one per expert
+/// when its name has an "{e}" for the expert index.
+template <typename F> void forEachStoredTensor(const Buffer &b, F f) {
+  size_t at = b.name().find("{e}");
+  std::vector<int64_t> shape(b.shape().begin(), b.shape().end());
+  if (at == std::string::npos || shape.empty()) {
+    f(b.name(), shape, int64_t(0));
+    return;
+  }
+  int64_t experts = shape[0];
+  std::vector<int64_t> inner(shape.begin() + 1, shape.end());
+  int64_t stride = b.bytes() / std::max<int64_t>(experts, 1);
+  for (int64_t e = 0; e < experts; ++e) {
+    std::string name = b.name();
+    name.replace(at, 3, std::to_string(e));
+    f(name, inner, e * stride);
+  }
+}
+
+} // namespace
+
+Expected<std::unique_ptr<Trainer>> Trainer::create(Executable exe) {
+  std::unique_ptr<Trainer> trainer(new Trainer(std::move(exe)));
+  auto backend = CpuBackend::create(trainer->exe_);
+  if (!backend)
+    return backend.status();
+  trainer->backend_ = std::move(*backend);
+  return trainer;
+}
+
+void Trainer::initialize(uint64_t seed) {
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    const Buffer &b = exe_.buffers(id);
+    if (b.role() != PARAM && b.role() != OPT_STATE)
+      continue;
+    auto *data = static_cast<float *>(backend_->buffer(id));
+    int64_t n = b.bytes() / 4;
+    const std::string &kind = b.init().kind();
+    if (kind == "ones") {
+      std::fill(data, data + n, 1.0f);
+    } else if (kind == "normal") {
+      uint64_t state = seed;
+      for (char ch : b.name())
+        state = state * 1099511628211ull + static_cast<uint8_t>(ch);
+      for (int64_t i = 0; i < n; i += 2) {
+        // Box-Muller: two normal samples per pair of uniforms.
+        double r = std::sqrt(-2.0 * std::log(uniform(state)));
+        double t = 2.0 * M_PI * uniform(state);
+        data[i] = static_cast<float>(b.init().std() * r * std::cos(t));
+        if (i + 1 < n)
+          data[i + 1] = static_cast<float>(b.init().std() * r * std::sin(t));
+      }
+    } else {
+      std::fill(data, data + n, 0.0f);
+    }
+  }
+}
+
+Status Trainer::setBatch(const Batch &batch) {
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    const Buffer &b = exe_.buffers(id);
+    if (b.role() != BATCH)
+      continue;
+    const std::vector<int32_t> *field =
+        b.batch_field() == "tokens"        ? &batch.tokens
+        : b.batch_field() == "targets"     ? &batch.targets
+        : b.batch_field() == "positions"   ? &batch.positions
+        : b.batch_field() == "segment_ids" ? &batch.segmentIds
+                                           : nullptr;
+    if (!field)
+      return Status::error("the executable has a batch input '" +
+                           b.batch_field() + "' the data loader does not make");
+    if (b.dtype() != TYPE_I32 ||
+        static_cast<int64_t>(field->size()) * 4 != b.bytes())
+      return Status::error("batch input '" + b.batch_field() + "' holds " +
+                           std::to_string(b.bytes() / 4) + " tokens, the batch has " +
+                           std::to_string(field->size()));
+    if (b.batch_field() == "tokens" || b.batch_field() == "targets") {
+      for (size_t i = 0; i < field->size(); ++i) {
+        int32_t t = (*field)[i];
+        bool ignored = b.batch_field() == "targets" && t == -100;
+        if (!ignored && (t < 0 || t >= exe_.vocab_size()))
+          return Status::error("token id " + std::to_string(t) + " at " +
+                               b.batch_field() + "[" + std::to_string(i) +
+                               "] is outside the vocabulary [0, " +
+                               std::to_string(exe_.vocab_size()) + ")");
+      }
+    }
+    std::memcpy(backend_->buffer(id), field->data(), b.bytes());
+  }
+  return Status::ok();
+}
+
+Status Trainer::step(int64_t step, TraceWriter *trace,
+                     std::chrono::steady_clock::time_point origin) {
+  for (int id = 0; id < exe_.buffers_size(); ++id)
+    if (exe_.buffers(id).role() == STEP)
+      *static_cast<int64_t *>(backend_->buffer(id)) = step;
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i < exe_.commands_size(); ++i) {
+    Clock::time_point start = trace ? Clock::now() : Clock::time_point();
+    if (Status s = backend_->run(i); !s)
+      return Status::error("step " + std::to_string(step) + ": " + s.message());
+    if (!trace)
+      continue;
+    Clock::time_point end = Clock::now();
+    const Command &c = exe_.commands(i);
+    std::string name, category;
+    switch (c.kind_case()) {
+    case Command::kLaunch:
+      name = c.launch().kernel();
+      category = "kernel";
+      break;
+    case Command::kGemm:
+      name = "gemm " + std::to_string(c.gemm().batch()) + "x" +
+             std::to_string(c.gemm().m()) + "x" + std::to_string(c.gemm().n()) +
+             "x" + std::to_string(c.gemm().k());
+      category = "gemm";
+      break;
+    case Command::kGroupedGemm:
+      name = c.grouped_gemm().weight_grad() ? "grouped_gemm_wgrad"
+                                            : "grouped_gemm";
+      category = "gemm";
+      break;
+    default:
+      name = "copy";
+      category = "copy";
+    }
+    auto us = [&](Clock::time_point t) {
+      return std::chrono::duration<double, std::micro>(t - origin).count();
+    };
+    trace->complete(name, category, us(start), us(end) - us(start));
+  }
+  return Status::ok();
+}
+
+float Trainer::loss() const {
+  for (int id = 0; id < exe_.buffers_size(); ++id)
+    if (exe_.buffers(id).role() == LOSS)
+      return *static_cast<const float *>(backend_->buffer(id));
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+std::vector<std::pair<std::string, double>> Trainer::metrics() const {
+  std::vector<std::pair<std::string, double>> out;
+  double loadMin = std::numeric_limits<double>::infinity(), loadMax = 0;
+  bool haveLoad = false;
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    const Buffer &b = exe_.buffers(id);
+    if (b.role() != METRIC || b.dtype() != TYPE_F32)
+      continue;
+    const auto *data = static_cast<const float *>(backend_->buffer(id));
+    int64_t n = b.bytes() / 4;
+    if (n == 1) {
+      out.emplace_back(b.name(), data[0]);
+      continue;
+    }
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i)
+      total += data[i];
+    if (total <= 0)
+      continue;
+    for (int64_t i = 0; i < n; ++i) {
+      double share = data[i] * n / total;
+      loadMin = std::min(loadMin, share);
+      loadMax = std::max(loadMax, share);
+    }
+    haveLoad = true;
+  }
+  if (haveLoad) {
+    out.emplace_back("expert_load_min", loadMin);
+    out.emplace_back("expert_load_max", loadMax);
+  }
+  return out;
+}
+
+std::vector<TensorView> Trainer::state(Role role) const {
+  std::vector<TensorView> views;
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    const Buffer &b = exe_.buffers(id);
+    if (b.role() != role)
+      continue;
+    DType dtype = safetensorsType(b.dtype()).value_or(DType::U8);
+    const auto *base = static_cast<const uint8_t *>(backend_->buffer(id));
+    forEachStoredTensor(b, [&](const std::string &name,
+                               const std::vector<int64_t> &shape,
+                               int64_t offset) {
+      views.push_back({name, dtype, shape, base + offset});
+    });
+  }
+  return views;
+}
+
+Status Trainer::restore(const SafetensorsFile &params,
+                        const SafetensorsFile &optimizer) {
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    const Buffer &b = exe_.buffers(id);
+    if (b.role() != PARAM && b.role() != OPT_STATE)
+      continue;
+    const SafetensorsFile &file = b.role() == PARAM ? params : optimizer;
+    DType dtype = safetensorsType(b.dtype()).value_or(DType::U8);
+    auto *base = static_cast<uint8_t *>(backend_->buffer(id));
+    Status status;
+    forEachStoredTensor(b, [&](const std::string &name,
+                               const std::vector<int64_t> &shape,
+                               int64_t offset) {
+      if (!status)
+        return;
+      auto it = file.entries().find(name);
+      if (it == file.entries().end()) {
+        status = Status::error(file.path() + ": no tensor " + name +
+                               " (a checkpoint of another model?)");
+        return;
+      }
+      const SafetensorsFile::Entry &e = it->second;
+      if (e.dtype != dtype || e.shape != shape) {
+        auto str = [](const std::vector<int64_t> &s) {
+          std::string r = "[";
+          for (size_t i = 0; i < s.size(); ++i)
+            r += (i ? ", " : "") + std::to_string(s[i]);
+          return r + "]";
+        };
+        status = Status::error(file.path() + ": " + name + " is " +
+                               dtypeName(e.dtype) + " " + str(e.shape) +
+                               ", the executable has " + dtypeName(dtype) +
+                               " " + str(shape));
+        return;
+      }
+      std::memcpy(base + offset, file.data(name), e.end - e.begin);
+    });
+    if (!status)
+      return status;
+  }
+  return Status::ok();
+}
+
+} // namespace dsv3::runtime

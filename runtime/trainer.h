@@ -1,0 +1,70 @@
+//===- trainer.h - the state and step of one training run -------*- C++ -*-===//
+//
+// Owns an executable's backend and everything a step reads: it initializes
+// parameters from their init specs (deterministic in the seed), fills the
+// batch and step buffers, runs the command list, and exposes the loss,
+// metrics and the persistent state as safetensors views, with stacked
+// experts unstacked under their Hugging Face names.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_RUNTIME_TRAINER_H
+#define DSV3_RUNTIME_TRAINER_H
+
+#include "cpu_backend.h"
+#include "data.h"
+#include "metrics.h"
+#include "safetensors.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dsv3::runtime {
+
+class Trainer {
+public:
+  static Expected<std::unique_ptr<Trainer>> create(Executable exe);
+
+  const Executable &executable() const { return exe_; }
+
+  /// Parameters from their init specs (normal, ones, zeros), moments zero.
+  /// Every tensor draws from its own stream, a function of the seed and its
+  /// name, so the values do not depend on the order of the buffers.
+  void initialize(uint64_t seed);
+
+  /// Copies a packed batch in; fails on a shape mismatch or a token outside
+  /// the vocabulary.
+  Status setBatch(const Batch &batch);
+
+  /// Runs step number `step` (0-based). With a trace, records one event per
+  /// command (microseconds since `origin`).
+  Status step(int64_t step, TraceWriter *trace = nullptr,
+              std::chrono::steady_clock::time_point origin = {});
+
+  float loss() const;
+  /// Scalar metrics of the last step (grad_norm, lr, ...) and, when the
+  /// model has experts, expert_load_min/max: the least and most loaded
+  /// expert's share of tokens relative to an even split, over all layers.
+  std::vector<std::pair<std::string, double>> metrics() const;
+
+  /// Views of the parameters (`PARAM`) or optimizer state (`OPT_STATE`).
+  std::vector<TensorView> state(Role role) const;
+
+  /// Loads parameters and optimizer state from checkpoint files; checks
+  /// that every tensor is there with its dtype and shape.
+  Status restore(const SafetensorsFile &params,
+                 const SafetensorsFile &optimizer);
+
+private:
+  Trainer(Executable exe) : exe_(std::move(exe)) {}
+
+  Executable exe_;
+  std::unique_ptr<CpuBackend> backend_;
+};
+
+} // namespace dsv3::runtime
+
+#endif // DSV3_RUNTIME_TRAINER_H

@@ -1,0 +1,401 @@
+//===- dsv3-run.cpp - train a compiled model ------------------------------===//
+//
+// Loads a .dsv3 executable (dsv3-compile MODEL --target=cpu -o FILE.dsv3),
+// initializes or resumes the parameters, and runs training steps on packed
+// batches from a text file, a token file or synthetic tokens: one progress
+// line per step, a summary at the end, optional JSONL metrics, a Chrome
+// trace and crash-safe checkpoints. No MLIR or LLVM in this binary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "checkpoint.h"
+#include "data.h"
+#include "executable.h"
+#include "metrics.h"
+#include "trainer.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <sys/resource.h>
+
+using namespace dsv3::runtime;
+
+namespace {
+
+const char *kUsage = R"(usage: dsv3-run MODEL.dsv3 [options]
+
+Trains a model compiled with `dsv3-compile MODEL --target=cpu -o MODEL.dsv3`
+on the CPU: one line per step (loss, learning rate, gradient norm,
+tokens/s, TFLOP/s, peak memory) and a summary at the end.
+
+options:
+  --steps N          train until step N (default: the model's total_steps)
+  --data FILE        training data (default: synthetic tokens); text is
+                     read as bytes, an empty line ends a document
+  --data-format F    auto (default: .u16 and .u32 files are token files,
+                     anything else text), text, uint16 or uint32
+  --eos ID           with a token file: the token that ends a document
+  --seed S           initialization and synthetic-data seed (default: the
+                     model's training.seed)
+  --save DIR         write checkpoints under DIR (step-N directories and a
+                     `latest` file; the last two are kept)
+  --save-every K     checkpoint every K steps (default: only at the end)
+  --resume DIR       continue from the latest checkpoint under DIR
+  --metrics FILE     append one JSON line of metrics per step
+  --trace FILE       write a Chrome trace (one event per command)
+  --log-every K      print every K-th step (default 1)
+  --dump             print the executable's buffers and commands, then exit
+  --help             this text
+)";
+
+struct Options {
+  std::string model;
+  int64_t steps = -1;
+  std::string data, dataFormat = "auto";
+  int64_t eos = -1;
+  int64_t seed = -1;
+  std::string save;
+  int64_t saveEvery = 0;
+  std::string resume;
+  std::string metrics, trace;
+  int64_t logEvery = 1;
+  bool dump = false;
+};
+
+[[noreturn]] void usageError(const std::string &message) {
+  std::fprintf(stderr, "dsv3-run: %s\n(see dsv3-run --help)\n",
+               message.c_str());
+  std::exit(2);
+}
+
+int64_t parseInt(const std::string &flag, const char *value, int64_t min) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(value, &end, 10);
+  if (errno || !*value || *end || v < min)
+    usageError(flag + " " + value + ": expected an integer >= " +
+               std::to_string(min));
+  return v;
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool inlineValue = false;
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+      inlineValue = true;
+    }
+    auto next = [&]() -> const char * {
+      if (inlineValue)
+        return argv[i] + (std::strlen(argv[i]) - value.size());
+      if (i + 1 >= argc)
+        usageError(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--steps") {
+      o.steps = parseInt(arg, next(), 0);
+    } else if (arg == "--data") {
+      o.data = next();
+    } else if (arg == "--data-format") {
+      o.dataFormat = next();
+      if (o.dataFormat != "auto" && o.dataFormat != "text" &&
+          o.dataFormat != "uint16" && o.dataFormat != "uint32")
+        usageError("--data-format " + o.dataFormat +
+                   ": expected auto, text, uint16 or uint32");
+    } else if (arg == "--eos") {
+      o.eos = parseInt(arg, next(), 0);
+    } else if (arg == "--seed") {
+      o.seed = parseInt(arg, next(), 0);
+    } else if (arg == "--save") {
+      o.save = next();
+    } else if (arg == "--save-every") {
+      o.saveEvery = parseInt(arg, next(), 1);
+    } else if (arg == "--resume") {
+      o.resume = next();
+    } else if (arg == "--metrics") {
+      o.metrics = next();
+    } else if (arg == "--trace") {
+      o.trace = next();
+    } else if (arg == "--log-every") {
+      o.logEvery = parseInt(arg, next(), 1);
+    } else if (arg == "--dump") {
+      o.dump = true;
+    } else if (arg.rfind("-", 0) == 0) {
+      usageError("unknown option " + arg);
+    } else if (o.model.empty()) {
+      o.model = arg;
+    } else {
+      usageError("one executable only (got " + o.model + " and " + arg + ")");
+    }
+  }
+  if (o.model.empty())
+    usageError("no executable given");
+  if (o.saveEvery && o.save.empty())
+    usageError("--save-every needs --save DIR");
+  if (o.eos >= 0 && o.data.empty())
+    usageError("--eos applies to a token file given with --data");
+  return o;
+}
+
+std::string shapeString(const Buffer &b) {
+  std::string s = "[";
+  for (int i = 0; i < b.shape_size(); ++i)
+    s += (i ? "x" : "") + std::to_string(b.shape(i));
+  return s + "]";
+}
+
+void dump(const Executable &exe) {
+  std::printf("executable of %s for %s: %d buffers, %d commands, arena "
+              "%.1f MiB (peak live %.1f MiB), kernel library %.1f KiB, "
+              "%.3f GFLOP per step\n",
+              exe.model().c_str(), exe.target().c_str(), exe.buffers_size(),
+              exe.commands_size(), exe.arena_bytes() / 1048576.0,
+              exe.peak_live_bytes() / 1048576.0,
+              exe.kernel_library().size() / 1024.0, exe.flops_per_step() / 1e9);
+  std::printf("batch %" PRId64 " x %" PRId64 ", vocabulary %" PRId64 "\n",
+              exe.micro_batch(), exe.seq_len(), exe.vocab_size());
+  std::printf("buffers (id role dtype shape offset bytes name):\n");
+  for (int i = 0; i < exe.buffers_size(); ++i) {
+    const Buffer &b = exe.buffers(i);
+    if (b.role() == ACTIVATION)
+      continue;
+    std::printf("  %4d %-10s %-4s %-16s %10" PRId64 " %10" PRId64 " %s\n", i,
+                roleName(b.role()), elementTypeName(b.dtype()),
+                shapeString(b).c_str(), b.offset(), b.bytes(),
+                b.name().empty() ? b.batch_field().c_str() : b.name().c_str());
+  }
+  int activations = 0;
+  for (const Buffer &b : exe.buffers())
+    activations += b.role() == ACTIVATION;
+  std::printf("  (and %d activations)\n", activations);
+  std::printf("commands:\n");
+  auto ids = [](const auto &list) {
+    std::string s;
+    for (int id : list)
+      s += (s.empty() ? "" : ",") + std::to_string(id);
+    return s;
+  };
+  for (int i = 0; i < exe.commands_size(); ++i) {
+    const Command &c = exe.commands(i);
+    switch (c.kind_case()) {
+    case Command::kLaunch:
+      std::printf("  %4d launch %s (%s) -> (%s)\n", i,
+                  c.launch().kernel().c_str(), ids(c.launch().inputs()).c_str(),
+                  ids(c.launch().outputs()).c_str());
+      break;
+    case Command::kGemm: {
+      const Gemm &g = c.gemm();
+      std::printf("  %4d gemm %" PRId64 "x[%" PRId64 "x%" PRId64 "x%" PRId64
+                  "]%s%s %d,%d -> %d\n",
+                  i, g.batch(), g.m(), g.n(), g.k(), g.trans_a() ? " transA" : "",
+                  g.trans_b() ? " transB" : "", g.a(), g.b(), g.c());
+      break;
+    }
+    case Command::kGroupedGemm: {
+      const GroupedGemm &g = c.grouped_gemm();
+      std::printf("  %4d grouped_gemm%s %" PRId64 " rows, %" PRId64
+                  " experts, k %" PRId64 ", n %" PRId64 "%s %d,%d,%d -> %d\n",
+                  i, g.weight_grad() ? "_wgrad" : "", g.rows(), g.experts(),
+                  g.k(), g.n(), g.trans_w() ? " transW" : "", g.x(), g.w(),
+                  g.group_sizes(), g.y());
+      break;
+    }
+    case Command::kCopy:
+      std::printf("  %4d copy %d -> %d\n", i, c.copy().src(), c.copy().dst());
+      break;
+    default:
+      std::printf("  %4d ?\n", i);
+    }
+  }
+}
+
+double peakMemoryMiB() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+int fail(const Status &s) {
+  std::fprintf(stderr, "dsv3-run: %s\n", s.message().c_str());
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options opt = parseOptions(argc, argv);
+  Expected<Executable> exe = loadExecutable(opt.model);
+  if (!exe)
+    return fail(exe.status());
+  if (opt.dump) {
+    dump(*exe);
+    return 0;
+  }
+  uint64_t seed = opt.seed >= 0 ? opt.seed : exe->seed();
+  int64_t steps = opt.steps >= 0 ? opt.steps : exe->total_steps();
+  std::string model = exe->model();
+  int64_t batch = exe->micro_batch(), seq = exe->seq_len();
+  double flopsPerStep = exe->flops_per_step();
+
+  // Data.
+  std::unique_ptr<TokenSource> source;
+  if (opt.data.empty()) {
+    source = makeSyntheticSource(seed, exe->vocab_size(), seq);
+  } else {
+    std::string format = opt.dataFormat;
+    if (format == "auto") {
+      auto endsWith = [&](const char *suffix) {
+        size_t n = std::strlen(suffix);
+        return opt.data.size() >= n &&
+               opt.data.compare(opt.data.size() - n, n, suffix) == 0;
+      };
+      format = endsWith(".u16") ? "uint16" : endsWith(".u32") ? "uint32" : "text";
+    }
+    Expected<std::unique_ptr<TokenSource>> opened =
+        format == "text" ? openTextFile(opt.data)
+                         : openTokenFile(opt.data, format == "uint16" ? 2 : 4,
+                                         exe->vocab_size(), opt.eos);
+    if (!opened)
+      return fail(opened.status());
+    source = std::move(*opened);
+  }
+  Packer packer(*source, batch, seq);
+
+  Expected<std::unique_ptr<Trainer>> created = Trainer::create(std::move(*exe));
+  if (!created)
+    return fail(Status::error(opt.model + ": " + created.status().message()));
+  Trainer &trainer = **created;
+
+  int64_t first = 0;
+  if (!opt.resume.empty()) {
+    Expected<LoadedCheckpoint> ckpt = CheckpointStore(opt.resume).loadLatest();
+    if (!ckpt)
+      return fail(ckpt.status());
+    if (ckpt->state.model != model)
+      return fail(Status::error(ckpt->dir + ": a checkpoint of model '" +
+                                ckpt->state.model + "', the executable is '" +
+                                model + "'"));
+    if (Status s = trainer.restore(ckpt->params, ckpt->optimizer); !s)
+      return fail(s);
+    if (Status s = packer.seek(ckpt->state.dataCursor); !s)
+      return fail(Status::error(ckpt->dir + ": data cursor " +
+                                std::to_string(ckpt->state.dataCursor) + ": " +
+                                s.message()));
+    first = ckpt->state.step;
+    std::printf("resumed %s from %s at step %" PRId64 "\n", model.c_str(),
+                ckpt->dir.c_str(), first);
+  } else {
+    trainer.initialize(seed);
+  }
+
+  std::unique_ptr<MetricsWriter> metrics;
+  if (!opt.metrics.empty()) {
+    auto opened = MetricsWriter::open(opt.metrics);
+    if (!opened)
+      return fail(opened.status());
+    metrics = std::move(*opened);
+  }
+  std::unique_ptr<TraceWriter> trace;
+  if (!opt.trace.empty())
+    trace = std::make_unique<TraceWriter>(opt.trace);
+  std::unique_ptr<CheckpointStore> store;
+  if (!opt.save.empty())
+    store = std::make_unique<CheckpointStore>(opt.save);
+  auto save = [&](int64_t completed) -> Status {
+    CheckpointState state;
+    state.model = model;
+    state.step = completed;
+    state.rng = std::to_string(seed);
+    state.dataCursor = packer.cursor();
+    Status s = store->save(state, trainer.state(PARAM), trainer.state(OPT_STATE));
+    if (s)
+      std::printf("saved %s/step-%" PRId64 "\n", opt.save.c_str(), completed);
+    return s;
+  };
+
+  std::printf("training %s: steps %" PRId64 "..%" PRId64 ", batch %" PRId64
+              " x %" PRId64 " tokens, data: %s, seed %" PRIu64 "\n",
+              model.c_str(), first + 1, steps, batch, seq,
+              source->describe().c_str(), seed);
+  std::fflush(stdout);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point origin = Clock::now();
+  double firstLoss = NAN, lastLoss = NAN, totalSeconds = 0;
+  int64_t ran = 0;
+  Batch b;
+  for (int64_t step = first; step < steps; ++step) {
+    if (Status s = packer.next(b); !s)
+      return fail(s);
+    if (Status s = trainer.setBatch(b); !s)
+      return fail(Status::error((opt.data.empty() ? "synthetic data" : opt.data) +
+                                ": " + s.message()));
+    Clock::time_point start = Clock::now();
+    if (Status s = trainer.step(step, trace.get(), origin); !s)
+      return fail(s);
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    totalSeconds += seconds;
+    ++ran;
+    float loss = trainer.loss();
+    if (std::isnan(firstLoss))
+      firstLoss = loss;
+    lastLoss = loss;
+    double tokensPerSecond = batch * seq / seconds;
+    double tflops = flopsPerStep / seconds / 1e12;
+    auto values = trainer.metrics();
+    std::map<std::string, double> byName(values.begin(), values.end());
+    if ((step + 1) % opt.logEvery == 0 || step + 1 == steps || step == first) {
+      std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.3e  "
+                  "grad_norm %.3f  %.0f tok/s  %.3f TFLOP/s  peak %.0f MiB\n",
+                  step + 1, steps, loss, byName["lr"], byName["grad_norm"],
+                  tokensPerSecond, tflops, peakMemoryMiB());
+      std::fflush(stdout);
+    }
+    if (!std::isfinite(loss))
+      return fail(Status::error("step " + std::to_string(step + 1) +
+                                ": the loss is " + std::to_string(loss) +
+                                "; stopping (no checkpoint written)"));
+    if (metrics) {
+      std::vector<std::pair<std::string, double>> row = {
+          {"loss", loss},
+          {"tokens_per_s", tokensPerSecond},
+          {"tflops", tflops},
+          {"step_s", seconds},
+          {"peak_memory_mib", peakMemoryMiB()}};
+      row.insert(row.end(), values.begin(), values.end());
+      if (Status s = metrics->write(step + 1, row); !s)
+        return fail(s);
+    }
+    if (store && opt.saveEvery && (step + 1) % opt.saveEvery == 0)
+      if (Status s = save(step + 1); !s)
+        return fail(s);
+  }
+  if (store && ran > 0 && (!opt.saveEvery || steps % opt.saveEvery != 0))
+    if (Status s = save(steps); !s)
+      return fail(s);
+  if (trace)
+    if (Status s = trace->close(); !s)
+      return fail(s);
+  if (ran == 0) {
+    std::printf("nothing to run: already at step %" PRId64 "\n", first);
+    return 0;
+  }
+  std::printf("done: %" PRId64 " steps in %.1f s, %.0f tok/s, %.3f TFLOP/s; "
+              "loss %.4f (step %" PRId64 ") -> %.4f (step %" PRId64 ")\n",
+              ran, totalSeconds, ran * batch * seq / totalSeconds,
+              ran * flopsPerStep / totalSeconds / 1e12, firstLoss, first + 1,
+              lastLoss, steps);
+  return 0;
+}
