@@ -44,6 +44,11 @@ public:
   Status step(int64_t step, TraceWriter *trace = nullptr,
               std::chrono::steady_clock::time_point origin = {});
 
+  /// The bytes of buffer `id` (buffer i is argument i of the step for
+  /// every argument).
+  const void *bufferData(int id) const { return backend_->buffer(id); }
+  void *bufferData(int id) { return backend_->buffer(id); }
+
   float loss() const;
   /// Scalar metrics of the last step (grad_norm, lr, ...) and, when the
   /// model has experts, expert_load_min/max: the least and most loaded
