@@ -21,13 +21,6 @@ namespace {
 constexpr const char *kFormat = "dsv3-checkpoint";
 constexpr int kVersion = 1;
 
-std::string stepName(int64_t step) {
-  char name[32];
-  std::snprintf(name, sizeof(name), "step-%08lld",
-                static_cast<long long>(step));
-  return name;
-}
-
 /// Entries of `dir` whose names start with `prefix`, sorted.
 std::vector<std::string> listWithPrefix(const std::string &dir,
                                         const std::string &prefix) {
@@ -61,6 +54,13 @@ Status renameDurably(const std::string &from, const std::string &to,
 
 } // namespace
 
+std::string checkpointDirName(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "step-%08lld",
+                static_cast<long long>(step));
+  return name;
+}
+
 CheckpointStore::CheckpointStore(std::string root, int keep)
     : root_(std::move(root)), keep_(std::max(keep, 1)) {}
 
@@ -73,7 +73,7 @@ Status CheckpointStore::save(const CheckpointState &state,
   for (const std::string &stale : listWithPrefix(root_, ".tmp-"))
     removeTree(root_ + "/" + stale);
 
-  std::string name = stepName(state.step);
+  std::string name = checkpointDirName(state.step);
   std::string tmp = root_ + "/.tmp-" + name + "-" + std::to_string(::getpid());
   if (Status s = makeDirectory(tmp); !s)
     return s;

@@ -34,6 +34,10 @@ struct LoadedCheckpoint {
   SafetensorsFile optimizer;
 };
 
+/// The directory name of the checkpoint after `step` steps
+/// ("step-00000300").
+std::string checkpointDirName(int64_t step);
+
 class CheckpointStore {
 public:
   /// `keep`: how many complete checkpoints to keep (at least 1).

@@ -37,5 +37,6 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tools = [
     ToolSubst("dsv3-opt", unresolved="fatal"),
     ToolSubst("dsv3-compile", unresolved="fatal"),
+    ToolSubst("dsv3-run", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.dsv3_tools_dir])

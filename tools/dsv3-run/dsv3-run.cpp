@@ -301,6 +301,11 @@ int main(int argc, char **argv) {
     trainer.initialize(seed);
   }
 
+  if (first >= steps) {
+    std::printf("nothing to run: already at step %" PRId64 "\n", first);
+    return 0;
+  }
+
   std::unique_ptr<MetricsWriter> metrics;
   if (!opt.metrics.empty()) {
     auto opened = MetricsWriter::open(opt.metrics);
@@ -322,7 +327,8 @@ int main(int argc, char **argv) {
     state.dataCursor = packer.cursor();
     Status s = store->save(state, trainer.state(PARAM), trainer.state(OPT_STATE));
     if (s)
-      std::printf("saved %s/step-%" PRId64 "\n", opt.save.c_str(), completed);
+      std::printf("saved %s/%s\n", opt.save.c_str(),
+                  checkpointDirName(completed).c_str());
     return s;
   };
 
@@ -382,16 +388,12 @@ int main(int argc, char **argv) {
       if (Status s = save(step + 1); !s)
         return fail(s);
   }
-  if (store && ran > 0 && (!opt.saveEvery || steps % opt.saveEvery != 0))
+  if (store && (!opt.saveEvery || steps % opt.saveEvery != 0))
     if (Status s = save(steps); !s)
       return fail(s);
   if (trace)
     if (Status s = trace->close(); !s)
       return fail(s);
-  if (ran == 0) {
-    std::printf("nothing to run: already at step %" PRId64 "\n", first);
-    return 0;
-  }
   std::printf("done: %" PRId64 " steps in %.1f s, %.0f tok/s, %.3f TFLOP/s; "
               "loss %.4f (step %" PRId64 ") -> %.4f (step %" PRId64 ")\n",
               ran, totalSeconds, ran * batch * seq / totalSeconds,
