@@ -1,0 +1,136 @@
+//===- ExecutableLoadTest.cpp - reading and checking .dsv3 files ----------===//
+//
+// The framing (magic, length, checksum), the consistency checks the loader
+// makes before a backend trusts an executable, and memrefCopy, the one
+// runtime function generated kernels call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "executable.h"
+#include "executable_format.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+extern "C" void memrefCopy(int64_t elementSize, void *src, void *dst);
+
+using namespace dsv3::runtime;
+
+namespace {
+
+/// A valid executable: two f32 [4, 8] buffers and a GEMM [4x8] x [8x8]^T.
+Executable smallExecutable() {
+  Executable exe;
+  exe.set_format_version(1);
+  exe.set_target("cpu");
+  exe.set_arena_bytes(512);
+  for (int i = 0; i < 3; ++i) {
+    Buffer *b = exe.add_buffers();
+    b->set_dtype(TYPE_F32);
+    b->add_shape(i == 1 ? 8 : 4);
+    b->add_shape(8);
+    b->set_bytes((i == 1 ? 8 : 4) * 8 * 4);
+    b->set_offset(i * 256 / 2);
+    b->set_role(ACTIVATION);
+  }
+  exe.mutable_buffers(1)->set_offset(128);
+  exe.mutable_buffers(2)->set_offset(384);
+  Gemm *g = exe.add_commands()->mutable_gemm();
+  g->set_a(0);
+  g->set_b(1);
+  g->set_c(2);
+  g->set_trans_b(true);
+  g->set_batch(1);
+  g->set_m(4);
+  g->set_n(8);
+  g->set_k(8);
+  return exe;
+}
+
+std::string bytesOf(const Executable &exe) {
+  std::string payload;
+  EXPECT_TRUE(exe.SerializeToString(&payload));
+  return frameExecutable(payload);
+}
+
+std::string errorOf(const std::string &bytes) {
+  auto parsed = parseExecutable(bytes, "x.dsv3");
+  return parsed ? "" : parsed.status().message();
+}
+
+TEST(ExecutableLoad, RoundTrips) {
+  auto parsed = parseExecutable(bytesOf(smallExecutable()), "x.dsv3");
+  ASSERT_TRUE(parsed) << parsed.status().message();
+  EXPECT_EQ(parsed->commands(0).gemm().n(), 8);
+}
+
+TEST(ExecutableLoad, RejectsForeignTruncatedAndCorruptedFiles) {
+  std::string bytes = bytesOf(smallExecutable());
+  EXPECT_NE(errorOf("hello").find("not a dsv3 executable"), std::string::npos);
+  EXPECT_NE(errorOf(bytes.substr(0, bytes.size() - 3)).find("truncated"),
+            std::string::npos);
+  EXPECT_NE(errorOf(bytes + "x").find("truncated or padded"), std::string::npos);
+  std::string corrupted = bytes;
+  corrupted[kExecutableHeaderBytes + 5] ^= 0x40;
+  EXPECT_NE(errorOf(corrupted).find("checksum"), std::string::npos);
+}
+
+TEST(ExecutableLoad, ChecksBuffersAndCommands) {
+  auto check = [](auto mutate) {
+    Executable exe = smallExecutable();
+    mutate(exe);
+    Status s = checkExecutable(exe, "x.dsv3");
+    return s ? std::string() : s.message();
+  };
+  EXPECT_EQ(check([](Executable &) {}), "");
+  EXPECT_NE(check([](Executable &e) { e.set_format_version(2); })
+                .find("format version 2"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(2)->set_offset(448); })
+                .find("outside the arena"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(0)->set_bytes(4); })
+                .find("its shape needs 128"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(1)->set_offset(130); })
+                .find("not 64-byte aligned"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) {
+              e.mutable_commands(0)->mutable_gemm()->set_c(7);
+            }).find("names buffer 7 of 3"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) {
+              e.mutable_commands(0)->mutable_gemm()->set_m(5);
+            }).find("needs 160"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) {
+              e.mutable_buffers(1)->set_dtype(TYPE_I32);
+            }).find("is i32, expected f32"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) { e.add_commands(); }).find("has no kind"),
+            std::string::npos);
+}
+
+/// A rank-2 strided descriptor as generated code builds it.
+struct Descriptor2 {
+  float *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+struct Unranked {
+  int64_t rank;
+  void *descriptor;
+};
+
+TEST(ExecutableLoad, MemrefCopyFollowsStrides) {
+  // Copies the transposed [3, 2] view of a row-major [2, 3] matrix, starting
+  // one element in, into a contiguous [3, 2] buffer.
+  std::vector<float> src = {0, 1, 2, 3, 4, 5, 6}, dst(6, -1);
+  Descriptor2 s{src.data(), src.data(), 1, {3, 2}, {1, 3}};
+  Descriptor2 d{dst.data(), dst.data(), 0, {3, 2}, {2, 1}};
+  Unranked us{2, &s}, ud{2, &d};
+  memrefCopy(sizeof(float), &us, &ud);
+  EXPECT_EQ(dst, (std::vector<float>{1, 4, 2, 5, 3, 6}));
+}
+
+} // namespace
