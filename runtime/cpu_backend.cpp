@@ -3,6 +3,7 @@
 #include "cpu_backend.h"
 
 #include "cpu_gemm.h"
+#include "file_util.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -82,17 +83,9 @@ Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe) 
   int fd = memfd_create("dsv3-kernels", MFD_CLOEXEC);
   if (fd < 0)
     return Status::error(std::string("memfd_create: ") + std::strerror(errno));
-  size_t written = 0;
-  while (written < library.size()) {
-    ssize_t n = ::write(fd, library.data() + written, library.size() - written);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      ::close(fd);
-      return Status::error(std::string("writing the kernel library: ") +
-                           std::strerror(errno));
-    }
-    written += n;
+  if (Status s = writeAll(fd, library, "the kernel library (memfd)"); !s) {
+    ::close(fd);
+    return s;
   }
   std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
   backend->library_ = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -15,21 +15,27 @@ static Status errnoStatus(const std::string &path, const char *what) {
   return Status::error(path + ": " + what + ": " + std::strerror(errno));
 }
 
-Status writeFileSynced(const std::string &path, const std::string &contents) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return errnoStatus(path, "cannot create");
+Status writeAll(int fd, const std::string &contents, const std::string &path) {
   size_t done = 0;
   while (done < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      Status s = errnoStatus(path, "write failed");
-      ::close(fd);
-      return s;
+      return errnoStatus(path, "write failed");
     }
     done += static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+Status writeFileSynced(const std::string &path, const std::string &contents) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errnoStatus(path, "cannot create");
+  if (Status s = writeAll(fd, contents, path); !s) {
+    ::close(fd);
+    return s;
   }
   if (::fsync(fd) != 0) {
     Status s = errnoStatus(path, "fsync failed");

@@ -11,6 +11,10 @@
 
 namespace dsv3::runtime {
 
+/// Writes all of `contents` to `fd` (retrying short writes); `path` names
+/// the file in the error.
+Status writeAll(int fd, const std::string &contents, const std::string &path);
+
 /// Writes `contents` to `path` and fsyncs the file before returning.
 Status writeFileSynced(const std::string &path, const std::string &contents);
 

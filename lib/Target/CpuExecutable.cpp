@@ -162,21 +162,13 @@ FailureOr<std::string> compileKernelLibrary(ModuleOp module,
                       << " kernels for the host CPU (-O" << options.optLevel
                       << ")\n";
 
-  DialectRegistry registry;
-  registerLowerToLLVMInterfaces(registry);
-  context->appendDialectRegistry(registry);
-  PassManager pm(context);
-  buildLowerToLLVMPipeline(pm, /*barePtrCallConv=*/true);
-  if (failed(pm.run(*kernels)))
-    return failure();
-
   FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
       createHostTargetMachine();
   if (failed(machine))
     return failure();
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      translateForHost(*kernels, llvmContext, **machine);
+      lowerForHost(*kernels, llvmContext, **machine, /*barePtrCallConv=*/true);
   if (!llvmModule)
     return failure();
   addEntryPoints(*llvmModule, names);

@@ -121,13 +121,8 @@ cl::opt<bool> timing("time", cl::desc("Print how long each stage took"),
 /// object file on `os`.
 LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
                          bool object) {
-  MLIRContext *context = module.getContext();
-  DialectRegistry registry;
-  registerLowerToLLVMInterfaces(registry);
-  context->appendDialectRegistry(registry);
-  PassManager pm(context);
+  PassManager pm(module.getContext());
   pm.addPass(createFuse());
-  buildLowerToLLVMPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
 
@@ -137,7 +132,7 @@ LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
     return failure();
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      translateForHost(module, llvmContext, **machine);
+      lowerForHost(module, llvmContext, **machine, /*barePtrCallConv=*/false);
   if (!llvmModule || failed(optimizeForHost(*llvmModule, **machine, optLevel)))
     return failure();
   if (!object) {
