@@ -133,6 +133,8 @@ Status CpuBackend::run(int index) {
       args_.push_back(buffer(id));
     for (int id : l.outputs())
       args_.push_back(buffer(id));
+    for (int id : l.scratch())
+      args_.push_back(buffer(id));
     kernels_[index](args_.data());
     return Status::ok();
   }

@@ -15,10 +15,13 @@ size_t elementBytes(ElementType type) {
   case TYPE_I32:
     return 4;
   case TYPE_I64:
+  case TYPE_F64:
     return 8;
   case TYPE_BF16:
   case TYPE_F16:
     return 2;
+  case TYPE_I8:
+    return 1;
   default:
     return 0;
   }
@@ -36,6 +39,10 @@ const char *elementTypeName(ElementType type) {
     return "bf16";
   case TYPE_F16:
     return "f16";
+  case TYPE_I8:
+    return "i8";
+  case TYPE_F64:
+    return "f64";
   default:
     return "unknown";
   }
@@ -156,6 +163,9 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
         if (!(s = buffer(id, ELEMENT_TYPE_UNSPECIFIED, 0, what)))
           return s;
       for (int id : c.launch().outputs())
+        if (!(s = buffer(id, ELEMENT_TYPE_UNSPECIFIED, 0, what)))
+          return s;
+      for (int id : c.launch().scratch())
         if (!(s = buffer(id, ELEMENT_TYPE_UNSPECIFIED, 0, what)))
           return s;
       break;

@@ -35,6 +35,10 @@ std::optional<DType> safetensorsType(ElementType type) {
     return DType::I32;
   case TYPE_I64:
     return DType::I64;
+  case TYPE_I8:
+    return DType::I8;
+  case TYPE_F64:
+    return DType::F64;
   default:
     return std::nullopt;
   }

@@ -5,7 +5,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
@@ -19,10 +21,18 @@ namespace mlir::dsv3 {
 #include "Conversion/Passes.h.inc"
 
 /// Adds the CPU code-generation pipeline, dsv3 on tensors to the LLVM
-/// dialect, to `pm` (a module pass manager). With `barePtrCallConv`,
+/// dialect, to `pm` (a module pass manager): buildBufferizePipeline, then
+/// buildLowerBufferizedPipeline. With `barePtrCallConv`,
 /// memref arguments are passed as bare pointers (static shapes only): the
 /// calling convention of an executable's kernels.
 void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false);
+
+/// dsv3 on tensors to linalg on memrefs: convert-dsv3-to-linalg,
+/// elementwise fusion, one-shot bufferization.
+void buildBufferizePipeline(OpPassManager &pm);
+
+/// Bufferized code to the LLVM dialect: deallocation, loops, LLVM.
+void buildLowerBufferizedPipeline(OpPassManager &pm, bool barePtrCallConv);
 
 /// Adds the external interface models the pipeline relies on
 /// (bufferization and deallocation of arith, cf, func, linalg, memref, scf

@@ -60,4 +60,23 @@ def DecomposeAttention : Pass<"dsv3-decompose-attention", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }
 
+def HoistAllocs : Pass<"dsv3-hoist-allocs", "mlir::func::FuncOp"> {
+  let summary = "Turn a kernel's temporary buffers into arguments";
+  let description = [{
+    After bufferization, every `memref.alloc` with a static shape in the
+    function's entry block becomes a new argument, appended after the
+    existing ones: the caller provides the memory (the executable writer
+    places it in the arena, live for that one launch), so a step allocates
+    nothing at run time and the arena holds every buffer. Allocations
+    inside loops or other regions stay, as the function may need a fresh
+    buffer per iteration. Runs on functions marked `dsv3.kernel`, or on
+    every function with `all`.
+  }];
+  let options = [
+    Option<"all", "all", "bool", /*default=*/"false",
+           "Hoist in every function, not only dsv3.kernel ones">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // DSV3_CONVERSION_PASSES_TD

@@ -29,11 +29,20 @@ using namespace mlir;
 
 void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm,
                                           bool barePtrCallConv) {
+  buildBufferizePipeline(pm);
+  buildLowerBufferizedPipeline(pm, barePtrCallConv);
+}
+
+void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm) {
   pm.addPass(createConvertDsv3ToLinalg());
   pm.addPass(createLinalgElementwiseOpFusionPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+}
+
+void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
+                                              bool barePtrCallConv) {
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createConvertLinalgToLoopsPass());

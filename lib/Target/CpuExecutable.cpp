@@ -51,15 +51,35 @@ int64_t alignUp(int64_t x) { return (x + kAlignment - 1) / kAlignment * kAlignme
 FailureOr<rt::ElementType> toDType(Type type) {
   if (type.isF32())
     return rt::TYPE_F32;
+  if (type.isF64())
+    return rt::TYPE_F64;
   if (type.isBF16())
     return rt::TYPE_BF16;
   if (type.isF16())
     return rt::TYPE_F16;
   if (type.isInteger(32))
     return rt::TYPE_I32;
-  if (type.isInteger(64))
+  if (type.isInteger(64) || type.isIndex())
     return rt::TYPE_I64;
+  if (type.isInteger(1) || type.isInteger(8))
+    return rt::TYPE_I8;
   return failure();
+}
+
+int64_t elementBytes(rt::ElementType type) {
+  switch (type) {
+  case rt::TYPE_I64:
+  case rt::TYPE_F64:
+    return 8;
+  case rt::TYPE_F32:
+  case rt::TYPE_I32:
+    return 4;
+  case rt::TYPE_BF16:
+  case rt::TYPE_F16:
+    return 2;
+  default:
+    return 1;
+  }
 }
 
 rt::Role toRole(StringRef role) {
@@ -140,23 +160,37 @@ void addEntryPoints(llvm::Module &module, ArrayRef<std::string> kernels) {
   }
 }
 
-/// Compiles every `dsv3.kernel` function of `module` into one shared
-/// object.
-FailureOr<std::string> compileKernelLibrary(ModuleOp module,
-                                            const CpuExecutableOptions &options,
-                                            int64_t &numKernels) {
+/// Every `dsv3.kernel` function of `module` in destination-passing style,
+/// bufferized, with its temporaries hoisted into trailing arguments
+/// (dsv3-hoist-allocs): what each launch needs from the arena is known
+/// before the arena is planned.
+FailureOr<OwningOpRef<ModuleOp>> prepareKernels(ModuleOp module) {
   MLIRContext *context = module.getContext();
   context->loadDialect<bufferization::BufferizationDialect,
                        memref::MemRefDialect>();
+  DialectRegistry registry;
+  registerLowerToLLVMInterfaces(registry);
+  context->appendDialectRegistry(registry);
   OwningOpRef<ModuleOp> kernels = ModuleOp::create(module.getLoc());
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (fn->hasAttr("dsv3.kernel"))
+      buildDestinationPassingKernel(fn, *kernels);
+  PassManager pm(context);
+  buildBufferizePipeline(pm);
+  HoistAllocsOptions hoist;
+  hoist.all = true;
+  pm.addNestedPass<func::FuncOp>(createHoistAllocs(hoist));
+  if (failed(pm.run(*kernels)))
+    return failure();
+  return kernels;
+}
+
+/// Compiles the prepared kernels into one shared object.
+FailureOr<std::string> compileKernelLibrary(ModuleOp kernels,
+                                            const CpuExecutableOptions &options) {
   std::vector<std::string> names;
-  for (auto fn : module.getOps<func::FuncOp>()) {
-    if (!fn->hasAttr("dsv3.kernel"))
-      continue;
-    buildDestinationPassingKernel(fn, *kernels);
+  for (auto fn : kernels.getOps<func::FuncOp>())
     names.push_back(fn.getSymName().str());
-  }
-  numKernels = names.size();
   if (options.progress)
     *options.progress << "dsv3-compile: generating " << names.size()
                       << " kernels for the host CPU (-O" << options.optLevel
@@ -168,7 +202,8 @@ FailureOr<std::string> compileKernelLibrary(ModuleOp module,
     return failure();
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      lowerForHost(*kernels, llvmContext, **machine, /*barePtrCallConv=*/true);
+      lowerForHost(kernels, llvmContext, **machine, /*barePtrCallConv=*/true,
+                   /*bufferized=*/true);
   if (!llvmModule)
     return failure();
   addEntryPoints(*llvmModule, names);
@@ -224,12 +259,12 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
   Block &body = step.getBody().front();
   llvm::DenseMap<Value, int> bufferOf;
   std::vector<int> storage;
-  auto addBuffer = [&](Value v, int storageOf = -1) -> FailureOr<int> {
-    auto type = cast<RankedTensorType>(v.getType());
+  auto addStorage = [&](ShapedType type, Location loc,
+                        int storageOf) -> FailureOr<int> {
     FailureOr<rt::ElementType> dtype = toDType(type.getElementType());
     if (failed(dtype)) {
-      emitError(v.getLoc(), "dsv3-compile: the CPU executable has no buffers "
-                            "of element type ")
+      emitError(loc, "dsv3-compile: the CPU executable has no buffers "
+                     "of element type ")
           << type.getElementType();
       return failure();
     }
@@ -239,12 +274,24 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
     for (int64_t d : type.getShape())
       buffer->add_shape(d);
     buffer->set_bytes(product(type.getShape()) *
-                      ((type.getElementType().getIntOrFloatBitWidth() + 7) / 8));
+                      elementBytes(*dtype));
     buffer->set_role(rt::ACTIVATION);
-    bufferOf[v] = id;
     storage.push_back(storageOf < 0 ? id : storage[storageOf]);
     return id;
   };
+  auto addBuffer = [&](Value v, int storageOf = -1) -> FailureOr<int> {
+    FailureOr<int> id =
+        addStorage(cast<ShapedType>(v.getType()), v.getLoc(), storageOf);
+    if (succeeded(id))
+      bufferOf[v] = *id;
+    return id;
+  };
+
+  // The kernels, bufferized: their trailing arguments are scratch buffers.
+  FailureOr<OwningOpRef<ModuleOp>> kernels = prepareKernels(module);
+  if (failed(kernels))
+    return failure();
+  llvm::DenseMap<Operation *, SmallVector<int>> scratchOf;
 
   // Persistent buffers first, packed at the start of the arena.
   int64_t persistentBytes = 0;
@@ -308,6 +355,17 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
       if (storageOf < 0)
         live[*id] = {index, index};
     }
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto kernel = (*kernels)->lookupSymbol<func::FuncOp>(call.getCallee());
+      unsigned used = call.getNumOperands() + call.getNumResults();
+      for (Type t : kernel.getArgumentTypes().drop_front(used)) {
+        FailureOr<int> id = addStorage(cast<ShapedType>(t), call.getLoc(), -1);
+        if (failed(id))
+          return failure();
+        live[*id] = {index, index};
+        scratchOf[call].push_back(*id);
+      }
+    }
   }
   std::vector<int> temporaries;
   std::vector<BufferRequest> requests;
@@ -334,6 +392,8 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
         launch->add_inputs(bufferOf.lookup(v));
       for (Value v : call.getResults())
         launch->add_outputs(bufferOf.lookup(v));
+      for (int id : scratchOf.lookup(call))
+        launch->add_scratch(id);
       auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
       command->set_flops(
           static_cast<double>(computeFunctionCost(callee).total.flops));
@@ -429,9 +489,8 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
     if (buffer.name() == "model.embed_tokens.weight" && buffer.shape_size() == 2)
       exe.set_vocab_size(buffer.shape(0));
 
-  int64_t numKernels = 0;
-  FailureOr<std::string> library =
-      compileKernelLibrary(module, options, numKernels);
+  int64_t numKernels = llvm::range_size((*kernels)->getOps<func::FuncOp>());
+  FailureOr<std::string> library = compileKernelLibrary(**kernels, options);
   if (failed(library))
     return failure();
   exe.set_kernel_library(std::move(*library));

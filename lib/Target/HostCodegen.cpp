@@ -58,12 +58,16 @@ mlir::dsv3::translateForHost(ModuleOp module, llvm::LLVMContext &context,
 
 std::unique_ptr<llvm::Module>
 mlir::dsv3::lowerForHost(ModuleOp module, llvm::LLVMContext &context,
-                         llvm::TargetMachine &machine, bool barePtrCallConv) {
+                         llvm::TargetMachine &machine, bool barePtrCallConv,
+                         bool bufferized) {
   DialectRegistry registry;
   registerLowerToLLVMInterfaces(registry);
   module.getContext()->appendDialectRegistry(registry);
   PassManager pm(module.getContext());
-  buildLowerToLLVMPipeline(pm, barePtrCallConv);
+  if (bufferized)
+    buildLowerBufferizedPipeline(pm, barePtrCallConv);
+  else
+    buildLowerToLLVMPipeline(pm, barePtrCallConv);
   if (failed(pm.run(module)))
     return nullptr;
   return translateForHost(module, context, machine);

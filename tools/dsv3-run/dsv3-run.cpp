@@ -192,9 +192,11 @@ void dump(const Executable &exe) {
     const Command &c = exe.commands(i);
     switch (c.kind_case()) {
     case Command::kLaunch:
-      std::printf("  %4d launch %s (%s) -> (%s)\n", i,
+      std::printf("  %4d launch %s (%s) -> (%s)%s%s\n", i,
                   c.launch().kernel().c_str(), ids(c.launch().inputs()).c_str(),
-                  ids(c.launch().outputs()).c_str());
+                  ids(c.launch().outputs()).c_str(),
+                  c.launch().scratch_size() ? " scratch " : "",
+                  ids(c.launch().scratch()).c_str());
       break;
     case Command::kGemm: {
       const Gemm &g = c.gemm();
