@@ -45,6 +45,10 @@ struct Model {
   int64_t microBatch, seqLen;
 };
 
+void PrintTo(const Model &model, std::ostream *os) {
+  *os << model.path << " at " << model.microBatch << " x " << model.seqLen;
+}
+
 class ExecutableTest : public ::testing::TestWithParam<Model> {};
 
 HostTensor fromBuffer(const rt::Buffer &b, const void *data, Type type) {
