@@ -79,4 +79,26 @@ def HoistAllocs : Pass<"dsv3-hoist-allocs", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def MapToGpu : Pass<"dsv3-map-to-gpu", "mlir::func::FuncOp"> {
+  let summary = "Put a kernel's loops on the GPU as gpu.launch ops";
+  let description = [{
+    For a bufferized kernel whose linalg ops are parallel loops
+    (`convert-linalg-to-parallel-loops`): each top-level `scf.parallel`
+    becomes a `gpu.launch` with one thread per iteration, the iteration
+    space linearized over blocks of `block-size` threads and
+    bounds-checked; each run of other top-level ops that touch memory
+    (sequential loops, loads, stores, copies) becomes a single-thread
+    launch. Pure ops stay outside, for `gpu-kernel-outlining` to copy
+    into the kernels or pass as arguments. Reductions run sequentially in
+    each thread (a row per thread for row-wise reductions).
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block of a parallel loop's launch">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // DSV3_CONVERSION_PASSES_TD

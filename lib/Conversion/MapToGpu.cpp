@@ -1,0 +1,185 @@
+//===- MapToGpu.cpp - the dsv3-map-to-gpu pass ----------------------------===//
+//
+// Puts every piece of work of a bufferized, loop-lowered kernel function on
+// the GPU: copies become parallel loops, each top-level scf.parallel becomes a gpu.launch over its
+// iteration space, linearized into blocks of `block-size` threads (one
+// thread per iteration, bounds-checked); each run of other top-level ops
+// that touch memory (sequential loops, loads, stores) becomes a
+// single-thread launch. Pure ops (constants, index arithmetic) stay on the
+// host side, where gpu-kernel-outlining copies what the kernels need.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_MAPTOGPU
+#include "Conversion/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+
+namespace {
+
+struct MapToGpuPass : dsv3::impl::MapToGpuBase<MapToGpuPass> {
+  using dsv3::impl::MapToGpuBase<MapToGpuPass>::MapToGpuBase;
+
+  void runOnOperation() override;
+
+private:
+  LogicalResult mapParallel(scf::ParallelOp loop);
+  void mapSequential(ArrayRef<Operation *> ops);
+};
+
+/// A launch of `grid` x 1 x 1 blocks of `block` x 1 x 1 threads before `at`,
+/// its builder positioned in the body (before the terminator).
+gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t grid,
+                           int64_t block) {
+  Value g = arith::ConstantIndexOp::create(b, loc, grid);
+  Value t = arith::ConstantIndexOp::create(b, loc, block);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto launch = gpu::LaunchOp::create(b, loc, g, one, one, t, one, one);
+  Block &body = launch.getBody().front();
+  b.setInsertionPointToEnd(&body);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&body);
+  return launch;
+}
+
+std::optional<int64_t> constantIndex(Value v) {
+  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
+    return c.value();
+  return std::nullopt;
+}
+
+LogicalResult MapToGpuPass::mapParallel(scf::ParallelOp loop) {
+  if (loop.getNumResults() != 0)
+    return loop.emitError("dsv3-map-to-gpu: parallel loops with reductions "
+                          "are not mapped");
+  SmallVector<int64_t> lower, upper, step, trips;
+  for (unsigned d = 0; d < loop.getNumLoops(); ++d) {
+    auto lb = constantIndex(loop.getLowerBound()[d]);
+    auto ub = constantIndex(loop.getUpperBound()[d]);
+    auto st = constantIndex(loop.getStep()[d]);
+    if (!lb || !ub || !st || *st <= 0)
+      return loop.emitError("dsv3-map-to-gpu: a parallel loop without "
+                            "constant bounds");
+    lower.push_back(*lb);
+    step.push_back(*st);
+    trips.push_back(std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st));
+  }
+  int64_t total = 1;
+  for (int64_t n : trips)
+    total *= n;
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+  if (total == 0) {
+    loop.erase();
+    return success();
+  }
+  int64_t block = std::min<int64_t>(blockSize, total);
+  gpu::LaunchOp launch = createLaunch(b, loc, (total + block - 1) / block, block);
+
+  // id = blockIdx.x * blockDim.x + threadIdx.x; only id < total works.
+  Value id = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            arith::ConstantIndexOp::create(b, loc, block)),
+      launch.getThreadIds().x);
+  Value inBounds = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ult, id,
+      arith::ConstantIndexOp::create(b, loc, total));
+  auto guard = scf::IfOp::create(b, loc, inBounds, /*withElse=*/false);
+  b.setInsertionPointToStart(&guard.getThenRegion().front());
+  IRMapping mapping;
+  Value rest = id;
+  for (int d = loop.getNumLoops() - 1; d >= 0; --d) {
+    Value n = arith::ConstantIndexOp::create(b, loc, trips[d]);
+    Value i = d == 0 ? rest : arith::RemUIOp::create(b, loc, rest, n).getResult();
+    if (d > 0)
+      rest = arith::DivUIOp::create(b, loc, rest, n);
+    Value iv = arith::AddIOp::create(
+        b, loc, arith::ConstantIndexOp::create(b, loc, lower[d]),
+        arith::MulIOp::create(b, loc, i,
+                              arith::ConstantIndexOp::create(b, loc, step[d])));
+    mapping.map(loop.getInductionVars()[d], iv);
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, mapping);
+  loop.erase();
+  return success();
+}
+
+void MapToGpuPass::mapSequential(ArrayRef<Operation *> ops) {
+  OpBuilder b(ops.front());
+  createLaunch(b, ops.front()->getLoc(), 1, 1);
+  for (Operation *op : ops)
+    op->moveBefore(b.getInsertionBlock(), b.getInsertionPoint());
+}
+
+/// A copy between memrefs as a parallel loop of loads and stores, so that
+/// it maps to threads like any other loop.
+void expandCopy(memref::CopyOp copy) {
+  auto type = cast<MemRefType>(copy.getSource().getType());
+  OpBuilder b(copy);
+  Location loc = copy.getLoc();
+  if (type.getRank() == 0) {
+    Value v = memref::LoadOp::create(b, loc, copy.getSource());
+    memref::StoreOp::create(b, loc, v, copy.getTarget());
+    copy.erase();
+    return;
+  }
+  SmallVector<Value> lower, upper, steps;
+  for (int64_t d : type.getShape()) {
+    lower.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    upper.push_back(arith::ConstantIndexOp::create(b, loc, d));
+    steps.push_back(arith::ConstantIndexOp::create(b, loc, 1));
+  }
+  auto loop = scf::ParallelOp::create(b, loc, lower, upper, steps);
+  b.setInsertionPointToStart(loop.getBody());
+  Value v = memref::LoadOp::create(b, loc, copy.getSource(),
+                                   loop.getInductionVars());
+  memref::StoreOp::create(b, loc, v, copy.getTarget(), loop.getInductionVars());
+  copy.erase();
+}
+
+void MapToGpuPass::runOnOperation() {
+  func::FuncOp fn = getOperation();
+  if (fn.isExternal())
+    return;
+  Block &entry = fn.getBody().front();
+  for (auto copy : llvm::make_early_inc_range(entry.getOps<memref::CopyOp>()))
+    if (cast<MemRefType>(copy.getSource().getType()).hasStaticShape())
+      expandCopy(copy);
+  SmallVector<Operation *> sequential;
+  auto flush = [&] {
+    if (!sequential.empty())
+      mapSequential(sequential);
+    sequential.clear();
+  };
+  for (Operation &op : llvm::make_early_inc_range(entry.without_terminator())) {
+    if (isa<gpu::LaunchOp>(op))
+      continue;
+    if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
+      flush();
+      if (failed(mapParallel(loop)))
+        return signalPassFailure();
+      continue;
+    }
+    // A pure op stays on the host unless it reads a value the pending
+    // sequential group computes; then it goes with the group.
+    bool readsGroup = llvm::any_of(op.getOperands(), [&](Value v) {
+      return llvm::is_contained(sequential, v.getDefiningOp());
+    });
+    if (isMemoryEffectFree(&op) && op.getNumRegions() == 0 && !readsGroup)
+      continue;
+    sequential.push_back(&op);
+  }
+  flush();
+}
+
+} // namespace

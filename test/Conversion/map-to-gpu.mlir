@@ -1,0 +1,45 @@
+// RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu | FileCheck %s
+// The launches outline and compile to PTX for sm_90 (and, with ptxas from
+// the CUDA toolkit, to a cubin).
+// RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu --gpu-kernel-outlining | dsv3-opt --pass-pipeline='builtin.module(gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},reconcile-unrealized-casts),nvvm-attach-target{chip=sm_90},gpu-module-to-binary{format=isa})' | FileCheck %s --check-prefix=PTX
+
+// An RMSNorm row reduction and an elementwise SiLU: the row sums run one
+// row per thread (64 threads, one block), the elementwise part one element
+// per thread over 32 blocks of 256, the copy into the output likewise.
+// CHECK-LABEL: func.func @kernel(
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c64
+// CHECK:   scf.for
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c32{{.*}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c256
+// CHECK:   arith.cmpi ult
+// CHECK:   scf.if
+// CHECK:     math.rsqrt
+// CHECK: return
+// PTX: gpu.binary @kernel_kernel
+// PTX-SAME: .target sm_90
+// PTX-SAME: .visible .entry kernel_kernel(
+func.func @kernel(%a: memref<64x128xf32>, %w: memref<128xf32>, %o: memref<64x128xf32>) attributes {dsv3.kernel} {
+  %t = bufferization.to_tensor %a restrict : memref<64x128xf32> to tensor<64x128xf32>
+  %tw = bufferization.to_tensor %w restrict : memref<128xf32> to tensor<128xf32>
+  %n = dsv3.rms_norm %t, %tw, eps = 1.0e-6 : tensor<64x128xf32>, tensor<128xf32>
+  %y = dsv3.silu %n : tensor<64x128xf32>
+  bufferization.materialize_in_destination %y in restrict writable %o : (tensor<64x128xf32>, memref<64x128xf32>) -> ()
+  return
+}
+
+// A sequential loop at the top level runs on one thread.
+// CHECK-LABEL: func.func @sequential(
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c1
+// CHECK:   scf.for
+func.func @sequential(%m: memref<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c7 = arith.constant 7 : index
+  scf.for %i = %c0 to %c7 step %c1 {
+    %j = arith.addi %i, %c1 : index
+    %v = memref.load %m[%i] : memref<8xf32>
+    %u = memref.load %m[%j] : memref<8xf32>
+    %s = arith.addf %u, %v : f32
+    memref.store %s, %m[%j] : memref<8xf32>
+  }
+  return
+}
