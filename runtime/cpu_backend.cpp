@@ -74,8 +74,12 @@ namespace dsv3::runtime {
 
 Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe) {
   if (exe.target() != "cpu")
-    return Status::error("the executable is for target '" + exe.target() +
-                         "', not cpu");
+    return Status::error("the executable is compiled for " + exe.target() +
+                         (exe.target() == "cuda"
+                              ? " (sm_" + std::to_string(exe.sm()) +
+                                    "); this dsv3-run runs cpu executables "
+                                    "only: compile with --target=cpu"
+                              : ", which dsv3-run does not run"));
   std::unique_ptr<CpuBackend> backend(new CpuBackend(exe));
   const std::string &library = exe.kernel_library();
   if (library.empty())

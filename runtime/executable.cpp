@@ -199,6 +199,19 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
         return s;
       break;
     }
+    case Command::kGpuLaunch: {
+      const GpuLaunch &l = c.gpu_launch();
+      if (l.function().empty() || l.grid_size() != 3 || l.block_size() != 3)
+        return fail(what + ": a GPU launch needs a function and 3-d sizes");
+      for (int d = 0; d < 3; ++d)
+        if (l.grid(d) < 1 || l.block(d) < 1)
+          return fail(what + ": a GPU launch with an empty grid or block");
+      for (const GpuArg &a : l.args())
+        if (a.value_case() == GpuArg::kBuffer &&
+            !(s = buffer(a.buffer(), ELEMENT_TYPE_UNSPECIFIED, 0, what)))
+          return s;
+      break;
+    }
     case Command::kCopy:
       if (!(s = buffer(c.copy().src(), ELEMENT_TYPE_UNSPECIFIED, 0, what)) ||
           !(s = buffer(c.copy().dst(), ELEMENT_TYPE_UNSPECIFIED, 0, what)))

@@ -31,6 +31,14 @@ config.substitutions.append(("%compare_with_interpreter", " ".join([
 ])))
 config.substitutions.append(("%lower_to_llvm", "--dsv3-lower-to-llvm"))
 
+# The CUDA toolkit: the cuda target's tests need ptxas and libdevice.
+cuda_path = os.environ.get("DSV3_CUDA_PATH", "/usr/local/cuda")
+if os.path.exists(os.path.join(cuda_path, "bin", "ptxas")) and os.path.exists(
+        os.path.join(cuda_path, "nvvm", "libdevice", "libdevice.10.bc")):
+    config.available_features.add("cuda-toolkit")
+config.substitutions.append(("%cuda_path", cuda_path))
+config.substitutions.append(("%ptxas", os.path.join(cuda_path, "bin", "ptxas")))
+
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 

@@ -5,8 +5,9 @@
 // iteration space, linearized into blocks of `block-size` threads (one
 // thread per iteration, bounds-checked); each run of other top-level ops
 // that touch memory (sequential loops, loads, stores) becomes a
-// single-thread launch. Pure ops (constants, index arithmetic) stay on the
-// host side, where gpu-kernel-outlining copies what the kernels need.
+// single-thread launch. Pure ops a launch reads (constants, index
+// arithmetic, views of buffers) are copied into it, so that every kernel
+// takes whole buffers of the function as its arguments.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,8 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::dsv3 {
@@ -147,11 +150,63 @@ void expandCopy(memref::CopyOp copy) {
   copy.erase();
 }
 
+/// A reshape to a static identity layout is a view: the shape operand (a
+/// buffer, which the host must not read once buffers live on the GPU) is
+/// not needed.
+void staticReshapeToView(memref::ReshapeOp reshape) {
+  auto type = dyn_cast<MemRefType>(reshape.getResult().getType());
+  if (!type)
+    return;
+  auto source = cast<MemRefType>(reshape.getSource().getType());
+  if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
+      !source.getLayout().isIdentity())
+    return;
+  OpBuilder b(reshape);
+  SmallVector<int64_t> strides(type.getRank(), 1);
+  for (int64_t d = type.getRank() - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * type.getDimSize(d + 1);
+  Value view = memref::ReinterpretCastOp::create(
+      b, reshape.getLoc(), type, reshape.getSource(), /*offset=*/0,
+      type.getShape(), strides);
+  reshape.getResult().replaceAllUsesWith(view);
+  reshape.erase();
+}
+
+/// Clones into `launch` every pure op (views, constants, index arithmetic)
+/// whose result it reads from outside, recursively, so that the kernel's
+/// arguments are whole buffers of the function and nothing else.
+void sinkPureOps(gpu::LaunchOp launch) {
+  Region &body = launch.getBody();
+  OpBuilder b = OpBuilder::atBlockBegin(&body.front());
+  IRMapping mapping;
+  std::function<Value(Value)> sink = [&](Value v) -> Value {
+    if (Value mapped = mapping.lookupOrNull(v))
+      return mapped;
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getNumRegions() != 0 || !isMemoryEffectFree(def))
+      return v;
+    for (Value operand : def->getOperands())
+      sink(operand);
+    Operation *clone = b.clone(*def, mapping);
+    return clone->getResult(cast<OpResult>(v).getResultNumber());
+  };
+  llvm::SetVector<Value> above;
+  getUsedValuesDefinedAbove(body, above);
+  for (Value v : above) {
+    Value inside = sink(v);
+    if (inside != v)
+      replaceAllUsesInRegionWith(v, inside, body);
+  }
+}
+
 void MapToGpuPass::runOnOperation() {
   func::FuncOp fn = getOperation();
   if (fn.isExternal())
     return;
   Block &entry = fn.getBody().front();
+  for (auto reshape :
+       llvm::make_early_inc_range(entry.getOps<memref::ReshapeOp>()))
+    staticReshapeToView(reshape);
   for (auto copy : llvm::make_early_inc_range(entry.getOps<memref::CopyOp>()))
     if (cast<MemRefType>(copy.getSource().getType()).hasStaticShape())
       expandCopy(copy);
@@ -180,6 +235,8 @@ void MapToGpuPass::runOnOperation() {
     sequential.push_back(&op);
   }
   flush();
+  for (auto launch : entry.getOps<gpu::LaunchOp>())
+    sinkPureOps(launch);
 }
 
 } // namespace

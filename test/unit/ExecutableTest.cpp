@@ -16,7 +16,7 @@
 
 #include "Interpreter/Interpreter.h"
 #include "Spec/Spec.h"
-#include "Target/CpuExecutable.h"
+#include "Target/Executable.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
 
@@ -91,7 +91,7 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   auto step = reference->lookupSymbol<func::FuncOp>("train_step");
   ASSERT_TRUE(step);
 
-  FailureOr<std::string> bytes = buildCpuExecutable(*module, {});
+  FailureOr<std::string> bytes = buildExecutable(*module, {});
   ASSERT_TRUE(succeeded(bytes));
   auto exe = rt::parseExecutable(*bytes, "test.dsv3");
   ASSERT_TRUE(exe) << exe.status().message();

@@ -11,7 +11,7 @@
 #include "Analysis/ModelSummary.h"
 #include "Conversion/Passes.h"
 #include "Spec/Spec.h"
-#include "Target/CpuExecutable.h"
+#include "Target/Executable.h"
 #include "Target/HostCodegen.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
@@ -37,7 +37,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Forward, Train, LLVM, Object, Executable };
+enum class Emit { None, Forward, Train, LLVM, Object, Executable, PTX };
 
 cl::OptionCategory category("dsv3-compile options");
 
@@ -66,15 +66,29 @@ cl::opt<Emit> emit(
                           "calling convention)"),
                clEnumValN(Emit::Executable, "executable",
                           "the training step as an executable for dsv3-run "
-                          "(the default with --target)")),
+                          "(the default with --target)"),
+               clEnumValN(Emit::PTX, "ptx",
+                          "with --target=cuda: the PTX of every GPU "
+                          "function of the executable")),
     cl::cat(category));
 
 cl::opt<std::string> target(
     "target",
     cl::desc("Compile an executable for dsv3-run (write it with -o): cpu "
              "(kernels as a shared object for this CPU, GEMMs through "
-             "OpenBLAS)"),
-    cl::value_desc("cpu"), cl::cat(category));
+             "OpenBLAS) or cuda (kernels as one cubin for --sm, with their "
+             "PTX; GEMMs as library commands)"),
+    cl::value_desc("cpu|cuda"), cl::cat(category));
+
+cl::opt<int> sm("sm",
+                cl::desc("GPU architecture for --target=cuda: 80, 90 "
+                         "(default) or 100"),
+                cl::init(90), cl::cat(category));
+
+cl::opt<std::string> cudaPath(
+    "cuda-path",
+    cl::desc("The CUDA toolkit for --target=cuda (ptxas, libdevice)"),
+    cl::value_desc("dir"), cl::init("/usr/local/cuda"), cl::cat(category));
 
 cl::opt<bool> summary("summary",
                       cl::desc("Print total and activated parameters, "
@@ -156,20 +170,31 @@ int main(int argc, char **argv) {
       "for the training step too, --emit=llvm or --emit=object for the\n"
       "step compiled for this CPU, --summary for parameter and FLOP counts,\n"
       "--report for the fused step's cost and memory plan, and\n"
-      "--target=cpu -o MODEL.dsv3 for an executable that dsv3-run trains.\n");
+      "--target=cpu|cuda -o MODEL.dsv3 for an executable that dsv3-run\n"
+      "trains.\n");
 
   if (target.getNumOccurrences()) {
-    if (target != "cpu") {
+    if (target != "cpu" && target != "cuda") {
       llvm::errs() << "dsv3-compile: --target=" << target
-                   << ": the targets are cpu\n";
+                   << ": the targets are cpu and cuda\n";
+      return 2;
+    }
+    if (sm != 80 && sm != 90 && sm != 100) {
+      llvm::errs() << "dsv3-compile: --sm=" << sm
+                   << ": the architectures are 80, 90 and 100\n";
       return 2;
     }
     if (emit == Emit::None)
       emit = Emit::Executable;
   }
+  if (emit == Emit::PTX && target != "cuda") {
+    llvm::errs() << "dsv3-compile: --emit=ptx needs --target=cuda\n";
+    return 2;
+  }
   if (emit == Emit::Executable) {
     if (target.empty()) {
-      llvm::errs() << "dsv3-compile: --emit=executable needs --target=cpu\n";
+      llvm::errs() << "dsv3-compile: --emit=executable needs --target=cpu "
+                      "or --target=cuda\n";
       return 2;
     }
     if (outputPath == "-") {
@@ -185,8 +210,8 @@ int main(int argc, char **argv) {
                     "--report\n";
     return 2;
   }
-  bool native =
-      emit == Emit::LLVM || emit == Emit::Object || emit == Emit::Executable;
+  bool native = emit == Emit::LLVM || emit == Emit::Object ||
+                emit == Emit::Executable || emit == Emit::PTX;
   if (native && summary) {
     llvm::errs() << "dsv3-compile: --summary prints text; it cannot share "
                     "the output with a compiled step\n";
@@ -270,15 +295,21 @@ int main(int argc, char **argv) {
     llvm::errs() << "dsv3-compile: " << error << "\n";
     return 1;
   }
-  if (emit == Emit::Executable) {
-    CpuExecutableOptions options;
+  if (emit == Emit::Executable || emit == Emit::PTX) {
+    ExecutableOptions options;
+    options.target = target;
+    options.sm = sm;
+    options.cudaPath = cudaPath;
     options.optLevel = optLevel;
     options.specText = loaded->spec.DebugString();
     options.progress = &llvm::errs();
-    FailureOr<std::string> executable = buildCpuExecutable(*module, options);
+    std::string ptx;
+    if (emit == Emit::PTX)
+      options.ptx = &ptx;
+    FailureOr<std::string> executable = buildExecutable(*module, options);
     if (failed(executable))
       return 1;
-    output->os() << *executable;
+    output->os() << (emit == Emit::PTX ? ptx : *executable);
   } else if (native) {
     if (failed(emitNative(*module, output->os(), emit == Emit::Object)))
       return 1;

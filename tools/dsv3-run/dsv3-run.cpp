@@ -158,13 +158,17 @@ std::string shapeString(const Buffer &b) {
 }
 
 void dump(const Executable &exe) {
+  bool cuda = exe.target() == "cuda";
+  std::string target = cuda ? "cuda sm_" + std::to_string(exe.sm()) : exe.target();
   std::printf("executable of %s for %s: %d buffers, %d commands, arena "
-              "%.1f MiB (peak live %.1f MiB), kernel library %.1f KiB, "
+              "%.1f MiB (peak live %.1f MiB), %s %.1f KiB, "
               "%.3f GFLOP per step\n",
-              exe.model().c_str(), exe.target().c_str(), exe.buffers_size(),
+              exe.model().c_str(), target.c_str(), exe.buffers_size(),
               exe.commands_size(), exe.arena_bytes() / 1048576.0,
               exe.peak_live_bytes() / 1048576.0,
-              exe.kernel_library().size() / 1024.0, exe.flops_per_step() / 1e9);
+              cuda ? "cubin" : "kernel library",
+              (cuda ? exe.cubin().size() : exe.kernel_library().size()) / 1024.0,
+              exe.flops_per_step() / 1e9);
   std::printf("batch %" PRId64 " x %" PRId64 ", vocabulary %" PRId64 "\n",
               exe.micro_batch(), exe.seq_len(), exe.vocab_size());
   std::printf("buffers (id role dtype shape offset bytes name):\n");
@@ -218,6 +222,28 @@ void dump(const Executable &exe) {
     case Command::kCopy:
       std::printf("  %4d copy %d -> %d\n", i, c.copy().src(), c.copy().dst());
       break;
+    case Command::kGpuLaunch: {
+      const GpuLaunch &l = c.gpu_launch();
+      std::string args;
+      for (const GpuArg &a : l.args()) {
+        args += args.empty() ? "" : ",";
+        if (a.value_case() == GpuArg::kBuffer)
+          args += std::to_string(a.buffer());
+        else if (a.value_case() == GpuArg::kI64)
+          args += "i64:" + std::to_string(a.i64());
+        else if (a.value_case() == GpuArg::kI32)
+          args += "i32:" + std::to_string(a.i32());
+        else if (a.value_case() == GpuArg::kF64)
+          args += "f64:" + std::to_string(a.f64());
+        else
+          args += "f32:" + std::to_string(a.f32());
+      }
+      std::printf("  %4d gpu_launch %s grid [%" PRId64 ",%" PRId64 ",%" PRId64
+                  "] block [%" PRId64 ",%" PRId64 ",%" PRId64 "] (%s)\n",
+                  i, l.function().c_str(), l.grid(0), l.grid(1), l.grid(2),
+                  l.block(0), l.block(1), l.block(2), args.c_str());
+      break;
+    }
     default:
       std::printf("  %4d ?\n", i);
     }

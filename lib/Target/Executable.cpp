@@ -1,4 +1,4 @@
-//===- CpuExecutable.cpp - the training step as a CPU executable ----------===//
+//===- Executable.cpp - the training step as an executable ----------------===//
 //
 // After fusion and dsv3-outline-kernels, @train_step is a list of kernel
 // calls, f32 GEMMs and reshapes. Each SSA value becomes a buffer of the
@@ -16,11 +16,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Target/CpuExecutable.h"
+#include "Target/Executable.h"
 
 #include "Analysis/Cost.h"
 #include "Analysis/MemoryPlan.h"
 #include "Conversion/Passes.h"
+#include "Target/GpuKernels.h"
 #include "Target/HostCodegen.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Ops.h"
@@ -187,7 +188,7 @@ FailureOr<OwningOpRef<ModuleOp>> prepareKernels(ModuleOp module) {
 
 /// Compiles the prepared kernels into one shared object.
 FailureOr<std::string> compileKernelLibrary(ModuleOp kernels,
-                                            const CpuExecutableOptions &options) {
+                                            const ExecutableOptions &options) {
   std::vector<std::string> names;
   for (auto fn : kernels.getOps<func::FuncOp>())
     names.push_back(fn.getSymName().str());
@@ -219,8 +220,13 @@ FailureOr<std::string> compileKernelLibrary(ModuleOp kernels,
 } // namespace
 
 FailureOr<std::string>
-mlir::dsv3::buildCpuExecutable(ModuleOp module,
-                               const CpuExecutableOptions &options) {
+mlir::dsv3::buildExecutable(ModuleOp module,
+                            const ExecutableOptions &options) {
+  bool cuda = options.target == "cuda";
+  if (!cuda && options.target != "cpu") {
+    module.emitError("dsv3-compile: unknown target ") << options.target;
+    return failure();
+  }
   auto step = module.lookupSymbol<func::FuncOp>("train_step");
   if (!step) {
     module.emitError("dsv3-compile: no @train_step to compile (run "
@@ -238,7 +244,7 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
 
   rt::Executable exe;
   exe.set_format_version(1);
-  exe.set_target("cpu");
+  exe.set_target(options.target);
   exe.set_spec(options.specText);
   exe.set_flops_per_step(static_cast<double>(cost.total.flops));
   if (auto model = module->getAttrOfType<StringAttr>("dsv3.model"))
@@ -263,7 +269,7 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
                         int storageOf) -> FailureOr<int> {
     FailureOr<rt::ElementType> dtype = toDType(type.getElementType());
     if (failed(dtype)) {
-      emitError(loc, "dsv3-compile: the CPU executable has no buffers "
+      emitError(loc, "dsv3-compile: the executable has no buffers "
                      "of element type ")
           << type.getElementType();
       return failure();
@@ -382,9 +388,68 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
   exe.set_arena_bytes(persistentBytes + plan.arenaBytes);
   exe.set_peak_live_bytes(persistentBytes + plan.peakLiveBytes);
 
+  // Kernel code: for CUDA it decides the launches, so it comes first.
+  int64_t numKernels = llvm::range_size((*kernels)->getOps<func::FuncOp>());
+  std::optional<GpuKernels> gpu;
+  if (cuda) {
+    FailureOr<GpuKernels> compiled =
+        compileGpuKernels(**kernels, options.sm, options.cudaPath,
+                          std::min(options.optLevel, 3u), options.progress);
+    if (failed(compiled))
+      return failure();
+    gpu = std::move(*compiled);
+    exe.set_sm(options.sm);
+    if (options.ptx)
+      *options.ptx = gpu->ptx;
+    exe.set_cubin(std::move(gpu->cubin));
+    exe.set_ptx(std::move(gpu->ptx));
+  } else {
+    FailureOr<std::string> library = compileKernelLibrary(**kernels, options);
+    if (failed(library))
+      return failure();
+    exe.set_kernel_library(std::move(*library));
+  }
+
   // Commands.
   for (Operation &op : body) {
-    if (auto call = dyn_cast<func::CallOp>(op)) {
+    auto call = dyn_cast<func::CallOp>(op);
+    if (call && cuda) {
+      // The kernel's parameters: inputs, outputs, then scratch.
+      SmallVector<int> params;
+      for (Value v : call.getOperands())
+        params.push_back(bufferOf.lookup(v));
+      for (Value v : call.getResults())
+        params.push_back(bufferOf.lookup(v));
+      llvm::append_range(params, scratchOf.lookup(call));
+      for (const GpuLaunch &l : gpu->launches.lookup(call.getCallee())) {
+        rt::GpuLaunch *launch = exe.add_commands()->mutable_gpu_launch();
+        launch->set_function(l.function);
+        for (int64_t d : l.grid)
+          launch->add_grid(d);
+        for (int64_t d : l.block)
+          launch->add_block(d);
+        for (const GpuLaunchArg &a : l.args) {
+          rt::GpuArg *arg = launch->add_args();
+          switch (a.kind) {
+          case GpuLaunchArg::Kind::Parameter:
+            arg->set_buffer(params[a.parameter]);
+            break;
+          case GpuLaunchArg::Kind::I64:
+            arg->set_i64(a.integer);
+            break;
+          case GpuLaunchArg::Kind::I32:
+            arg->set_i32(static_cast<int32_t>(a.integer));
+            break;
+          case GpuLaunchArg::Kind::F32:
+            arg->set_f32(static_cast<float>(a.real));
+            break;
+          case GpuLaunchArg::Kind::F64:
+            arg->set_f64(a.real);
+            break;
+          }
+        }
+      }
+    } else if (call) {
       rt::Command *command = exe.add_commands();
       rt::Launch *launch = command->mutable_launch();
       launch->set_kernel("dsv3_" + call.getCallee().str());
@@ -480,7 +545,7 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
         copy->set_dst(it->second);
       }
     } else if (!isa<ReshapeOp>(op)) {
-      op.emitError("dsv3-compile: the CPU executable cannot run this op "
+      op.emitError("dsv3-compile: the executable cannot run this op "
                    "outside a kernel");
       return failure();
     }
@@ -489,19 +554,16 @@ mlir::dsv3::buildCpuExecutable(ModuleOp module,
     if (buffer.name() == "model.embed_tokens.weight" && buffer.shape_size() == 2)
       exe.set_vocab_size(buffer.shape(0));
 
-  int64_t numKernels = llvm::range_size((*kernels)->getOps<func::FuncOp>());
-  FailureOr<std::string> library = compileKernelLibrary(**kernels, options);
-  if (failed(library))
-    return failure();
-  exe.set_kernel_library(std::move(*library));
   if (options.progress)
     *options.progress << "dsv3-compile: " << exe.commands_size()
                       << " commands (" << numKernels << " kernels), "
                       << exe.buffers_size() << " buffers, arena "
                       << llvm::format("%.1f", exe.arena_bytes() / 1048576.0)
-                      << " MiB, kernel library "
-                      << llvm::format("%.1f",
-                                      exe.kernel_library().size() / 1048576.0)
+                      << " MiB, "
+                      << (cuda ? "cubin " : "kernel library ")
+                      << llvm::format("%.1f", (cuda ? exe.cubin().size()
+                                                    : exe.kernel_library().size()) /
+                                                  1048576.0)
                       << " MiB\n";
   std::string bytes;
   if (!exe.SerializeToString(&bytes)) {
