@@ -75,11 +75,7 @@ namespace dsv3::runtime {
 Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe) {
   if (exe.target() != "cpu")
     return Status::error("the executable is compiled for " + exe.target() +
-                         (exe.target() == "cuda"
-                              ? " (sm_" + std::to_string(exe.sm()) +
-                                    "); this dsv3-run runs cpu executables "
-                                    "only: compile with --target=cpu"
-                              : ", which dsv3-run does not run"));
+                         ", not cpu");
   std::unique_ptr<CpuBackend> backend(new CpuBackend(exe));
   const std::string &library = exe.kernel_library();
   if (library.empty())
@@ -119,6 +115,30 @@ Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe) 
                          std::to_string(exe.arena_bytes()) + " bytes)");
   std::memset(backend->arena_, 0, bytes);
   return backend;
+}
+
+Status CpuBackend::upload(int id, const void *src) {
+  std::memcpy(buffer(id), src, exe_.buffers(id).bytes());
+  return Status::ok();
+}
+
+Status CpuBackend::download(int id, void *dst) {
+  std::memcpy(dst, buffer(id), exe_.buffers(id).bytes());
+  return Status::ok();
+}
+
+Expected<std::unique_ptr<Backend>> createBackend(const Executable &exe,
+                                                 const std::string &device) {
+  if (device != "auto" && device != exe.target())
+    return Status::error("--device=" + device + ": the executable is compiled "
+                         "for " + exe.target() + "; compile it with "
+                         "--target=" + device + " to run it there");
+  if (exe.target() == "cuda")
+    return createCudaBackend(exe);
+  auto cpu = CpuBackend::create(exe);
+  if (!cpu)
+    return cpu.status();
+  return std::unique_ptr<Backend>(std::move(*cpu));
 }
 
 CpuBackend::~CpuBackend() {

@@ -11,19 +11,19 @@
 #ifndef DSV3_RUNTIME_CPU_BACKEND_H
 #define DSV3_RUNTIME_CPU_BACKEND_H
 
-#include "executable.h"
+#include "backend.h"
 
 #include <memory>
 #include <vector>
 
 namespace dsv3::runtime {
 
-class CpuBackend {
+class CpuBackend : public Backend {
 public:
   /// Fails with the reason when the library does not load or a kernel is
   /// missing from it.
   static Expected<std::unique_ptr<CpuBackend>> create(const Executable &exe);
-  ~CpuBackend();
+  ~CpuBackend() override;
   CpuBackend(const CpuBackend &) = delete;
   CpuBackend &operator=(const CpuBackend &) = delete;
 
@@ -33,8 +33,12 @@ public:
   }
   int64_t arenaBytes() const { return exe_.arena_bytes(); }
 
+  std::string describe() const override { return "cpu"; }
+  void *hostAddress(int id) override { return buffer(id); }
+  Status upload(int id, const void *src) override;
+  Status download(int id, void *dst) override;
   /// Runs command `index` of the executable.
-  Status run(int index);
+  Status run(int index) override;
 
 private:
   explicit CpuBackend(const Executable &exe) : exe_(exe) {}

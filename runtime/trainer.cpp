@@ -65,22 +65,33 @@ template <typename F> void forEachStoredTensor(const Buffer &b, F f) {
 
 } // namespace
 
-Expected<std::unique_ptr<Trainer>> Trainer::create(Executable exe) {
+Expected<std::unique_ptr<Trainer>> Trainer::create(Executable exe,
+                                                   const std::string &device) {
   std::unique_ptr<Trainer> trainer(new Trainer(std::move(exe)));
-  auto backend = CpuBackend::create(trainer->exe_);
+  auto backend = createBackend(trainer->exe_, device);
   if (!backend)
     return backend.status();
   trainer->backend_ = std::move(*backend);
   return trainer;
 }
 
-void Trainer::initialize(uint64_t seed) {
+Expected<const std::vector<uint8_t> *> Trainer::fetch(int id) const {
+  std::vector<uint8_t> &copy = host_[id];
+  copy.resize(exe_.buffers(id).bytes());
+  if (Status s = backend_->download(id, copy.data()); !s)
+    return s;
+  return &copy;
+}
+
+Status Trainer::initialize(uint64_t seed) {
+  std::vector<float> values;
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);
     if (b.role() != PARAM && b.role() != OPT_STATE)
       continue;
-    auto *data = static_cast<float *>(backend_->buffer(id));
     int64_t n = b.bytes() / 4;
+    values.assign(n, 0.0f);
+    float *data = values.data();
     const std::string &kind = b.init().kind();
     if (kind == "ones") {
       std::fill(data, data + n, 1.0f);
@@ -96,10 +107,11 @@ void Trainer::initialize(uint64_t seed) {
         if (i + 1 < n)
           data[i + 1] = static_cast<float>(b.init().std() * r * std::sin(t));
       }
-    } else {
-      std::fill(data, data + n, 0.0f);
     }
+    if (Status s = backend_->upload(id, data); !s)
+      return s;
   }
+  return Status::ok();
 }
 
 Status Trainer::setBatch(const Batch &batch) {
@@ -132,7 +144,8 @@ Status Trainer::setBatch(const Batch &batch) {
                                std::to_string(exe_.vocab_size()) + ")");
       }
     }
-    std::memcpy(backend_->buffer(id), field->data(), b.bytes());
+    if (Status s = backend_->upload(id, field->data()); !s)
+      return s;
   }
   return Status::ok();
 }
@@ -141,7 +154,8 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
                      std::chrono::steady_clock::time_point origin) {
   for (int id = 0; id < exe_.buffers_size(); ++id)
     if (exe_.buffers(id).role() == STEP)
-      *static_cast<int64_t *>(backend_->buffer(id)) = step;
+      if (Status s = backend_->upload(id, &step); !s)
+        return s;
   using Clock = std::chrono::steady_clock;
   for (int i = 0; i < exe_.commands_size(); ++i) {
     Clock::time_point start = trace ? Clock::now() : Clock::time_point();
@@ -149,6 +163,9 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
       return Status::error("step " + std::to_string(step) + ": " + s.message());
     if (!trace)
       continue;
+    // Timing a command on a GPU needs it finished.
+    if (Status s = backend_->synchronize(); !s)
+      return s;
     Clock::time_point end = Clock::now();
     const Command &c = exe_.commands(i);
     std::string name, category;
@@ -177,17 +194,23 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
     };
     trace->complete(name, category, us(start), us(end) - us(start));
   }
-  return Status::ok();
+  return backend_->synchronize();
 }
 
-float Trainer::loss() const {
+Expected<float> Trainer::loss() const {
   for (int id = 0; id < exe_.buffers_size(); ++id)
-    if (exe_.buffers(id).role() == LOSS)
-      return *static_cast<const float *>(backend_->buffer(id));
+    if (exe_.buffers(id).role() == LOSS) {
+      auto data = fetch(id);
+      if (!data)
+        return data.status();
+      float v;
+      std::memcpy(&v, (*data)->data(), sizeof(v));
+      return v;
+    }
   return std::numeric_limits<float>::quiet_NaN();
 }
 
-std::vector<std::pair<std::string, double>> Trainer::metrics() const {
+Expected<std::vector<std::pair<std::string, double>>> Trainer::metrics() const {
   std::vector<std::pair<std::string, double>> out;
   double loadMin = std::numeric_limits<double>::infinity(), loadMax = 0;
   bool haveLoad = false;
@@ -195,7 +218,10 @@ std::vector<std::pair<std::string, double>> Trainer::metrics() const {
     const Buffer &b = exe_.buffers(id);
     if (b.role() != METRIC || b.dtype() != TYPE_F32)
       continue;
-    const auto *data = static_cast<const float *>(backend_->buffer(id));
+    auto fetched = fetch(id);
+    if (!fetched)
+      return fetched.status();
+    const auto *data = reinterpret_cast<const float *>((*fetched)->data());
     int64_t n = b.bytes() / 4;
     if (n == 1) {
       out.emplace_back(b.name(), data[0]);
@@ -220,14 +246,17 @@ std::vector<std::pair<std::string, double>> Trainer::metrics() const {
   return out;
 }
 
-std::vector<TensorView> Trainer::state(Role role) const {
+Expected<std::vector<TensorView>> Trainer::state(Role role) const {
   std::vector<TensorView> views;
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);
     if (b.role() != role)
       continue;
     DType dtype = safetensorsType(b.dtype()).value_or(DType::U8);
-    const auto *base = static_cast<const uint8_t *>(backend_->buffer(id));
+    auto fetched = fetch(id);
+    if (!fetched)
+      return fetched.status();
+    const uint8_t *base = (*fetched)->data();
     forEachStoredTensor(b, [&](const std::string &name,
                                const std::vector<int64_t> &shape,
                                int64_t offset) {
@@ -245,7 +274,9 @@ Status Trainer::restore(const SafetensorsFile &params,
       continue;
     const SafetensorsFile &file = b.role() == PARAM ? params : optimizer;
     DType dtype = safetensorsType(b.dtype()).value_or(DType::U8);
-    auto *base = static_cast<uint8_t *>(backend_->buffer(id));
+    std::vector<uint8_t> &copy = host_[id];
+    copy.assign(b.bytes(), 0);
+    uint8_t *base = copy.data();
     Status status;
     forEachStoredTensor(b, [&](const std::string &name,
                                const std::vector<int64_t> &shape,
@@ -276,6 +307,13 @@ Status Trainer::restore(const SafetensorsFile &params,
     });
     if (!status)
       return status;
+  }
+  // Only once every tensor checked out: a bad checkpoint changes nothing.
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    Role role = exe_.buffers(id).role();
+    if (role == PARAM || role == OPT_STATE)
+      if (Status s = backend_->upload(id, host_[id].data()); !s)
+        return s;
   }
   return Status::ok();
 }

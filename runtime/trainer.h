@@ -11,12 +11,13 @@
 #ifndef DSV3_RUNTIME_TRAINER_H
 #define DSV3_RUNTIME_TRAINER_H
 
-#include "cpu_backend.h"
+#include "backend.h"
 #include "data.h"
 #include "metrics.h"
 #include "safetensors.h"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,14 +27,18 @@ namespace dsv3::runtime {
 
 class Trainer {
 public:
-  static Expected<std::unique_ptr<Trainer>> create(Executable exe);
+  /// `device`: "auto", "cpu" or "cuda" (see createBackend).
+  static Expected<std::unique_ptr<Trainer>> create(Executable exe,
+                                                   const std::string &device = "auto");
+
+  const Backend &backend() const { return *backend_; }
 
   const Executable &executable() const { return exe_; }
 
   /// Parameters from their init specs (normal, ones, zeros), moments zero.
   /// Every tensor draws from its own stream, a function of the seed and its
   /// name, so the values do not depend on the order of the buffers.
-  void initialize(uint64_t seed);
+  Status initialize(uint64_t seed);
 
   /// Copies a packed batch in; fails on a shape mismatch or a token outside
   /// the vocabulary.
@@ -44,19 +49,19 @@ public:
   Status step(int64_t step, TraceWriter *trace = nullptr,
               std::chrono::steady_clock::time_point origin = {});
 
-  /// The bytes of buffer `id` (buffer i is argument i of the step for
-  /// every argument).
-  const void *bufferData(int id) const { return backend_->buffer(id); }
-  void *bufferData(int id) { return backend_->buffer(id); }
+  /// The bytes of buffer `id` on the CPU backend (buffer i is argument i
+  /// of the step for every argument); nullptr on a GPU.
+  void *bufferData(int id) { return backend_->hostAddress(id); }
 
-  float loss() const;
+  Expected<float> loss() const;
   /// Scalar metrics of the last step (grad_norm, lr, ...) and, when the
   /// model has experts, expert_load_min/max: the least and most loaded
   /// expert's share of tokens relative to an even split, over all layers.
-  std::vector<std::pair<std::string, double>> metrics() const;
+  Expected<std::vector<std::pair<std::string, double>>> metrics() const;
 
-  /// Views of the parameters (`PARAM`) or optimizer state (`OPT_STATE`).
-  std::vector<TensorView> state(Role role) const;
+  /// Views of the parameters (`PARAM`) or optimizer state (`OPT_STATE`),
+  /// valid until the next call.
+  Expected<std::vector<TensorView>> state(Role role) const;
 
   /// Loads parameters and optimizer state from checkpoint files; checks
   /// that every tensor is there with its dtype and shape.
@@ -66,8 +71,13 @@ public:
 private:
   Trainer(Executable exe) : exe_(std::move(exe)) {}
 
+  /// A host copy of buffer `id`, fresh from the backend.
+  Expected<const std::vector<uint8_t> *> fetch(int id) const;
+
   Executable exe_;
-  std::unique_ptr<CpuBackend> backend_;
+  std::unique_ptr<Backend> backend_;
+  /// Host copies of downloaded buffers (state views point into them).
+  mutable std::map<int, std::vector<uint8_t>> host_;
 };
 
 } // namespace dsv3::runtime

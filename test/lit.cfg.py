@@ -37,6 +37,13 @@ if os.path.exists(os.path.join(cuda_path, "bin", "ptxas")) and os.path.exists(
         os.path.join(cuda_path, "nvvm", "libdevice", "libdevice.10.bc")):
     config.available_features.add("cuda-toolkit")
 config.substitutions.append(("%cuda_path", cuda_path))
+# A machine with an NVIDIA driver (and so, perhaps, a GPU).
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
 config.substitutions.append(("%ptxas", os.path.join(cuda_path, "bin", "ptxas")))
 
 llvm_config.use_default_substitutions()

@@ -95,10 +95,10 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   ASSERT_TRUE(succeeded(bytes));
   auto exe = rt::parseExecutable(*bytes, "test.dsv3");
   ASSERT_TRUE(exe) << exe.status().message();
-  auto created = rt::Trainer::create(*exe);
+  auto created = rt::Trainer::create(*exe, "cpu");
   ASSERT_TRUE(created) << created.status().message();
   rt::Trainer &trainer = **created;
-  trainer.initialize(7);
+  ASSERT_TRUE(trainer.initialize(7));
 
   // The interpreter starts from the executable's initial state.
   unsigned numArgs = step.getNumArguments();
@@ -142,7 +142,7 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
       auto name = step.getResultAttrOfType<StringAttr>(r, "dsv3.name");
       const HostTensor &want = (*results)[r];
       if (role.getValue() == "loss") {
-        double loss = trainer.loss();
+        double loss = *trainer.loss();
         EXPECT_NEAR(loss, want.data[0], 1e-5 * std::abs(want.data[0]));
         continue;
       }

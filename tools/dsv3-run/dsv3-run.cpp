@@ -43,6 +43,8 @@ options:
   --eos ID           with a token file: the token that ends a document
   --seed S           initialization and synthetic-data seed (default: the
                      model's training.seed)
+  --device D         auto (default: where the executable was compiled for),
+                     cpu or cuda; cuda without a visible GPU is an error
   --save DIR         write checkpoints under DIR (step-N directories and a
                      `latest` file; the last two are kept)
   --save-every K     checkpoint every K steps (default: only at the end)
@@ -60,6 +62,7 @@ struct Options {
   std::string data, dataFormat = "auto";
   int64_t eos = -1;
   int64_t seed = -1;
+  std::string device = "auto";
   std::string save;
   int64_t saveEvery = 0;
   std::string resume;
@@ -119,6 +122,10 @@ Options parseOptions(int argc, char **argv) {
       o.eos = parseInt(arg, next(), 0);
     } else if (arg == "--seed") {
       o.seed = parseInt(arg, next(), 0);
+    } else if (arg == "--device") {
+      o.device = next();
+      if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
+        usageError("--device " + o.device + ": expected auto, cpu or cuda");
     } else if (arg == "--save") {
       o.save = next();
     } else if (arg == "--save-every") {
@@ -302,7 +309,8 @@ int main(int argc, char **argv) {
   }
   Packer packer(*source, batch, seq);
 
-  Expected<std::unique_ptr<Trainer>> created = Trainer::create(std::move(*exe));
+  Expected<std::unique_ptr<Trainer>> created =
+      Trainer::create(std::move(*exe), opt.device);
   if (!created)
     return fail(Status::error(opt.model + ": " + created.status().message()));
   Trainer &trainer = **created;
@@ -325,8 +333,8 @@ int main(int argc, char **argv) {
     first = ckpt->state.step;
     std::printf("resumed %s from %s at step %" PRId64 "\n", model.c_str(),
                 ckpt->dir.c_str(), first);
-  } else {
-    trainer.initialize(seed);
+  } else if (Status s = trainer.initialize(seed); !s) {
+    return fail(s);
   }
 
   if (first >= steps) {
@@ -353,17 +361,25 @@ int main(int argc, char **argv) {
     state.step = completed;
     state.rng = std::to_string(seed);
     state.dataCursor = packer.cursor();
-    Status s = store->save(state, trainer.state(PARAM), trainer.state(OPT_STATE));
+    auto params = trainer.state(PARAM);
+    if (!params)
+      return params.status();
+    std::vector<TensorView> paramViews = *params;
+    auto moments = trainer.state(OPT_STATE);
+    if (!moments)
+      return moments.status();
+    Status s = store->save(state, paramViews, *moments);
     if (s)
       std::printf("saved %s/%s\n", opt.save.c_str(),
                   checkpointDirName(completed).c_str());
     return s;
   };
 
-  std::printf("training %s: steps %" PRId64 "..%" PRId64 ", batch %" PRId64
-              " x %" PRId64 " tokens, data: %s, seed %" PRIu64 "\n",
-              model.c_str(), first + 1, steps, batch, seq,
-              source->describe().c_str(), seed);
+  std::printf("training %s on %s: steps %" PRId64 "..%" PRId64
+              ", batch %" PRId64 " x %" PRId64 " tokens, data: %s, seed %" PRIu64
+              "\n",
+              model.c_str(), trainer.backend().describe().c_str(), first + 1,
+              steps, batch, seq, source->describe().c_str(), seed);
   std::fflush(stdout);
   using Clock = std::chrono::steady_clock;
   Clock::time_point origin = Clock::now();
@@ -382,13 +398,19 @@ int main(int argc, char **argv) {
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     totalSeconds += seconds;
     ++ran;
-    float loss = trainer.loss();
+    Expected<float> lossOr = trainer.loss();
+    if (!lossOr)
+      return fail(lossOr.status());
+    float loss = *lossOr;
     if (std::isnan(firstLoss))
       firstLoss = loss;
     lastLoss = loss;
     double tokensPerSecond = batch * seq / seconds;
     double tflops = flopsPerStep / seconds / 1e12;
-    auto values = trainer.metrics();
+    auto valuesOr = trainer.metrics();
+    if (!valuesOr)
+      return fail(valuesOr.status());
+    auto values = *valuesOr;
     std::map<std::string, double> byName(values.begin(), values.end());
     if ((step + 1) % opt.logEvery == 0 || step + 1 == steps || step == first) {
       std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.3e  "

@@ -1,0 +1,402 @@
+//===- cuda_backend.cpp - runs an executable's commands on a GPU ----------===//
+//
+// The driver API (libcuda.so.1) and cuBLASLt are opened with dlopen, so the
+// binary starts on any machine and says why it cannot use a GPU when it
+// cannot. The arena is one cuMemAlloc; the cubin is loaded with
+// cuModuleLoadData; every command is enqueued on one stream: GPU launches
+// with cuLaunchKernel, GEMMs as strided-batched cuBLASLt matmuls, grouped
+// GEMMs as one matmul per expert after reading the group sizes back, and
+// copies with cuMemcpyDtoDAsync.
+//
+//===----------------------------------------------------------------------===//
+
+#include "backend.h"
+
+#ifdef DSV3_HAVE_CUDA_HEADERS
+
+#include "cuda_launch.h"
+
+#include <cublasLt.h>
+#include <cuda.h>
+
+#include <dlfcn.h>
+#include <map>
+#include <vector>
+
+namespace dsv3::runtime {
+
+namespace {
+
+#define DSV3_DRIVER_FUNCTIONS(X)                                               \
+  X(cuInit)                                                                    \
+  X(cuGetErrorName)                                                            \
+  X(cuDeviceGetCount)                                                          \
+  X(cuDeviceGet)                                                               \
+  X(cuDeviceGetName)                                                           \
+  X(cuDevicePrimaryCtxRetain)                                                  \
+  X(cuCtxSetCurrent)                                                           \
+  X(cuModuleLoadData)                                                          \
+  X(cuModuleGetFunction)                                                       \
+  X(cuMemAlloc_v2)                                                             \
+  X(cuMemFree_v2)                                                              \
+  X(cuMemsetD8_v2)                                                             \
+  X(cuMemcpyHtoD_v2)                                                           \
+  X(cuMemcpyDtoH_v2)                                                           \
+  X(cuMemcpyDtoDAsync_v2)                                                      \
+  X(cuLaunchKernel)                                                            \
+  X(cuStreamCreate)                                                            \
+  X(cuStreamSynchronize)
+
+#define DSV3_LT_FUNCTIONS(X)                                                   \
+  X(cublasLtCreate)                                                            \
+  X(cublasLtMatmulDescCreate)                                                  \
+  X(cublasLtMatmulDescDestroy)                                                 \
+  X(cublasLtMatmulDescSetAttribute)                                            \
+  X(cublasLtMatrixLayoutCreate)                                                \
+  X(cublasLtMatrixLayoutDestroy)                                               \
+  X(cublasLtMatrixLayoutSetAttribute)                                          \
+  X(cublasLtMatmul)
+
+struct Api {
+#define DSV3_MEMBER(name) decltype(&::name) name = nullptr;
+  DSV3_DRIVER_FUNCTIONS(DSV3_MEMBER)
+  DSV3_LT_FUNCTIONS(DSV3_MEMBER)
+#undef DSV3_MEMBER
+};
+
+void *openFirst(std::initializer_list<const char *> names, std::string &tried) {
+  for (const char *name : names) {
+    if (void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL))
+      return handle;
+    tried += std::string(tried.empty() ? "" : ", ") + name;
+  }
+  return nullptr;
+}
+
+class CudaBackend : public Backend {
+public:
+  static Expected<std::unique_ptr<Backend>> create(const Executable &exe);
+  ~CudaBackend() override;
+
+  std::string describe() const override { return description_; }
+  Status upload(int id, const void *src) override;
+  Status download(int id, void *dst) override;
+  Status run(int index) override;
+  Status synchronize() override;
+
+private:
+  explicit CudaBackend(const Executable &exe) : exe_(exe) {}
+  Status check(CUresult r, const char *what) const;
+  Status checkLt(cublasStatus_t s, const char *what) const;
+  CUdeviceptr address(int id) const { return arena_ + exe_.buffers(id).offset(); }
+  Status gemm(const Gemm &g);
+  Status groupedGemm(const GroupedGemm &g);
+  Status matmul(const LtMatmul &lt, CUdeviceptr a, CUdeviceptr b,
+                CUdeviceptr c);
+
+  const Executable &exe_;
+  Api api_;
+  void *driver_ = nullptr, *lt_ = nullptr;
+  std::string description_;
+  CUcontext context_ = nullptr;
+  CUstream stream_ = nullptr;
+  CUmodule module_ = nullptr;
+  CUdeviceptr arena_ = 0, workspace_ = 0;
+  size_t workspaceBytes_ = 32 << 20;
+  cublasLtHandle_t handle_ = nullptr;
+  std::map<std::string, CUfunction> functions_;
+};
+
+Status CudaBackend::check(CUresult r, const char *what) const {
+  if (r == CUDA_SUCCESS)
+    return Status::ok();
+  const char *name = "unknown error";
+  if (api_.cuGetErrorName)
+    api_.cuGetErrorName(r, &name);
+  return Status::error(std::string(what) + ": " + name);
+}
+
+Status CudaBackend::checkLt(cublasStatus_t s, const char *what) const {
+  if (s == CUBLAS_STATUS_SUCCESS)
+    return Status::ok();
+  return Status::error(std::string(what) + ": cuBLASLt status " +
+                       std::to_string(static_cast<int>(s)));
+}
+
+Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
+  std::unique_ptr<CudaBackend> b(new CudaBackend(exe));
+  std::string tried;
+  b->driver_ = openFirst({"libcuda.so.1", "libcuda.so"}, tried);
+  if (!b->driver_)
+    return Status::error("no CUDA driver on this machine (could not load " +
+                         tried + "); run a cpu executable instead "
+                         "(dsv3-compile --target=cpu)");
+  tried.clear();
+  b->lt_ = openFirst({"libcublasLt.so.13", "libcublasLt.so",
+                      "/usr/local/cuda/lib64/libcublasLt.so.13"},
+                     tried);
+  if (!b->lt_)
+    return Status::error("cuBLASLt is missing (could not load " + tried +
+                         "); add the CUDA toolkit's lib64 to "
+                         "LD_LIBRARY_PATH");
+#define DSV3_RESOLVE(name)                                                     \
+  b->api_.name = reinterpret_cast<decltype(&::name)>(dlsym(b->driver_, #name)); \
+  if (!b->api_.name)                                                           \
+    return Status::error("the CUDA driver lacks " #name);
+  DSV3_DRIVER_FUNCTIONS(DSV3_RESOLVE)
+#undef DSV3_RESOLVE
+#define DSV3_RESOLVE(name)                                                     \
+  b->api_.name = reinterpret_cast<decltype(&::name)>(dlsym(b->lt_, #name));   \
+  if (!b->api_.name)                                                           \
+    return Status::error("cuBLASLt lacks " #name);
+  DSV3_LT_FUNCTIONS(DSV3_RESOLVE)
+#undef DSV3_RESOLVE
+
+  const Api &api = b->api_;
+  Status s;
+  if (!(s = b->check(api.cuInit(0), "cuInit")))
+    return Status::error("no usable GPU: " + s.message());
+  int count = 0;
+  if (!(s = b->check(api.cuDeviceGetCount(&count), "cuDeviceGetCount")))
+    return s;
+  if (count == 0)
+    return Status::error("no CUDA GPU is visible");
+  CUdevice device;
+  char name[256] = {0};
+  if (!(s = b->check(api.cuDeviceGet(&device, 0), "cuDeviceGet")) ||
+      !(s = b->check(api.cuDeviceGetName(name, sizeof(name), device),
+                     "cuDeviceGetName")) ||
+      !(s = b->check(api.cuDevicePrimaryCtxRetain(&b->context_, device),
+                     "cuDevicePrimaryCtxRetain")) ||
+      !(s = b->check(api.cuCtxSetCurrent(b->context_), "cuCtxSetCurrent")) ||
+      !(s = b->check(api.cuStreamCreate(&b->stream_, CU_STREAM_NON_BLOCKING),
+                     "cuStreamCreate")))
+    return s;
+  b->description_ = "cuda: " + std::string(name) + " (executable for sm_" +
+                    std::to_string(exe.sm()) + ")";
+  if (!(s = b->check(api.cuModuleLoadData(&b->module_, exe.cubin().data()),
+                     "loading the cubin (cuModuleLoadData)")))
+    return Status::error(s.message() + "; the executable is for sm_" +
+                         std::to_string(exe.sm()) + ", the GPU is " + name);
+  for (const Command &c : exe.commands()) {
+    if (c.kind_case() != Command::kGpuLaunch ||
+        b->functions_.count(c.gpu_launch().function()))
+      continue;
+    CUfunction fn;
+    if (!(s = b->check(api.cuModuleGetFunction(&fn, b->module_,
+                                               c.gpu_launch().function().c_str()),
+                       "cuModuleGetFunction")))
+      return Status::error(s.message() + " for " + c.gpu_launch().function());
+    b->functions_[c.gpu_launch().function()] = fn;
+  }
+  if (!(s = b->check(api.cuMemAlloc_v2(&b->arena_, exe.arena_bytes() + 64),
+                     "allocating the arena")) ||
+      !(s = b->check(api.cuMemsetD8_v2(b->arena_, 0, exe.arena_bytes() + 64),
+                     "clearing the arena")) ||
+      !(s = b->check(api.cuMemAlloc_v2(&b->workspace_, b->workspaceBytes_),
+                     "allocating the cuBLASLt workspace")) ||
+      !(s = b->checkLt(api.cublasLtCreate(&b->handle_), "cublasLtCreate")))
+    return s;
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+CudaBackend::~CudaBackend() {
+  if (api_.cuMemFree_v2) {
+    if (arena_)
+      api_.cuMemFree_v2(arena_);
+    if (workspace_)
+      api_.cuMemFree_v2(workspace_);
+  }
+}
+
+Status CudaBackend::upload(int id, const void *src) {
+  if (Status s = synchronize(); !s)
+    return s;
+  return check(api_.cuMemcpyHtoD_v2(address(id), src, exe_.buffers(id).bytes()),
+               "cuMemcpyHtoD");
+}
+
+Status CudaBackend::download(int id, void *dst) {
+  if (Status s = synchronize(); !s)
+    return s;
+  return check(api_.cuMemcpyDtoH_v2(dst, address(id), exe_.buffers(id).bytes()),
+               "cuMemcpyDtoH");
+}
+
+Status CudaBackend::synchronize() {
+  return check(api_.cuStreamSynchronize(stream_), "cuStreamSynchronize");
+}
+
+Status CudaBackend::matmul(const LtMatmul &lt, CUdeviceptr a, CUdeviceptr b,
+                           CUdeviceptr c) {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  Status s;
+  cublasOperation_t ta = lt.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tb = lt.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  auto layout = [&](cublasLtMatrixLayout_t *l, int64_t rows, int64_t cols,
+                    int64_t ld, int64_t stride) {
+    if (!(s = checkLt(api_.cublasLtMatrixLayoutCreate(l, CUDA_R_32F, rows, cols, ld),
+                      "cublasLtMatrixLayoutCreate")))
+      return false;
+    int32_t count = static_cast<int32_t>(lt.batch);
+    return static_cast<bool>(
+        (s = checkLt(api_.cublasLtMatrixLayoutSetAttribute(
+                         *l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                         sizeof(count)),
+                     "batch count")) &&
+        (s = checkLt(api_.cublasLtMatrixLayoutSetAttribute(
+                         *l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                         &stride, sizeof(stride)),
+                     "batch stride")));
+  };
+  float alpha = 1.0f, beta = 0.0f;
+  bool ok =
+      (s = checkLt(api_.cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F,
+                                                  CUDA_R_32F),
+                   "cublasLtMatmulDescCreate")) &&
+      (s = checkLt(api_.cublasLtMatmulDescSetAttribute(
+                       desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+                   "transa")) &&
+      (s = checkLt(api_.cublasLtMatmulDescSetAttribute(
+                       desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+                   "transb")) &&
+      layout(&la, lt.aRows, lt.aCols, lt.lda, lt.strideA) &&
+      layout(&lb, lt.bRows, lt.bCols, lt.ldb, lt.strideB) &&
+      layout(&lc, lt.m, lt.n, lt.ldc, lt.strideC) &&
+      (s = checkLt(api_.cublasLtMatmul(
+                       handle_, desc, &alpha, reinterpret_cast<void *>(a), la,
+                       reinterpret_cast<void *>(b), lb, &beta,
+                       reinterpret_cast<void *>(c), lc,
+                       reinterpret_cast<void *>(c), lc, nullptr,
+                       reinterpret_cast<void *>(workspace_), workspaceBytes_,
+                       stream_),
+                   "cublasLtMatmul"));
+  (void)ok;
+  for (cublasLtMatrixLayout_t l : {la, lb, lc})
+    if (l)
+      api_.cublasLtMatrixLayoutDestroy(l);
+  if (desc)
+    api_.cublasLtMatmulDescDestroy(desc);
+  return s;
+}
+
+Status CudaBackend::gemm(const Gemm &g) {
+  LtMatmul lt = ltMatmulFor(g);
+  return matmul(lt, address(lt.a), address(lt.b), address(g.c()));
+}
+
+Status CudaBackend::groupedGemm(const GroupedGemm &g) {
+  // The group sizes decide the shapes: read them back, then one matmul per
+  // non-empty group. Rows past the groups are zero (forward).
+  std::vector<int32_t> sizes(g.experts());
+  Status s = download(g.group_sizes(), sizes.data());
+  if (!s)
+    return s;
+  int64_t rows = 0;
+  for (int32_t n : sizes) {
+    if (n < 0 || rows + n > g.rows())
+      return Status::error("grouped GEMM: the group sizes exceed its " +
+                           std::to_string(g.rows()) + " rows");
+    rows += n;
+  }
+  if (!g.weight_grad() && rows < g.rows()) {
+    CUdeviceptr tail = address(g.y()) + rows * g.n() * 4;
+    if (!(s = check(api_.cuMemsetD8_v2(tail, 0, (g.rows() - rows) * g.n() * 4),
+                    "clearing rows past the groups")))
+      return s;
+  }
+  if (g.weight_grad() &&
+      !(s = check(api_.cuMemsetD8_v2(address(g.y()), 0,
+                                     exe_.buffers(g.y()).bytes()),
+                  "clearing the weight gradient")))
+    return s;
+  int64_t row = 0;
+  for (int64_t e = 0; e < g.experts(); ++e) {
+    int64_t n = sizes[e];
+    if (n == 0)
+      continue;
+    Gemm one;
+    one.set_batch(1);
+    if (!g.weight_grad()) {
+      // Y_e [n, N] = X_e [n, K] W_e ([K, N], or [N, K] transposed).
+      one.set_m(n), one.set_n(g.n()), one.set_k(g.k());
+      one.set_trans_b(g.trans_w());
+      LtMatmul lt = ltMatmulFor(one);
+      CUdeviceptr x = address(g.x()) + row * g.k() * 4;
+      CUdeviceptr w = address(g.w()) + e * g.k() * g.n() * 4;
+      CUdeviceptr y = address(g.y()) + row * g.n() * 4;
+      if (!(s = matmul(lt, w, x, y)))
+        return s;
+    } else {
+      // dW_e [K, N] = X_e^T dY_e (or its transpose [N, K] = dY_e^T X_e).
+      one.set_trans_a(true);
+      CUdeviceptr x = address(g.x()) + row * g.k() * 4;
+      CUdeviceptr dy = address(g.w()) + row * g.n() * 4;
+      CUdeviceptr dw = address(g.y()) + e * g.k() * g.n() * 4;
+      if (!g.trans_w()) {
+        one.set_m(g.k()), one.set_n(g.n()), one.set_k(n);
+        LtMatmul lt = ltMatmulFor(one);
+        if (!(s = matmul(lt, dy, x, dw)))
+          return s;
+      } else {
+        one.set_m(g.n()), one.set_n(g.k()), one.set_k(n);
+        LtMatmul lt = ltMatmulFor(one);
+        if (!(s = matmul(lt, x, dy, dw)))
+          return s;
+      }
+    }
+    row += n;
+  }
+  return Status::ok();
+}
+
+Status CudaBackend::run(int index) {
+  const Command &c = exe_.commands(index);
+  switch (c.kind_case()) {
+  case Command::kGpuLaunch: {
+    const GpuLaunch &l = c.gpu_launch();
+    PackedLaunchArgs args =
+        packLaunchArgs(l, [&](int id) { return static_cast<uint64_t>(address(id)); });
+    return check(api_.cuLaunchKernel(functions_.at(l.function()), l.grid(0),
+                                     l.grid(1), l.grid(2), l.block(0),
+                                     l.block(1), l.block(2), 0, stream_,
+                                     args.pointers.data(), nullptr),
+                 "cuLaunchKernel");
+  }
+  case Command::kGemm:
+    return gemm(c.gemm());
+  case Command::kGroupedGemm:
+    return groupedGemm(c.grouped_gemm());
+  case Command::kCopy:
+    return check(api_.cuMemcpyDtoDAsync_v2(address(c.copy().dst()),
+                                           address(c.copy().src()),
+                                           exe_.buffers(c.copy().src()).bytes(),
+                                           stream_),
+                 "cuMemcpyDtoDAsync");
+  default:
+    return Status::error("command " + std::to_string(index) +
+                         " cannot run on the GPU");
+  }
+}
+
+} // namespace
+
+Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe) {
+  return CudaBackend::create(exe);
+}
+
+} // namespace dsv3::runtime
+
+#else
+
+namespace dsv3::runtime {
+
+Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe) {
+  return Status::error("this dsv3-run was built without the CUDA toolkit's "
+                       "headers, so it has no CUDA backend");
+}
+
+} // namespace dsv3::runtime
+
+#endif
