@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The GPU check, run on the GPU machine from the repository root with the
+# folder device/ that scripts/device-prep.sh made: no LLVM, no Debian
+# packages, no network there. Writes JSON under $OUT:
+#   gpu.json            the GPU (nvidia-smi)
+#   tiny_moe.json       5 steps of tiny_moe on the GPU against the CPU's
+#                       losses (relative difference per step)
+#   small_moe.json      small_moe's tokens/s, TFLOP/s and MFU against the
+#                       H200's dense FP32 peak (the executable's GEMMs are
+#                       f32 on cuBLASLt)
+#   summary.json        all of it, with every command's exit status
+# Each run has its own time limit, so the whole check stays under 8
+# minutes; a failure is recorded, not fatal.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dir=device
+OUT=${OUT:-device-out}
+mkdir -p "$OUT"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$dir" "$work" <<'PY'
+import lzma, os, sys
+src, dst = sys.argv[1:3]
+for name in os.listdir(src):
+    if name.endswith(".xz"):
+        with lzma.open(os.path.join(src, name)) as f, \
+                open(os.path.join(dst, name[:-3]), "wb") as g:
+            g.write(f.read())
+os.chmod(os.path.join(dst, "dsv3-run"), 0o755)
+PY
+
+# cuBLASLt: the CUDA toolkit's, or the one in PyTorch's nvidia wheels.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+         $(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null); do
+  if ls "$d"/libcublasLt.so* > /dev/null 2>&1; then
+    export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+    break
+  fi
+done
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
+  > "$work/gpu.txt" 2>&1
+python3 -c 'import json,sys; print(json.dumps({"nvidia_smi": open(sys.argv[1]).read().strip()}))' \
+  "$work/gpu.txt" > "$OUT/gpu.json"
+
+run() {  # name, seconds, command...
+  local name=$1 limit=$2
+  shift 2
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  echo $? > "$OUT/$name.rc"
+}
+
+run tiny_moe 180 "$work/dsv3-run" "$work/tiny_moe.cuda.dsv3" --steps 5 \
+  --data "$work/corpus.txt" --metrics "$OUT/tiny_moe.gpu.jsonl"
+run small_moe 240 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 6 \
+  --metrics "$OUT/small_moe.gpu.jsonl"
+
+python3 - "$dir" "$OUT" <<'PY'
+import json, os, statistics, sys
+src, out = sys.argv[1:3]
+
+def rows(path):
+    try:
+        return [json.loads(l) for l in open(path)]
+    except OSError:
+        return []
+
+def rc(name):
+    try:
+        return int(open(os.path.join(out, name + ".rc")).read())
+    except (OSError, ValueError):
+        return None
+
+def tail(name):
+    try:
+        return open(os.path.join(out, name + ".log")).read()[-2000:]
+    except OSError:
+        return ""
+
+cpu = rows(os.path.join(src, "tiny_moe.cpu.jsonl"))
+gpu = rows(os.path.join(out, "tiny_moe.gpu.jsonl"))
+steps = [{"step": c["step"], "cpu": c["loss"], "gpu": g["loss"],
+          "relative": abs(g["loss"] - c["loss"]) / abs(c["loss"])}
+         for c, g in zip(cpu, gpu)]
+tiny = {"exit": rc("tiny_moe"), "steps": steps,
+        "max_relative": max((s["relative"] for s in steps), default=None),
+        "log": tail("tiny_moe")}
+json.dump(tiny, open(os.path.join(out, "tiny_moe.json"), "w"), indent=1)
+
+small_rows = rows(os.path.join(out, "small_moe.gpu.jsonl"))[1:]
+peak_fp32 = 67e12  # H200 SXM dense FP32 (no tensor cores)
+small = {"exit": rc("small_moe"), "log": tail("small_moe")}
+if small_rows:
+    tflops = statistics.median(r["tflops"] for r in small_rows)
+    small.update(tokens_per_s=statistics.median(r["tokens_per_s"] for r in small_rows),
+                 tflops=tflops, mfu_fp32=tflops * 1e12 / peak_fp32)
+json.dump(small, open(os.path.join(out, "small_moe.json"), "w"), indent=1)
+
+summary = {"gpu": json.load(open(os.path.join(out, "gpu.json"))),
+           "tiny_moe": {k: v for k, v in tiny.items() if k != "log"},
+           "small_moe": {k: v for k, v in small.items() if k != "log"},
+           "not_measured": ["kernel bandwidth on large tensors",
+                            "PyTorch eager and torch.compile baselines"]}
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
+print(json.dumps(summary, indent=1))
+PY
