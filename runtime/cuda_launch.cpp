@@ -6,37 +6,39 @@
 
 namespace dsv3::runtime {
 
+namespace {
+
+/// Stores `value` at the start of an 8-byte slot, as the kernel reads it.
+template <typename T> void put(uint64_t &slot, T value) {
+  static_assert(sizeof(T) <= sizeof(uint64_t));
+  std::memcpy(&slot, &value, sizeof(T));
+}
+
+} // namespace
+
 PackedLaunchArgs packLaunchArgs(const GpuLaunch &launch,
                                 const std::function<uint64_t(int)> &address) {
   PackedLaunchArgs packed;
   packed.slots.resize(launch.args_size(), 0);
   for (int i = 0; i < launch.args_size(); ++i) {
     const GpuArg &arg = launch.args(i);
-    void *slot = &packed.slots[i];
+    uint64_t &slot = packed.slots[i];
     switch (arg.value_case()) {
     case GpuArg::kBuffer:
-      packed.slots[i] = address(arg.buffer());
+      slot = address(arg.buffer());
       break;
-    case GpuArg::kI64: {
-      int64_t v = arg.i64();
-      std::memcpy(slot, &v, sizeof(v));
+    case GpuArg::kI64:
+      put(slot, arg.i64());
       break;
-    }
-    case GpuArg::kI32: {
-      int32_t v = arg.i32();
-      std::memcpy(slot, &v, sizeof(v));
+    case GpuArg::kI32:
+      put(slot, arg.i32());
       break;
-    }
-    case GpuArg::kF32: {
-      float v = arg.f32();
-      std::memcpy(slot, &v, sizeof(v));
+    case GpuArg::kF32:
+      put(slot, arg.f32());
       break;
-    }
-    case GpuArg::kF64: {
-      double v = arg.f64();
-      std::memcpy(slot, &v, sizeof(v));
+    case GpuArg::kF64:
+      put(slot, arg.f64());
       break;
-    }
     default:
       break;
     }
