@@ -63,13 +63,15 @@ def DecomposeAttention : Pass<"dsv3-decompose-attention", "mlir::ModuleOp"> {
 def HoistAllocs : Pass<"dsv3-hoist-allocs", "mlir::func::FuncOp"> {
   let summary = "Turn a kernel's temporary buffers into arguments";
   let description = [{
-    After bufferization, every `memref.alloc` with a static shape in the
-    function's entry block becomes a new argument, appended after the
-    existing ones: the caller provides the memory (the executable writer
-    places it in the arena, live for that one launch), so a step allocates
-    nothing at run time and the arena holds every buffer. Allocations
-    inside loops or other regions stay, as the function may need a fresh
-    buffer per iteration. Runs on functions marked `dsv3.kernel`, or on
+    After bufferization, every `memref.alloc` with a static shape and an
+    identity layout becomes a new argument, appended after the existing
+    ones: the caller provides the memory (the executable writer places it
+    in the arena, live for that one launch), so a step allocates nothing
+    at run time and the arena holds every buffer. An allocation inside
+    sequential loops (`scf.for`, `scf.while`) or branches is hoisted too
+    when neither it nor a view of it is yielded, so no iteration sees
+    another's buffer; one inside a parallel loop stays, as its iterations
+    need a buffer each. Runs on functions marked `dsv3.kernel`, or on
     every function with `all`.
   }];
   let options = [
