@@ -44,20 +44,22 @@ Status MetricsWriter::write(
 }
 
 void TraceWriter::complete(const std::string &name, const std::string &category,
-                           double startUs, double durationUs, int thread) {
-  events_.push_back({name, category, startUs, durationUs, thread});
+                           double startUs, double durationUs, int thread,
+                           int64_t bytes) {
+  events_.push_back({name, category, startUs, durationUs, thread, bytes});
 }
 
 Status TraceWriter::close() {
   nlohmann::json events = nlohmann::json::array();
-  for (const Event &e : events_)
-    events.push_back({{"name", e.name},
-                      {"cat", e.category},
-                      {"ph", "X"},
-                      {"ts", e.start},
-                      {"dur", e.duration},
-                      {"pid", 0},
-                      {"tid", e.thread}});
+  for (const Event &e : events_) {
+    nlohmann::json event = {{"name", e.name},     {"cat", e.category},
+                            {"ph", "X"},          {"ts", e.start},
+                            {"dur", e.duration},  {"pid", 0},
+                            {"tid", e.thread}};
+    if (e.bytes > 0)
+      event["args"] = {{"bytes", e.bytes}};
+    events.push_back(std::move(event));
+  }
   nlohmann::json trace = {{"traceEvents", events},
                           {"displayTimeUnit", "ms"}};
   std::string tmp = path_ + ".tmp";

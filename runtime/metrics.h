@@ -34,8 +34,11 @@ private:
 class TraceWriter {
 public:
   explicit TraceWriter(std::string path) : path_(std::move(path)) {}
+  /// `bytes`, when positive, is recorded in the event's args: the bytes
+  /// the command reads and writes, for a bandwidth figure.
   void complete(const std::string &name, const std::string &category,
-                double startUs, double durationUs, int thread = 0);
+                double startUs, double durationUs, int thread = 0,
+                int64_t bytes = 0);
   Status close();
   size_t size() const { return events_.size(); }
 
@@ -44,6 +47,7 @@ private:
     std::string name, category;
     double start, duration;
     int thread;
+    int64_t bytes;
   };
   std::string path_;
   std::vector<Event> events_;

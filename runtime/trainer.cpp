@@ -169,10 +169,31 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
     Clock::time_point end = Clock::now();
     const Command &c = exe_.commands(i);
     std::string name, category;
+    // A kernel's bytes: each distinct buffer it is given, once (what it
+    // can at most move).
+    int64_t bytes = 0;
+    std::vector<int> seen;
+    auto count = [&](int id) {
+      if (std::find(seen.begin(), seen.end(), id) != seen.end())
+        return;
+      seen.push_back(id);
+      bytes += exe_.buffers(id).bytes();
+    };
     switch (c.kind_case()) {
     case Command::kLaunch:
       name = c.launch().kernel();
       category = "kernel";
+      for (int id : c.launch().inputs())
+        count(id);
+      for (int id : c.launch().outputs())
+        count(id);
+      break;
+    case Command::kGpuLaunch:
+      name = c.gpu_launch().function();
+      category = "kernel";
+      for (const GpuArg &a : c.gpu_launch().args())
+        if (a.value_case() == GpuArg::kBuffer)
+          count(a.buffer());
       break;
     case Command::kGemm:
       name = "gemm " + std::to_string(c.gemm().batch()) + "x" +
@@ -192,7 +213,7 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
     auto us = [&](Clock::time_point t) {
       return std::chrono::duration<double, std::micro>(t - origin).count();
     };
-    trace->complete(name, category, us(start), us(end) - us(start));
+    trace->complete(name, category, us(start), us(end) - us(start), 0, bytes);
   }
   return backend_->synchronize();
 }
