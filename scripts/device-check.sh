@@ -13,6 +13,10 @@
 #                       buffers over their time, against 4.8 TB/s (an upper
 #                       bound on what each moves, exact for elementwise
 #                       kernels over whole tensors)
+#   pytorch.json        the same small_moe written in PyTorch
+#                       (bench/pytorch_moe.py, f32 without TF32, like the
+#                       executable), eager and torch.compile: tokens/s and
+#                       TFLOP/s by dsv3's FLOP count for the step
 #   summary.json        all of it, with every command's exit status
 # Each run has its own time limit, so the whole check stays under 8
 # minutes; a failure is recorded, not fatal.
@@ -56,12 +60,16 @@ run() {  # name, seconds, command...
   echo $? > "$OUT/$name.rc"
 }
 
-run tiny_moe 90 "$work/dsv3-run" "$work/tiny_moe.cuda.dsv3" --steps 5 \
+run tiny_moe 60 "$work/dsv3-run" "$work/tiny_moe.cuda.dsv3" --steps 5 \
   --data "$work/corpus.txt" --metrics "$OUT/tiny_moe.gpu.jsonl"
-run small_moe 200 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 6 \
+run small_moe 120 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 6 \
   --metrics "$OUT/small_moe.gpu.jsonl"
-run small_moe_trace 120 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 2 \
+run small_moe_trace 60 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 2 \
   --trace "$OUT/small_moe.trace.json"
+run torch_eager 90 python3 "$dir/pytorch_moe.py" "$dir/small_moe.pbtxt" \
+  --device cuda --steps 8 --json "$OUT/torch_eager.json"
+run torch_compile 150 python3 "$dir/pytorch_moe.py" "$dir/small_moe.pbtxt" \
+  --device cuda --steps 8 --compile --json "$OUT/torch_compile.json"
 
 python3 - "$dir" "$OUT" <<'PY'
 import json, os, statistics, sys
@@ -123,11 +131,31 @@ except (OSError, KeyError, ValueError) as e:
     bandwidth["error"] = str(e)
 json.dump(bandwidth, open(os.path.join(out, "bandwidth.json"), "w"), indent=1)
 
+# FLOPs of one step by dsv3's cost model, from the executable's metrics.
+flops = None
+if small_rows:
+    flops = statistics.median(r["tflops"] * 1e12 * r["step_s"] for r in small_rows)
+torch_results = {}
+for mode in ("torch_eager", "torch_compile"):
+    entry = {"exit": rc(mode)}
+    try:
+        r = json.load(open(os.path.join(out, mode + ".json")))
+        entry.update(tokens_per_s=r["tokens_per_s"], step_s=r["step_s"],
+                     first_step_s=r["first_step_s"], parameters=r["parameters"])
+        if flops:
+            entry["tflops"] = flops / r["step_s"] / 1e12
+            entry["mfu_fp32"] = entry["tflops"] * 1e12 / peak_fp32
+    except (OSError, KeyError, ValueError):
+        entry["log"] = tail(mode)
+    torch_results[mode] = entry
+json.dump(torch_results, open(os.path.join(out, "pytorch.json"), "w"), indent=1)
+
 summary = {"gpu": json.load(open(os.path.join(out, "gpu.json"))),
+           "pytorch": {k: {kk: vv for kk, vv in v.items() if kk != "log"}
+                       for k, v in torch_results.items()},
            "bandwidth": {k: v for k, v in bandwidth.items() if k != "kernels"},
            "tiny_moe": {k: v for k, v in tiny.items() if k != "log"},
-           "small_moe": {k: v for k, v in small.items() if k != "log"},
-           "not_measured": ["PyTorch eager and torch.compile baselines"]}
+           "small_moe": {k: v for k, v in small.items() if k != "log"}}
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print(json.dumps(summary, indent=1))
 PY

@@ -3,8 +3,9 @@
 # toolkit but maybe no GPU): builds the compiler and a dsv3-run that needs
 # only glibc (dsv3-run-portable), compiles tiny_moe and small_moe for cuda
 # (sm_90), runs tiny_moe's first 5 steps on the CPU as the reference, and
-# puts everything, xz-compressed, with scripts/device-check.sh into the
-# git-ignored folder device/ (a few MB; the GPU machine takes 64 MiB).
+# puts everything, xz-compressed, with scripts/device-check.sh and the
+# PyTorch peer (bench/pytorch_moe.py) into the git-ignored folder device/
+# (a few MB; the GPU machine takes 64 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,6 @@ for f in dsv3-run tiny_moe.cuda.dsv3 small_moe.cuda.dsv3; do
   xz -6 -T0 -c "$work/$f" > "$out/$f.xz"
 done
 xz -6 -c examples/data/corpus.txt > "$out/corpus.txt.xz"
-cp scripts/device-check.sh "$out/"
+cp scripts/device-check.sh bench/pytorch_moe.py examples/small_moe.pbtxt "$out/"
 du -sh "$out"
 ls -l "$out"
