@@ -9,24 +9,6 @@
 
 namespace dsv3::runtime {
 
-size_t elementBytes(ElementType type) {
-  switch (type) {
-  case TYPE_F32:
-  case TYPE_I32:
-    return 4;
-  case TYPE_I64:
-  case TYPE_F64:
-    return 8;
-  case TYPE_BF16:
-  case TYPE_F16:
-    return 2;
-  case TYPE_I8:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
 const char *elementTypeName(ElementType type) {
   switch (type) {
   case TYPE_F32:

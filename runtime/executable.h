@@ -10,6 +10,7 @@
 #ifndef DSV3_RUNTIME_EXECUTABLE_H
 #define DSV3_RUNTIME_EXECUTABLE_H
 
+#include "element_type.h"
 #include "runtime/executable.pb.h"
 #include "status.h"
 
@@ -17,8 +18,6 @@
 
 namespace dsv3::runtime {
 
-/// Bytes of one element, 0 for an unknown type.
-size_t elementBytes(ElementType type);
 const char *elementTypeName(ElementType type);
 const char *roleName(Role role);
 

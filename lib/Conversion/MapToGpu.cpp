@@ -38,8 +38,8 @@ private:
   void mapSequential(ArrayRef<Operation *> ops);
 };
 
-/// A launch of `grid` x 1 x 1 blocks of `block` x 1 x 1 threads before `at`,
-/// its builder positioned in the body (before the terminator).
+/// A launch of `grid` x 1 x 1 blocks of `block` x 1 x 1 threads at `b`'s
+/// insertion point; `b` is left in the body, before the terminator.
 gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t grid,
                            int64_t block) {
   Value g = arith::ConstantIndexOp::create(b, loc, grid);

@@ -25,6 +25,7 @@
 #include "Target/HostCodegen.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Ops.h"
+#include "runtime/element_type.h"
 #include "runtime/executable.pb.h"
 #include "runtime/executable_format.h"
 
@@ -65,22 +66,6 @@ FailureOr<rt::ElementType> toDType(Type type) {
   if (type.isInteger(1) || type.isInteger(8))
     return rt::TYPE_I8;
   return failure();
-}
-
-int64_t elementBytes(rt::ElementType type) {
-  switch (type) {
-  case rt::TYPE_I64:
-  case rt::TYPE_F64:
-    return 8;
-  case rt::TYPE_F32:
-  case rt::TYPE_I32:
-    return 4;
-  case rt::TYPE_BF16:
-  case rt::TYPE_F16:
-    return 2;
-  default:
-    return 1;
-  }
 }
 
 rt::Role toRole(StringRef role) {
@@ -280,7 +265,7 @@ mlir::dsv3::buildExecutable(ModuleOp module,
     for (int64_t d : type.getShape())
       buffer->add_shape(d);
     buffer->set_bytes(product(type.getShape()) *
-                      elementBytes(*dtype));
+                      static_cast<int64_t>(rt::elementBytes(*dtype)));
     buffer->set_role(rt::ACTIVATION);
     storage.push_back(storageOf < 0 ? id : storage[storageOf]);
     return id;
