@@ -217,8 +217,10 @@ void MapToGpuPass::runOnOperation() {
     sequential.clear();
   };
   for (Operation &op : llvm::make_early_inc_range(entry.without_terminator())) {
-    if (isa<gpu::LaunchOp>(op))
+    if (isa<gpu::LaunchOp>(op)) {
+      flush();
       continue;
+    }
     if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
       flush();
       if (failed(mapParallel(loop)))

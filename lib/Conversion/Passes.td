@@ -81,6 +81,59 @@ def HoistAllocs : Pass<"dsv3-hoist-allocs", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def MapGenericsToGpu : Pass<"dsv3-map-generics-to-gpu", "mlir::func::FuncOp"> {
+  let summary = "Map row reductions and elementwise generics to GPU launches";
+  let description = [{
+    Runs on bufferized kernels before `convert-linalg-to-parallel-loops`
+    and maps two kinds of top-level `linalg.generic` to `gpu.launch` ops
+    with a thread mapping that suits them; every other op is left for
+    `dsv3-map-to-gpu`.
+
+    A row reduction (the innermost loop is a reduction, one output, and the
+    body yields `combiner(f(inputs), out)` with an associative combiner:
+    `addf`, `mulf`, `maximumf`, `maxnumf`, `minimumf`, `minnumf` or `addi`)
+    of at least `warp-reduce-min` elements per row gets a warp per row, or
+    a block of `block-size` threads per row from `block-reduce-min`
+    elements on. Each thread accumulates every 32nd (or `block-size`th)
+    element of the row, so that neighbouring threads read neighbouring
+    elements; the warp combines the partial results with butterfly
+    shuffles (`gpu.shuffle xor`, `shfl.sync.bfly` in PTX), and a block
+    combines its warps' results through shared memory. Lane 0 then folds
+    the row's result into the output's value, as the generic would. The
+    order of the combination differs from the sequential loop, so
+    floating-point sums round differently.
+
+    An elementwise generic (parallel loops only) whose innermost loop is a
+    multiple of `vector-width` gets `vector-width` adjacent elements per
+    thread: each operand that is contiguous along the innermost loop (an
+    identity layout, 16-, 32- or 64-bit elements) is read and written with
+    one aligned `vector.load`/`vector.store` (`ld.global.v4.f32` in PTX),
+    one that does not depend on it with one load, and any other with a
+    load per element. The alignment holds for buffers aligned to the
+    vector's size, as the executable's arena places them.
+
+    Generics with dynamic shapes, ones whose body writes memory, and ones
+    nested in other ops are left alone.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"4",
+           "Adjacent elements per thread in elementwise launches (1 turns "
+           "them off)">,
+    Option<"warpReduceMin", "warp-reduce-min", "int64_t", /*default=*/"32",
+           "The shortest row that gets a warp">,
+    Option<"blockReduceMin", "block-reduce-min", "int64_t",
+           /*default=*/"4096", "The shortest row that gets a whole block">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def MapToGpu : Pass<"dsv3-map-to-gpu", "mlir::func::FuncOp"> {
   let summary = "Put a kernel's loops on the GPU as gpu.launch ops";
   let description = [{

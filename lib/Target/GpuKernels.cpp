@@ -201,6 +201,7 @@ FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels, int sm,
   {
     PassManager pm(context);
     OpPassManager &fn = pm.nest<func::FuncOp>();
+    fn.addPass(createMapGenericsToGpu());
     fn.addPass(createConvertLinalgToParallelLoopsPass());
     fn.addPass(createCanonicalizerPass());
     fn.addPass(createMapToGpu());

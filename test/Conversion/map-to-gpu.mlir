@@ -43,3 +43,30 @@ func.func @sequential(%m: memref<8xf32>) {
   }
   return
 }
+
+// A launch already in the function (from dsv3-map-generics-to-gpu) ends the
+// run of sequential ops before it: the store, the launch and the load keep
+// their order in three launches.
+// CHECK-LABEL: func.func @around_launch(
+// CHECK: gpu.launch
+// CHECK:   memref.store %{{.*}}, %arg0[%c0
+// CHECK: gpu.launch
+// CHECK:   memref.store %{{.*}}, %arg0[%c1
+// CHECK: gpu.launch
+// CHECK:   memref.load %arg0[%c1
+// CHECK:   memref.store
+func.func @around_launch(%m: memref<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  memref.store %one, %m[%c0] : memref<8xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %v = memref.load %m[%c0] : memref<8xf32>
+    memref.store %v, %m[%c1] : memref<8xf32>
+    gpu.terminator
+  }
+  %w = memref.load %m[%c1] : memref<8xf32>
+  memref.store %w, %m[%c0] : memref<8xf32>
+  return
+}
