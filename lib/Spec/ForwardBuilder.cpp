@@ -64,9 +64,46 @@ private:
   Value reshape(Value x, ArrayRef<int64_t> shape) {
     return ReshapeOp::create(b, f32(shape), x);
   }
+  /// Whether GEMMs run in bf16 (compile.precision BF16): their operands
+  /// are rounded to bf16, the GEMM accumulates in f32 and rounds its result
+  /// to bf16, which is widened again. Parameters, the optimizer and every
+  /// other op stay in f32. An f64 graph (gradient checks) stays exact.
+  bool bf16Gemms() const {
+    return spec.compile().precision() == spec::Compile::BF16 &&
+           floatType.isF32();
+  }
+  Value withElementType(Value v, Type element) {
+    auto type = cast<RankedTensorType>(v.getType());
+    return CastOp::create(b, type.clone(element), v);
+  }
+  /// `gemm` on its operands in the GEMM precision, its result widened.
+  template <typename Gemm>
+  Value inGemmPrecision(ArrayRef<Value> operands, Gemm gemm) {
+    if (!bf16Gemms())
+      return gemm(operands);
+    SmallVector<Value> narrow;
+    for (Value v : operands) {
+      // One rounding per value, however many GEMMs read it.
+      Value &bf16 = narrowed[v];
+      if (!bf16)
+        bf16 = withElementType(v, b.getBF16Type());
+      narrow.push_back(bf16);
+    }
+    return withElementType(gemm(narrow), floatType);
+  }
   Value linear(Value x, Value w) {
-    return MatmulOp::create(b, x, w, /*transpose_lhs=*/false,
-                            /*transpose_rhs=*/true);
+    return inGemmPrecision({x, w}, [&](ArrayRef<Value> v) -> Value {
+      return MatmulOp::create(b, v[0], v[1], /*transpose_lhs=*/false,
+                              /*transpose_rhs=*/true);
+    });
+  }
+  /// One GEMM per expert over consecutive row groups; `w` is
+  /// [experts, out, in].
+  Value groupedLinear(Value rows, Value w, Value sizes) {
+    return inGemmPrecision({rows, w}, [&](ArrayRef<Value> v) -> Value {
+      return GroupedMatmulOp::create(b, v[0], v[1], sizes,
+                                     /*transpose_weight=*/true);
+    });
   }
   Value norm(Value x, Value w) {
     return RmsNormOp::create(b, x, w, llvm::APFloat(arch.rms_norm_eps()));
@@ -104,6 +141,8 @@ private:
   unsigned numParams = 0;
   SmallVector<DictionaryAttr> argAttrs;
   Value embedTable, headWeight;
+  /// The bf16 copy of each value a bf16 GEMM reads.
+  llvm::DenseMap<Value, Value> narrowed;
   /// Sequence balance losses of every MoE layer, summed into the loss.
   SmallVector<Value> auxLosses;
 };
@@ -303,10 +342,10 @@ Value ForwardBuilder::moeFfn(Value x2d, const std::string &prefix,
   auto dispatch = MoeDispatchOp::create(b, x2d, router.getIndices(), experts,
                                         policy, capacity);
   Value rows = dispatch.getRows(), sizes = dispatch.getGroupSizes();
-  Value g = GroupedMatmulOp::create(b, rows, gate, sizes, true);
-  Value u = GroupedMatmulOp::create(b, rows, up, sizes, true);
+  Value g = groupedLinear(rows, gate, sizes);
+  Value u = groupedLinear(rows, up, sizes);
   Value act = MulOp::create(b, SiluOp::create(b, g), u);
-  Value d = GroupedMatmulOp::create(b, act, down, sizes, true);
+  Value d = groupedLinear(act, down, sizes);
   Value out = MoeCombineOp::create(b, d, router.getWeights(),
                                    router.getIndices(), experts, policy,
                                    capacity);

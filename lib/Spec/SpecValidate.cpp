@@ -211,6 +211,11 @@ void Validator::checkCompile() {
     error("compile.remat_budget_bytes",
           Twine(c.remat_budget_bytes()) + " must be >= 1 with remat BUDGET");
   nonNegative("compile.l1", c.l1());
+  if (c.precision() != spec::Compile::FP32 &&
+      c.precision() != spec::Compile::BF16)
+    error("compile.precision",
+          spec::Compile::Precision_Name(c.precision()) +
+              " is not implemented yet (FP32, or BF16 GEMMs)");
 }
 
 LogicalResult Validator::run() {

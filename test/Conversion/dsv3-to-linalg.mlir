@@ -109,6 +109,23 @@ func.func @linear(%x: tensor<2x3x4xf32>, %w: tensor<5x4xf32>) -> tensor<2x3x5xf3
 
 // -----
 
+// A bf16 GEMM accumulates in f32 and rounds its result to bf16 once.
+// CHECK-LABEL: func.func @linear_bf16(
+// CHECK: %[[ACC:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<2x3x5xf32>)
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x3x4xbf16>, tensor<5x4xbf16>) outs(%[[ACC]] : tensor<2x3x5xf32>)
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// CHECK:   arith.extf %{{.*}} : bf16 to f32
+// CHECK:   arith.mulf %{{.*}} : f32
+// CHECK:   arith.addf %{{.*}} : f32
+// CHECK: linalg.generic {{.*}} ins(%[[SUM]] : tensor<2x3x5xf32>) outs(%{{.*}} : tensor<2x3x5xbf16>)
+// CHECK:   arith.truncf %{{.*}} : f32 to bf16
+func.func @linear_bf16(%x: tensor<2x3x4xbf16>, %w: tensor<5x4xbf16>) -> tensor<2x3x5xbf16> {
+  %y = dsv3.matmul %x, %w transpose_rhs : tensor<2x3x4xbf16>, tensor<5x4xbf16> -> tensor<2x3x5xbf16>
+  return %y : tensor<2x3x5xbf16>
+}
+
+// -----
+
 // Fusion regions are inlined; collectives, which become runtime commands
 // rather than code, stay.
 // CHECK-LABEL: func.func @fusion_and_rest(

@@ -343,24 +343,13 @@ Value expertMatrix(OpBuilder &b, Location loc, Value w, Value e) {
       sizes, strides);
 }
 
-/// A contraction generic over (i, j, l): out[i, j] += A(i, l) * B(l, j),
-/// with the operand maps given.
+/// A contraction over (i, j, l): out[i, j] += A(i, l) * B(l, j), with the
+/// operand maps given.
 Value contract(OpBuilder &b, Location loc, Value lhs, Value rhs, Value init,
                AffineMap lhsMap, AffineMap rhsMap) {
   AffineMap out = AffineMap::get(
       3, 0, {b.getAffineDimExpr(0), b.getAffineDimExpr(1)}, b.getContext());
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{lhs, rhs}, init,
-             ArrayRef<AffineMap>{lhsMap, rhsMap, out},
-             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                           utils::IteratorType::parallel,
-                                           utils::IteratorType::reduction},
-             [](OpBuilder &nb, Location l, ValueRange a) {
-               Value p = arith::MulFOp::create(nb, l, a[0], a[1]);
-               linalg::YieldOp::create(nb, l,
-                                       Value(arith::AddFOp::create(nb, l, p, a[2])));
-             })
-      .getResult(0);
+  return buildContraction(b, loc, lhs, rhs, init, {lhsMap, rhsMap, out});
 }
 
 AffineMap dims(OpBuilder &b, int64_t x, int64_t y) {

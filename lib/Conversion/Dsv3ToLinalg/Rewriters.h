@@ -38,6 +38,13 @@ void populateDsv3RoutingToLinalgPatterns(MLIRContext *context,
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
                                             RewritePatternSet &patterns);
 
+/// The GEMM `lhs * rhs` as one contraction generic over `maps` (lhs, rhs,
+/// result; the last loop reduces) into a result shaped like `zeroInit`, a
+/// tensor of zeros. A GEMM in a type narrower than f32 (bf16, f16)
+/// accumulates in f32, as dsv3's GEMMs do, and rounds once at the end.
+Value buildContraction(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                       Value zeroInit, ArrayRef<AffineMap> maps);
+
 } // namespace mlir::dsv3
 
 #endif // DSV3_CONVERSION_DSV3TOLINALG_REWRITERS_H

@@ -184,22 +184,65 @@ struct MatmulToGeneric : OpConversionPattern<MatmulOp> {
     SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, lhs, ctx),
                                    AffineMap::get(loops, 0, rhs, ctx),
                                    AffineMap::get(loops, 0, out, ctx)};
-    SmallVector<utils::IteratorType> iterators(loops,
-                                               utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
-    auto generic = linalg::GenericOp::create(
-        rewriter, op.getLoc(), type,
-        ValueRange{adaptor.getLhs(), adaptor.getRhs()},
-        zeros(rewriter, op.getLoc(), type), maps, iterators,
-        [](OpBuilder &b, Location l, ValueRange args) {
-          Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
-          Value acc = arith::AddFOp::create(b, l, prod, args[2]);
-          linalg::YieldOp::create(b, l, acc);
-        });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, buildContraction(rewriter, op.getLoc(),
+                                            adaptor.getLhs(), adaptor.getRhs(),
+                                            zeros(rewriter, op.getLoc(), type),
+                                            maps));
     return success();
   }
 };
+
+} // namespace
+
+Value mlir::dsv3::buildContraction(OpBuilder &b, Location loc, Value lhs,
+                                   Value rhs, Value zeroInit,
+                                   ArrayRef<AffineMap> maps) {
+  auto type = cast<RankedTensorType>(zeroInit.getType());
+  Type elem = type.getElementType();
+  bool widen = elem.getIntOrFloatBitWidth() < 32;
+  Type acc = widen ? b.getF32Type() : elem;
+  Value init = zeroInit;
+  if (widen) {
+    Value empty = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, zeroInit), acc);
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(acc, 0.0));
+    init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  }
+  unsigned loops = maps.front().getNumDims();
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  Value sum =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps, iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value x = args[0], y = args[1];
+            if (widen) {
+              x = arith::ExtFOp::create(nb, l, acc, x);
+              y = arith::ExtFOp::create(nb, l, acc, y);
+            }
+            Value prod = arith::MulFOp::create(nb, l, x, y);
+            linalg::YieldOp::create(
+                nb, l, Value(arith::AddFOp::create(nb, l, prod, args[2])));
+          })
+          .getResult(0);
+  if (!widen)
+    return sum;
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  return linalg::GenericOp::create(
+             b, loc, type, sum, zeroInit,
+             ArrayRef<AffineMap>{identity, identity},
+             SmallVector<utils::IteratorType>(type.getRank(),
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, l,
+                   Value(arith::TruncFOp::create(nb, l, elem, args[0])));
+             })
+      .getResult(0);
+}
+
+namespace {
 
 /// A fusion's body is inlined in place; its generics fuse again upstream.
 struct InlineFusion : OpConversionPattern<FusionOp> {
