@@ -3,6 +3,7 @@
 #include "cpu_backend.h"
 
 #include "cpu_gemm.h"
+#include "element_type.h"
 #include "file_util.h"
 
 #include <cerrno>
@@ -147,6 +148,27 @@ CpuBackend::~CpuBackend() {
     dlclose(library_);
 }
 
+const float *CpuBackend::widened(int slot, int id) {
+  const auto *src = static_cast<const uint16_t *>(buffer(id));
+  std::vector<float> &dst = scratch_[slot];
+  dst.resize(exe_.buffers(id).bytes() / 2);
+  for (size_t i = 0; i < dst.size(); ++i)
+    dst[i] = bf16ToFloat(src[i]);
+  return dst.data();
+}
+
+float *CpuBackend::resultFor(int slot, int id) {
+  scratch_[slot].resize(exe_.buffers(id).bytes() / 2);
+  return scratch_[slot].data();
+}
+
+void CpuBackend::narrowInto(int slot, int id) {
+  auto *dst = static_cast<uint16_t *>(buffer(id));
+  const std::vector<float> &src = scratch_[slot];
+  for (size_t i = 0; i < src.size(); ++i)
+    dst[i] = floatToBf16(src[i]);
+}
+
 Status CpuBackend::run(int index) {
   const Command &c = exe_.commands(index);
   switch (c.kind_case()) {
@@ -164,6 +186,13 @@ Status CpuBackend::run(int index) {
   }
   case Command::kGemm: {
     const Gemm &g = c.gemm();
+    if (exe_.buffers(g.c()).dtype() == TYPE_BF16) {
+      gemm(g.trans_a(), g.trans_b(), g.batch(), g.m(), g.n(), g.k(),
+           widened(0, g.a()), g.stride_a(), widened(1, g.b()), g.stride_b(),
+           resultFor(2, g.c()), g.stride_c());
+      narrowInto(2, g.c());
+      return Status::ok();
+    }
     gemm(g.trans_a(), g.trans_b(), g.batch(), g.m(), g.n(), g.k(),
          static_cast<const float *>(buffer(g.a())), g.stride_a(),
          static_cast<const float *>(buffer(g.b())), g.stride_b(),
@@ -172,10 +201,13 @@ Status CpuBackend::run(int index) {
   }
   case Command::kGroupedGemm: {
     const GroupedGemm &g = c.grouped_gemm();
-    const auto *x = static_cast<const float *>(buffer(g.x()));
-    const auto *w = static_cast<const float *>(buffer(g.w()));
+    bool bf16 = exe_.buffers(g.y()).dtype() == TYPE_BF16;
+    const float *x = bf16 ? widened(0, g.x())
+                          : static_cast<const float *>(buffer(g.x()));
+    const float *w = bf16 ? widened(1, g.w())
+                          : static_cast<const float *>(buffer(g.w()));
+    float *y = bf16 ? resultFor(2, g.y()) : static_cast<float *>(buffer(g.y()));
     const auto *sizes = static_cast<const int32_t *>(buffer(g.group_sizes()));
-    auto *y = static_cast<float *>(buffer(g.y()));
     Status s = g.weight_grad()
                    ? groupedGemmWeightGrad(g.trans_w(), g.rows(), g.experts(),
                                            g.k(), g.n(), x, w, sizes, y)
@@ -184,6 +216,8 @@ Status CpuBackend::run(int index) {
     if (!s)
       return Status::error("command " + std::to_string(index) + ": " +
                            s.message());
+    if (bf16)
+      narrowInto(2, g.y());
     return Status::ok();
   }
   case Command::kCopy:

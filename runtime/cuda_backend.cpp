@@ -15,8 +15,9 @@
 #ifdef DSV3_HAVE_CUDA_HEADERS
 
 #include "cuda_launch.h"
+#include "cuda_lt.h"
+#include "element_type.h"
 
-#include <cublasLt.h>
 #include <cuda.h>
 
 #include <dlfcn.h>
@@ -47,20 +48,9 @@ namespace {
   X(cuStreamCreate)                                                            \
   X(cuStreamSynchronize)
 
-#define DSV3_LT_FUNCTIONS(X)                                                   \
-  X(cublasLtCreate)                                                            \
-  X(cublasLtMatmulDescCreate)                                                  \
-  X(cublasLtMatmulDescDestroy)                                                 \
-  X(cublasLtMatmulDescSetAttribute)                                            \
-  X(cublasLtMatrixLayoutCreate)                                                \
-  X(cublasLtMatrixLayoutDestroy)                                               \
-  X(cublasLtMatrixLayoutSetAttribute)                                          \
-  X(cublasLtMatmul)
-
 struct Api {
 #define DSV3_MEMBER(name) decltype(&::name) name = nullptr;
   DSV3_DRIVER_FUNCTIONS(DSV3_MEMBER)
-  DSV3_LT_FUNCTIONS(DSV3_MEMBER)
 #undef DSV3_MEMBER
 };
 
@@ -87,16 +77,16 @@ public:
 private:
   explicit CudaBackend(const Executable &exe) : exe_(exe) {}
   Status check(CUresult r, const char *what) const;
-  Status checkLt(cublasStatus_t s, const char *what) const;
   CUdeviceptr address(int id) const { return arena_ + exe_.buffers(id).offset(); }
   Status gemm(const Gemm &g);
   Status groupedGemm(const GroupedGemm &g);
-  Status matmul(const LtMatmul &lt, CUdeviceptr a, CUdeviceptr b,
-                CUdeviceptr c);
+  Status matmul(const LtMatmul &lt, ElementType type, CUdeviceptr a,
+                CUdeviceptr b, CUdeviceptr c);
 
   const Executable &exe_;
   Api api_;
-  void *driver_ = nullptr, *lt_ = nullptr;
+  LtApi lt_;
+  void *driver_ = nullptr, *ltLibrary_ = nullptr;
   std::string description_;
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
@@ -116,13 +106,6 @@ Status CudaBackend::check(CUresult r, const char *what) const {
   return Status::error(std::string(what) + ": " + name);
 }
 
-Status CudaBackend::checkLt(cublasStatus_t s, const char *what) const {
-  if (s == CUBLAS_STATUS_SUCCESS)
-    return Status::ok();
-  return Status::error(std::string(what) + ": cuBLASLt status " +
-                       std::to_string(static_cast<int>(s)));
-}
-
 Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
   std::unique_ptr<CudaBackend> b(new CudaBackend(exe));
   std::string tried;
@@ -131,29 +114,17 @@ Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
     return Status::error("no CUDA driver on this machine (could not load " +
                          tried + "); run a cpu executable instead "
                          "(dsv3-compile --target=cpu)");
-  tried.clear();
-  b->lt_ = openFirst({"libcublasLt.so.13", "libcublasLt.so",
-                      "/usr/local/cuda/lib64/libcublasLt.so.13"},
-                     tried);
-  if (!b->lt_)
-    return Status::error("cuBLASLt is missing (could not load " + tried +
-                         "); add the CUDA toolkit's lib64 to "
-                         "LD_LIBRARY_PATH");
 #define DSV3_RESOLVE(name)                                                     \
   b->api_.name = reinterpret_cast<decltype(&::name)>(dlsym(b->driver_, #name)); \
   if (!b->api_.name)                                                           \
     return Status::error("the CUDA driver lacks " #name);
   DSV3_DRIVER_FUNCTIONS(DSV3_RESOLVE)
 #undef DSV3_RESOLVE
-#define DSV3_RESOLVE(name)                                                     \
-  b->api_.name = reinterpret_cast<decltype(&::name)>(dlsym(b->lt_, #name));   \
-  if (!b->api_.name)                                                           \
-    return Status::error("cuBLASLt lacks " #name);
-  DSV3_LT_FUNCTIONS(DSV3_RESOLVE)
-#undef DSV3_RESOLVE
+  Status s;
+  if (!(s = loadLt(b->lt_, b->ltLibrary_)))
+    return s;
 
   const Api &api = b->api_;
-  Status s;
   if (!(s = b->check(api.cuInit(0), "cuInit")))
     return Status::error("no usable GPU: " + s.message());
   int count = 0;
@@ -195,7 +166,7 @@ Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
                      "clearing the arena")) ||
       !(s = b->check(api.cuMemAlloc_v2(&b->workspace_, b->workspaceBytes_),
                      "allocating the cuBLASLt workspace")) ||
-      !(s = b->checkLt(api.cublasLtCreate(&b->handle_), "cublasLtCreate")))
+      !(s = checkLt(b->lt_.cublasLtCreate(&b->handle_), "cublasLtCreate")))
     return s;
   return std::unique_ptr<Backend>(std::move(b));
 }
@@ -227,68 +198,36 @@ Status CudaBackend::synchronize() {
   return check(api_.cuStreamSynchronize(stream_), "cuStreamSynchronize");
 }
 
-Status CudaBackend::matmul(const LtMatmul &lt, CUdeviceptr a, CUdeviceptr b,
-                           CUdeviceptr c) {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-  Status s;
-  cublasOperation_t ta = lt.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t tb = lt.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-  auto layout = [&](cublasLtMatrixLayout_t *l, int64_t rows, int64_t cols,
-                    int64_t ld, int64_t stride) {
-    if (!(s = checkLt(api_.cublasLtMatrixLayoutCreate(l, CUDA_R_32F, rows, cols, ld),
-                      "cublasLtMatrixLayoutCreate")))
-      return false;
-    int32_t count = static_cast<int32_t>(lt.batch);
-    return static_cast<bool>(
-        (s = checkLt(api_.cublasLtMatrixLayoutSetAttribute(
-                         *l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
-                         sizeof(count)),
-                     "batch count")) &&
-        (s = checkLt(api_.cublasLtMatrixLayoutSetAttribute(
-                         *l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                         &stride, sizeof(stride)),
-                     "batch stride")));
-  };
+Status CudaBackend::matmul(const LtMatmul &shape, ElementType type,
+                           CUdeviceptr a, CUdeviceptr b, CUdeviceptr c) {
+  LtDescriptors d;
+  Status s = createLtDescriptors(lt_, shape, type, d);
+  if (!s)
+    return s;
   float alpha = 1.0f, beta = 0.0f;
-  bool ok =
-      (s = checkLt(api_.cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F,
-                                                  CUDA_R_32F),
-                   "cublasLtMatmulDescCreate")) &&
-      (s = checkLt(api_.cublasLtMatmulDescSetAttribute(
-                       desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
-                   "transa")) &&
-      (s = checkLt(api_.cublasLtMatmulDescSetAttribute(
-                       desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
-                   "transb")) &&
-      layout(&la, lt.aRows, lt.aCols, lt.lda, lt.strideA) &&
-      layout(&lb, lt.bRows, lt.bCols, lt.ldb, lt.strideB) &&
-      layout(&lc, lt.m, lt.n, lt.ldc, lt.strideC) &&
-      (s = checkLt(api_.cublasLtMatmul(
-                       handle_, desc, &alpha, reinterpret_cast<void *>(a), la,
-                       reinterpret_cast<void *>(b), lb, &beta,
-                       reinterpret_cast<void *>(c), lc,
-                       reinterpret_cast<void *>(c), lc, nullptr,
-                       reinterpret_cast<void *>(workspace_), workspaceBytes_,
-                       stream_),
-                   "cublasLtMatmul"));
-  (void)ok;
-  for (cublasLtMatrixLayout_t l : {la, lb, lc})
-    if (l)
-      api_.cublasLtMatrixLayoutDestroy(l);
-  if (desc)
-    api_.cublasLtMatmulDescDestroy(desc);
+  s = checkLt(lt_.cublasLtMatmul(handle_, d.matmul, &alpha,
+                                reinterpret_cast<void *>(a), d.a,
+                                reinterpret_cast<void *>(b), d.b, &beta,
+                                reinterpret_cast<void *>(c), d.c,
+                                reinterpret_cast<void *>(c), d.c, nullptr,
+                                reinterpret_cast<void *>(workspace_),
+                                workspaceBytes_, stream_),
+              "cublasLtMatmul");
+  destroyLtDescriptors(lt_, d);
   return s;
 }
 
 Status CudaBackend::gemm(const Gemm &g) {
-  LtMatmul lt = ltMatmulFor(g);
-  return matmul(lt, address(lt.a), address(lt.b), address(g.c()));
+  LtMatmul shape = ltMatmulFor(g);
+  return matmul(shape, exe_.buffers(g.c()).dtype(), address(shape.a),
+                address(shape.b), address(g.c()));
 }
 
 Status CudaBackend::groupedGemm(const GroupedGemm &g) {
   // The group sizes decide the shapes: read them back, then one matmul per
   // non-empty group. Rows past the groups are zero (forward).
+  ElementType type = exe_.buffers(g.y()).dtype();
+  int64_t eb = static_cast<int64_t>(elementBytes(type));
   std::vector<int32_t> sizes(g.experts());
   Status s = download(g.group_sizes(), sizes.data());
   if (!s)
@@ -301,8 +240,8 @@ Status CudaBackend::groupedGemm(const GroupedGemm &g) {
     rows += n;
   }
   if (!g.weight_grad() && rows < g.rows()) {
-    CUdeviceptr tail = address(g.y()) + rows * g.n() * 4;
-    if (!(s = check(api_.cuMemsetD8_v2(tail, 0, (g.rows() - rows) * g.n() * 4),
+    CUdeviceptr tail = address(g.y()) + rows * g.n() * eb;
+    if (!(s = check(api_.cuMemsetD8_v2(tail, 0, (g.rows() - rows) * g.n() * eb),
                     "clearing rows past the groups")))
       return s;
   }
@@ -322,27 +261,25 @@ Status CudaBackend::groupedGemm(const GroupedGemm &g) {
       // Y_e [n, N] = X_e [n, K] W_e ([K, N], or [N, K] transposed).
       one.set_m(n), one.set_n(g.n()), one.set_k(g.k());
       one.set_trans_b(g.trans_w());
-      LtMatmul lt = ltMatmulFor(one);
-      CUdeviceptr x = address(g.x()) + row * g.k() * 4;
-      CUdeviceptr w = address(g.w()) + e * g.k() * g.n() * 4;
-      CUdeviceptr y = address(g.y()) + row * g.n() * 4;
-      if (!(s = matmul(lt, w, x, y)))
+      LtMatmul shape = ltMatmulFor(one);
+      CUdeviceptr x = address(g.x()) + row * g.k() * eb;
+      CUdeviceptr w = address(g.w()) + e * g.k() * g.n() * eb;
+      CUdeviceptr y = address(g.y()) + row * g.n() * eb;
+      if (!(s = matmul(shape, type, w, x, y)))
         return s;
     } else {
       // dW_e [K, N] = X_e^T dY_e (or its transpose [N, K] = dY_e^T X_e).
       one.set_trans_a(true);
-      CUdeviceptr x = address(g.x()) + row * g.k() * 4;
-      CUdeviceptr dy = address(g.w()) + row * g.n() * 4;
-      CUdeviceptr dw = address(g.y()) + e * g.k() * g.n() * 4;
+      CUdeviceptr x = address(g.x()) + row * g.k() * eb;
+      CUdeviceptr dy = address(g.w()) + row * g.n() * eb;
+      CUdeviceptr dw = address(g.y()) + e * g.k() * g.n() * eb;
       if (!g.trans_w()) {
         one.set_m(g.k()), one.set_n(g.n()), one.set_k(n);
-        LtMatmul lt = ltMatmulFor(one);
-        if (!(s = matmul(lt, dy, x, dw)))
+        if (!(s = matmul(ltMatmulFor(one), type, dy, x, dw)))
           return s;
       } else {
         one.set_m(g.n()), one.set_n(g.k()), one.set_k(n);
-        LtMatmul lt = ltMatmulFor(one);
-        if (!(s = matmul(lt, x, dy, dw)))
+        if (!(s = matmul(ltMatmulFor(one), type, x, dy, dw)))
           return s;
       }
     }

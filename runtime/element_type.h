@@ -11,6 +11,8 @@
 #include "runtime/executable.pb.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 namespace dsv3::runtime {
 
@@ -31,6 +33,25 @@ inline size_t elementBytes(ElementType type) {
   default:
     return 0;
   }
+}
+
+/// A bf16 value as f32: exact.
+inline float bf16ToFloat(uint16_t v) {
+  uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+/// An f32 value rounded to bf16, to nearest even as LLVM's fptrunc and the
+/// GPU's cvt.rn.bf16.f32 do; a NaN stays a (quiet) NaN.
+inline uint16_t floatToBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
 }
 
 } // namespace dsv3::runtime

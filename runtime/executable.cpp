@@ -133,6 +133,17 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
                   std::to_string(minBytes));
     return Status::ok();
   };
+  auto gemmType = [&](int id, const std::string &what,
+                      ElementType &type) -> Status {
+    if (id < 0 || id >= n)
+      return fail(what + " names buffer " + std::to_string(id) + " of " +
+                  std::to_string(n));
+    type = exe.buffers(id).dtype();
+    if (type != TYPE_F32 && type != TYPE_BF16)
+      return fail(what + ": a GEMM on " + elementTypeName(type) +
+                  " (f32 and bf16 are supported)");
+    return Status::ok();
+  };
   for (int i = 0; i < exe.commands_size(); ++i) {
     const Command &c = exe.commands(i);
     std::string what = "command " + std::to_string(i);
@@ -156,12 +167,17 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       if (g.batch() < 1 || g.m() < 1 || g.n() < 1 || g.k() < 1 ||
           g.stride_a() < 0 || g.stride_b() < 0 || g.stride_c() < 0)
         return fail(what + ": GEMM with a non-positive dimension");
+      // The result's type is the GEMM's: f32, or bf16 (f32 accumulation).
+      ElementType type;
+      if (!(s = gemmType(g.c(), what, type)))
+        return s;
+      int64_t eb = elementBytes(type);
       auto need = [&](int64_t stride, int64_t rows, int64_t cols) {
-        return ((g.batch() - 1) * stride + rows * cols) * 4;
+        return ((g.batch() - 1) * stride + rows * cols) * eb;
       };
-      if (!(s = buffer(g.a(), TYPE_F32, need(g.stride_a(), g.m(), g.k()), what)) ||
-          !(s = buffer(g.b(), TYPE_F32, need(g.stride_b(), g.k(), g.n()), what)) ||
-          !(s = buffer(g.c(), TYPE_F32, need(g.stride_c(), g.m(), g.n()), what)))
+      if (!(s = buffer(g.a(), type, need(g.stride_a(), g.m(), g.k()), what)) ||
+          !(s = buffer(g.b(), type, need(g.stride_b(), g.k(), g.n()), what)) ||
+          !(s = buffer(g.c(), type, need(g.stride_c(), g.m(), g.n()), what)))
         return s;
       break;
     }
@@ -169,15 +185,19 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       const GroupedGemm &g = c.grouped_gemm();
       if (g.rows() < 0 || g.experts() < 1 || g.k() < 1 || g.n() < 1)
         return fail(what + ": grouped GEMM with a non-positive dimension");
-      int64_t xBytes = g.rows() * g.k() * 4;
-      int64_t wBytes = g.weight_grad() ? g.rows() * g.n() * 4
-                                       : g.experts() * g.k() * g.n() * 4;
-      int64_t yBytes = g.weight_grad() ? g.experts() * g.k() * g.n() * 4
-                                       : g.rows() * g.n() * 4;
-      if (!(s = buffer(g.x(), TYPE_F32, xBytes, what)) ||
-          !(s = buffer(g.w(), TYPE_F32, wBytes, what)) ||
+      ElementType type;
+      if (!(s = gemmType(g.y(), what, type)))
+        return s;
+      int64_t eb = elementBytes(type);
+      int64_t xBytes = g.rows() * g.k() * eb;
+      int64_t wBytes = g.weight_grad() ? g.rows() * g.n() * eb
+                                       : g.experts() * g.k() * g.n() * eb;
+      int64_t yBytes = g.weight_grad() ? g.experts() * g.k() * g.n() * eb
+                                       : g.rows() * g.n() * eb;
+      if (!(s = buffer(g.x(), type, xBytes, what)) ||
+          !(s = buffer(g.w(), type, wBytes, what)) ||
           !(s = buffer(g.group_sizes(), TYPE_I32, g.experts() * 4, what)) ||
-          !(s = buffer(g.y(), TYPE_F32, yBytes, what)))
+          !(s = buffer(g.y(), type, yBytes, what)))
         return s;
       break;
     }

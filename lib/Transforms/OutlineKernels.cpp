@@ -28,22 +28,24 @@ using namespace mlir::dsv3;
 
 namespace {
 
-bool isF32(Value v) {
-  return cast<RankedTensorType>(v.getType()).getElementType().isF32();
+/// The element type of a tensor value.
+Type elementTypeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getElementType();
 }
 
-/// GEMMs the runtime serves from a library: f32 only for now, the element
-/// type the CPU backend's BLAS takes.
+/// GEMMs the runtime serves from a library (BLAS, cuBLASLt): operands and
+/// result all f32, or all bf16 (accumulating in f32).
 bool isLibraryGemm(Operation *op) {
-  if (auto mm = dyn_cast<MatmulOp>(op))
-    return isF32(mm.getLhs()) && isF32(mm.getRhs()) && isF32(mm.getResult());
-  if (auto gmm = dyn_cast<GroupedMatmulOp>(op))
-    return isF32(gmm.getInput()) && isF32(gmm.getWeight()) &&
-           isF32(gmm.getResult());
-  if (auto wgrad = dyn_cast<GroupedMatmulWgradOp>(op))
-    return isF32(wgrad.getInput()) && isF32(wgrad.getDResult()) &&
-           isF32(wgrad.getResult());
-  return false;
+  if (!isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp>(op))
+    return false;
+  Type type = elementTypeOf(op->getResult(0));
+  if (!type.isF32() && !type.isBF16())
+    return false;
+  // The group sizes (i32) are the grouped GEMMs' third operand.
+  for (Value operand : op->getOperands().take_front(2))
+    if (elementTypeOf(operand) != type)
+      return false;
+  return true;
 }
 
 bool isConstant(Operation *op) {

@@ -86,9 +86,10 @@ def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
 def OutlineKernels : Pass<"dsv3-outline-kernels", "mlir::ModuleOp"> {
   let summary = "Split a step into generated kernels and library GEMMs";
   let description = [{
-    Turns `function` into the command list of an executable. Every f32
+    Turns `function` into the command list of an executable. Every
     `dsv3.matmul`, `dsv3.grouped_matmul` and `dsv3.grouped_matmul_wgrad`
-    stays in place: the runtime serves them with a BLAS (or cuBLASLt). A
+    in f32, or in bf16 throughout, stays in place: the runtime serves them
+    with a BLAS (or cuBLASLt), accumulating in f32. A
     `dsv3.reshape` of a value computed before the current kernel stays too:
     it is a view of its input's buffer. Every run of other ops between two
     GEMMs is moved into a private function `@<function>_kernel_<n>` marked

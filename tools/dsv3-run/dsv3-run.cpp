@@ -211,17 +211,20 @@ void dump(const Executable &exe) {
       break;
     case Command::kGemm: {
       const Gemm &g = c.gemm();
-      std::printf("  %4d gemm %" PRId64 "x[%" PRId64 "x%" PRId64 "x%" PRId64
-                  "]%s%s %d,%d -> %d\n",
-                  i, g.batch(), g.m(), g.n(), g.k(), g.trans_a() ? " transA" : "",
+      std::printf("  %4d gemm %s %" PRId64 "x[%" PRId64 "x%" PRId64
+                  "x%" PRId64 "]%s%s %d,%d -> %d\n",
+                  i, elementTypeName(exe.buffers(g.c()).dtype()), g.batch(),
+                  g.m(), g.n(), g.k(), g.trans_a() ? " transA" : "",
                   g.trans_b() ? " transB" : "", g.a(), g.b(), g.c());
       break;
     }
     case Command::kGroupedGemm: {
       const GroupedGemm &g = c.grouped_gemm();
-      std::printf("  %4d grouped_gemm%s %" PRId64 " rows, %" PRId64
+      std::printf("  %4d grouped_gemm%s %s %" PRId64 " rows, %" PRId64
                   " experts, k %" PRId64 ", n %" PRId64 "%s %d,%d,%d -> %d\n",
-                  i, g.weight_grad() ? "_wgrad" : "", g.rows(), g.experts(),
+                  i, g.weight_grad() ? "_wgrad" : "",
+                  elementTypeName(exe.buffers(g.y()).dtype()), g.rows(),
+                  g.experts(),
                   g.k(), g.n(), g.trans_w() ? " transW" : "", g.x(), g.w(),
                   g.group_sizes(), g.y());
       break;

@@ -6,10 +6,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "element_type.h"
 #include "executable.h"
 #include "executable_format.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include <vector>
 
@@ -110,6 +113,47 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
             std::string::npos);
   EXPECT_NE(check([](Executable &e) { e.add_commands(); }).find("has no kind"),
             std::string::npos);
+  // A GEMM's type is its result's: f32 or bf16, with operands alike.
+  auto allBf16 = [](Executable &e) {
+    for (int i = 0; i < 3; ++i) {
+      Buffer *b = e.mutable_buffers(i);
+      b->set_dtype(TYPE_BF16);
+      b->set_bytes(b->bytes() / 2);
+    }
+  };
+  EXPECT_EQ(check(allBf16), "");
+  EXPECT_NE(check([&](Executable &e) {
+              allBf16(e);
+              e.mutable_commands(0)->mutable_gemm()->set_m(5);
+            }).find("needs 80"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) {
+              allBf16(e);
+              e.mutable_buffers(0)->set_dtype(TYPE_F32);
+              e.mutable_buffers(0)->set_bytes(128);
+            }).find("is f32, expected bf16"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) {
+              for (int i = 0; i < 3; ++i)
+                e.mutable_buffers(i)->set_dtype(TYPE_I32);
+            }).find("a GEMM on i32 (f32 and bf16 are supported)"),
+            std::string::npos);
+}
+
+TEST(ElementType, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(floatToBf16(1.0f), 0x3f80);
+  EXPECT_EQ(bf16ToFloat(0x3f80), 1.0f);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: even (1) wins; just
+  // above it rounds up, and 1 + 3 * 2^-8 ties up to the even 1 + 2^-6.
+  EXPECT_EQ(floatToBf16(1.0f + 0x1p-8f), 0x3f80);
+  EXPECT_EQ(floatToBf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
+  EXPECT_EQ(floatToBf16(1.0f + 3 * 0x1p-8f), 0x3f82);
+  EXPECT_EQ(floatToBf16(-2.5f), 0xc020);
+  EXPECT_EQ(floatToBf16(3.4e38f), 0x7f80); // rounds up to infinity
+  EXPECT_TRUE(std::isnan(bf16ToFloat(floatToBf16(std::nanf("")))));
+  for (uint32_t v = 0; v < 0x10000; v += 7) // widening is exact
+    if ((v & 0x7f80) != 0x7f80)
+      EXPECT_EQ(floatToBf16(bf16ToFloat(v)), v);
 }
 
 /// A rank-2 strided descriptor as generated code builds it.
