@@ -5,7 +5,11 @@ It follows what dsv3's forward builder emits: MLA attention (optional query
 compression, a shared rotary key), SwiGLU MLPs in the first layers, then MoE
 layers with sigmoid scoring, an aux-loss-free bias, group-limited top-k and a
 shared expert, a final norm and head, and multi-token prediction modules;
-AdamW. Numerics are f32 without TF32, like the dsv3 executable's f32 step.
+AdamW. Numerics are f32 without TF32, like the dsv3 executable's f32 step;
+with `compile { precision: BF16 }` the step runs under torch.autocast to
+bf16, as a PyTorch user would train it (parameters and AdamW stay f32, like
+dsv3's bf16 GEMMs; autocast also puts attention's GEMMs in bf16, which dsv3
+keeps in f32).
 
 usage: pytorch_moe.py SPEC.pbtxt [--steps N] [--compile] [--device cuda|cpu]
                       [--micro-batch B] [--seq-len S] [--json FILE]
@@ -165,7 +169,8 @@ class MoE(nn.Module):
             r = rows[start:start + n]
             xe = t[r]
             ye = (F.silu(xe @ self.w_gate[e].t()) * (xe @ self.w_up[e].t())) @ self.w_down[e].t()
-            out.index_add_(0, r, ye * w.flatten()[order[start:start + n], None])
+            contribution = ye * w.flatten()[order[start:start + n], None]
+            out.index_add_(0, r, contribution.to(out.dtype))
             start += n
         if self.shared is not None:
             out = out + self.shared(t)
@@ -244,6 +249,9 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=t.get("lr", 3e-4),
                             weight_decay=t.get("weight_decay", 0.1))
     forward = torch.compile(model) if args.compile else model
+    precision = spec.get("compile", {}).get("precision", "FP32")
+    autocast = torch.autocast(device_type=args.device, dtype=torch.bfloat16,
+                              enabled=precision == "BF16")
     vocab = spec["arch"]["vocab_size"]
     gen = torch.Generator(device="cpu").manual_seed(1)
 
@@ -256,7 +264,8 @@ def main():
         tokens = torch.randint(0, vocab, (b, s + 1), generator=gen).to(args.device)
         sync()
         start = time.perf_counter()
-        loss = forward(tokens[:, :-1], tokens[:, 1:])
+        with autocast:
+            loss = forward(tokens[:, :-1], tokens[:, 1:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -266,7 +275,7 @@ def main():
         losses.append(loss.item())
     steady = times[2:] or times
     result = {"mode": "torch.compile" if args.compile else "eager",
-              "device": args.device, "batch": [b, s],
+              "device": args.device, "batch": [b, s], "precision": precision,
               "parameters": sum(p.numel() for p in model.parameters()),
               "tokens_per_s": b * s / statistics.median(steady),
               "step_s": statistics.median(steady),
