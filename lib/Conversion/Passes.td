@@ -17,9 +17,12 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
     broadcast, reshape, slice, pad, concat, scatter-add and constants become
     linalg and tensor ops; matmul becomes one contraction generic (on the
     CPU these later become BLAS commands instead). Attention and its
-    gradient are decomposed into batched GEMMs and a masked softmax. The MoE
-    ops (dispatch, grouped GEMMs and their weight gradient, combine and its
-    gradient) become `scf.for` loops over tensors driven by the group sizes;
+    gradient are decomposed into batched GEMMs and a masked softmax. MoE
+    routing assigns every (token, k) copy its row, and every row its copy,
+    in a counting loop; dispatch, combine and combine's gradient are then
+    parallel generics that gather by those positions (the weight gradient
+    a reduction along the hidden dimension). Grouped GEMMs and their weight
+    gradient are `scf.for` loops over experts driven by the group sizes;
     the router's selection (group limit, then top-k by biased score, ties to
     the lower index) is a loop per token, and its scores, gradient, the
     balance loss and expert loads are generics. The optimizer (AdamW in f64 with the

@@ -1,10 +1,14 @@
 //===- MoE.cpp - dispatch, combine and grouped GEMMs as loops -------------===//
 //
-// Token routing moves rows by data-dependent positions, so it is written as
-// scf.for loops over tensors: a counting pass assigns every (token, k)
-// copy its row (ordered by expert, then token, then k, as the reference
-// orders them), and the data moves row by row with tensor slices. Grouped
-// GEMMs loop over experts with slices of data-dependent size.
+// Token routing moves rows by data-dependent positions. A counting pass,
+// scf.for loops over tensors, assigns every (token, k) copy its row
+// (ordered by expert, then token, then k, as the reference orders them) and
+// every row the copy it holds. The data then moves through parallel
+// generics that gather by those positions: dispatch reads each row's
+// token, combine sums each token's copies, and combine's gradient gathers
+// each row's gradient and reduces each copy's weight gradient along the
+// hidden dimension. Grouped GEMMs loop over experts with slices of
+// data-dependent size.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,11 +42,19 @@ Value toIndex(OpBuilder &b, Location loc, Value v) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
 }
 
-/// The row of every copy of `indices` ([T, K]): a [T*K] index tensor,
-/// -1 for a dropped copy; and the [E] i32 group sizes.
-std::pair<Value, Value> dispatchRows(OpBuilder &b, Location loc, Value indices,
-                                     int64_t experts, bool drop,
-                                     int64_t capacity) {
+/// Where the copies of a dispatch go.
+struct Routing {
+  /// [T*K] index: the row of every copy, -1 for a dropped one.
+  Value rowOfCopy;
+  /// [R] index: the copy every row holds, -1 for an unused row.
+  Value copyOfRow;
+  /// [E] i32: the rows of each expert.
+  Value groupSizes;
+};
+
+Routing dispatchRows(OpBuilder &b, Location loc, Value indices,
+                     int64_t experts, bool drop, int64_t capacity,
+                     int64_t numRows) {
   auto iType = cast<RankedTensorType>(indices.getType());
   int64_t k = iType.getDimSize(1), copies = iType.getNumElements();
   Type idx = b.getIndexType();
@@ -83,27 +95,49 @@ std::pair<Value, Value> dispatchRows(OpBuilder &b, Location loc, Value indices,
                      nb, l, Value(tensor::InsertOp::create(nb, l, s, acc[0], e)));
                })
                .getResult(0);
-  // Pass 2: rows in order, dropping copies past the capacity.
+  // Pass 2: rows in order, dropping copies past the capacity; each row
+  // records its copy.
   Value rows = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{copies}, idx);
   Value used = zerosOf(b, loc, {experts}, idx);
+  Value copyOf = linalg::FillOp::create(
+                     b, loc, cIdx(b, loc, -1),
+                     Value(tensor::EmptyOp::create(
+                         b, loc, ArrayRef<int64_t>{numRows}, idx)))
+                     .getResult(0);
   auto loop = scf::ForOp::create(
       b, loc, cIdx(b, loc, 0), cIdx(b, loc, copies), cIdx(b, loc, 1),
-      ValueRange{rows, used},
+      ValueRange{rows, used, copyOf},
       [&](OpBuilder &nb, Location l, Value c, ValueRange acc) {
         Value e = expertOf(nb, l, c);
         Value u = tensor::ExtractOp::create(nb, l, acc[1], e);
         Value row = arith::AddIOp::create(
             nb, l, tensor::ExtractOp::create(nb, l, starts, e), u);
+        Value copyOfRow;
         if (drop) {
           Value full = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge,
                                              u, cIdx(nb, l, capacity));
           row = arith::SelectOp::create(nb, l, full, cIdx(nb, l, -1), row);
+          copyOfRow =
+              scf::IfOp::create(
+                  nb, l, full,
+                  [&](OpBuilder &tb, Location tl) {
+                    scf::YieldOp::create(tb, tl, acc[2]);
+                  },
+                  [&](OpBuilder &eb, Location el) {
+                    scf::YieldOp::create(
+                        eb, el,
+                        Value(tensor::InsertOp::create(eb, el, c, acc[2], row)));
+                  })
+                  .getResult(0);
+        } else {
+          copyOfRow = tensor::InsertOp::create(nb, l, c, acc[2], row);
         }
         Value u1 = arith::AddIOp::create(nb, l, u, cIdx(nb, l, 1));
         scf::YieldOp::create(
             nb, l,
             ValueRange{tensor::InsertOp::create(nb, l, row, acc[0], c),
-                       tensor::InsertOp::create(nb, l, u1, acc[1], e)});
+                       tensor::InsertOp::create(nb, l, u1, acc[1], e),
+                       copyOfRow});
       });
   // Group sizes as i32: the counts, or the capacity for every expert.
   auto sizesType = RankedTensorType::get({experts}, b.getI32Type());
@@ -121,198 +155,167 @@ std::pair<Value, Value> dispatchRows(OpBuilder &b, Location loc, Value indices,
                 nb, l, Value(arith::IndexCastOp::create(nb, l, nb.getI32Type(), v)));
           })
           .getResult(0);
-  return {loop.getResult(0), sizes};
-}
-
-/// One row [1, H] of a [R, H] tensor at a dynamic position.
-Value rowOf(OpBuilder &b, Location loc, Value t, Value r) {
-  auto type = cast<RankedTensorType>(t.getType());
-  int64_t h = type.getDimSize(1);
-  SmallVector<OpFoldResult> offsets = {r, b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(h)};
-  SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
-  return tensor::ExtractSliceOp::create(
-      b, loc, RankedTensorType::get({1, h}, type.getElementType()), t, offsets,
-      sizes, strides);
-}
-
-Value putRow(OpBuilder &b, Location loc, Value row, Value into, Value r) {
-  auto type = cast<RankedTensorType>(into.getType());
-  SmallVector<OpFoldResult> offsets = {r, b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
-                                     b.getIndexAttr(type.getDimSize(1))};
-  SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
-  return tensor::InsertSliceOp::create(b, loc, row, into, offsets, sizes,
-                                       strides);
-}
-
-/// out = a * s + acc over a [1, H] row (acc may be null: then a * s).
-Value axpyRow(OpBuilder &b, Location loc, Value a, Value s, Value acc) {
-  auto type = cast<RankedTensorType>(a.getType());
-  SmallVector<Value> inputs = {a};
-  if (acc)
-    inputs.push_back(acc);
-  SmallVector<AffineMap> maps(inputs.size() + 1, b.getMultiDimIdentityMap(2));
-  return linalg::GenericOp::create(
-             b, loc, type, inputs,
-             Value(tensor::EmptyOp::create(b, loc, type.getShape(),
-                                           type.getElementType())),
-             maps,
-             SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-             [&](OpBuilder &nb, Location l, ValueRange x) {
-               Value v = arith::MulFOp::create(nb, l, x[0], s);
-               if (acc)
-                 v = arith::AddFOp::create(nb, l, v, x[1]);
-               linalg::YieldOp::create(nb, l, v);
-             })
-      .getResult(0);
-}
-
-/// Runs `body` for every copy c (with its token and row) whose row >= 0.
-Value forEachKeptCopy(
-    OpBuilder &b, Location loc, Value rows, int64_t k, ValueRange init,
-    function_ref<SmallVector<Value>(OpBuilder &, Location, Value c, Value t,
-                                    Value row, ValueRange acc)>
-        body) {
-  int64_t copies = cast<RankedTensorType>(rows.getType()).getDimSize(0);
-  return scf::ForOp::create(
-             b, loc, cIdx(b, loc, 0), cIdx(b, loc, copies), cIdx(b, loc, 1),
-             init,
-             [&](OpBuilder &nb, Location l, Value c, ValueRange acc) {
-               Value row = tensor::ExtractOp::create(nb, l, rows, c);
-               Value kept = arith::CmpIOp::create(
-                   nb, l, arith::CmpIPredicate::sge, row, cIdx(nb, l, 0));
-               Value t = arith::DivUIOp::create(nb, l, c, cIdx(nb, l, k));
-               auto branch = scf::IfOp::create(
-                   nb, l, kept,
-                   [&](OpBuilder &tb, Location tl) {
-                     scf::YieldOp::create(tb, tl, body(tb, tl, c, t, row, acc));
-                   },
-                   [&](OpBuilder &eb, Location el) {
-                     scf::YieldOp::create(eb, el, acc);
-                   });
-               scf::YieldOp::create(nb, l, branch.getResults());
-             })
-      .getResult(0);
+  return {loop.getResult(0), loop.getResult(2), sizes};
 }
 
 template <typename OpTy>
-std::pair<Value, Value> rowsFor(OpBuilder &b, OpTy op, Value indices) {
+Routing routingFor(OpBuilder &b, OpTy op, Value indices, int64_t numRows) {
   return dispatchRows(b, op.getLoc(), indices, op.getNumExpertsAttr().getInt(),
                       op.getPolicy() == CapacityPolicy::drop,
-                      op.getCapacityAttr().getInt());
+                      op.getCapacityAttr().getInt(), numRows);
 }
 
-struct DispatchToLoops : OpConversionPattern<MoeDispatchOp> {
+/// Whether a row or copy position is in use (>= 0), and the position made
+/// safe to index with (0 when it is not).
+std::pair<Value, Value> keptPosition(OpBuilder &b, Location loc, Value p) {
+  Value zero = cIdx(b, loc, 0);
+  Value kept =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, p, zero);
+  return {kept, arith::SelectOp::create(b, loc, kept, p, zero)};
+}
+
+Value zeroOf(OpBuilder &b, Location loc, Type elem) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
+}
+
+/// A generic over `loops` (the last `reductions` of them reducing) with
+/// one output `init` indexed by `outMap` and `inputs` indexed by `inMaps`.
+Value gatherGeneric(OpBuilder &b, Location loc, unsigned loops,
+                    unsigned reductions, ValueRange inputs,
+                    ArrayRef<AffineMap> inMaps, Value init, AffineMap outMap,
+                    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  SmallVector<AffineMap> maps(inMaps);
+  maps.push_back(outMap);
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  for (unsigned i = loops - reductions; i < loops; ++i)
+    iterators[i] = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), inputs, init, maps, iterators,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, body(nb, l, args));
+             })
+      .getResult(0);
+}
+
+/// rows[r, h] = x[token of r's copy, h], zero where no copy lands.
+struct DispatchToGather : OpConversionPattern<MoeDispatchOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MoeDispatchOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &b) const override {
     Location loc = op.getLoc();
-    auto [rows, sizes] = rowsFor(b, op, adaptor.getIndices());
     auto outType = cast<RankedTensorType>(op.getRows().getType());
-    Value out = zerosOf(b, loc, outType.getShape(), outType.getElementType());
+    Routing r = routingFor(b, op, adaptor.getIndices(), outType.getDimSize(0));
     int64_t k = op.getIndices().getType().getDimSize(1);
     Value x = adaptor.getInput();
-    Value result = forEachKeptCopy(
-        b, loc, rows, k, out,
-        [&](OpBuilder &nb, Location l, Value, Value t, Value row,
-            ValueRange acc) -> SmallVector<Value> {
-          return {putRow(nb, l, rowOf(nb, l, x, t), acc[0], row)};
+    Type elem = outType.getElementType();
+    MLIRContext *ctx = b.getContext();
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx);
+    Value rows = gatherGeneric(
+        b, loc, 2, 0, r.copyOfRow, {AffineMap::get(2, 0, {d0}, ctx)},
+        tensor::EmptyOp::create(b, loc, outType.getShape(), elem),
+        AffineMap::get(2, 0, {d0, d1}, ctx),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto [kept, c] = keptPosition(nb, l, a[0]);
+          Value t = arith::DivUIOp::create(nb, l, c, cIdx(nb, l, k));
+          Value v = tensor::ExtractOp::create(
+              nb, l, x, ValueRange{t, linalg::IndexOp::create(nb, l, 1)});
+          return arith::SelectOp::create(nb, l, kept, v, zeroOf(nb, l, elem));
         });
-    b.replaceOp(op, {result, sizes});
+    b.replaceOp(op, {rows, r.groupSizes});
     return success();
   }
 };
 
-struct CombineToLoops : OpConversionPattern<MoeCombineOp> {
+/// y[t, h] = sum over k of w[t, k] * rows[row of copy (t, k), h], in k
+/// order, skipping dropped copies.
+struct CombineToGather : OpConversionPattern<MoeCombineOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MoeCombineOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &b) const override {
     Location loc = op.getLoc();
-    auto [rows, sizes] = rowsFor(b, op, adaptor.getIndices());
-    auto type = op.getType();
-    Value out = zerosOf(b, loc, type.getShape(), type.getElementType());
-    int64_t k = op.getIndices().getType().getDimSize(1);
     Value data = adaptor.getRows(), weights = adaptor.getWeights();
-    Value result = forEachKeptCopy(
-        b, loc, rows, k, out,
-        [&](OpBuilder &nb, Location l, Value c, Value t, Value row,
-            ValueRange acc) -> SmallVector<Value> {
-          Value j = arith::RemUIOp::create(nb, l, c, cIdx(nb, l, k));
-          Value w = tensor::ExtractOp::create(nb, l, weights, ValueRange{t, j});
-          Value sum = axpyRow(nb, l, rowOf(nb, l, data, row), w,
-                              rowOf(nb, l, acc[0], t));
-          return {putRow(nb, l, sum, acc[0], t)};
+    Routing r = routingFor(
+        b, op, adaptor.getIndices(),
+        cast<RankedTensorType>(data.getType()).getDimSize(0));
+    auto type = op.getType();
+    Type elem = type.getElementType();
+    int64_t k = op.getIndices().getType().getDimSize(1);
+    MLIRContext *ctx = b.getContext();
+    // Loops (t, h, k).
+    AffineExpr t = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),
+               j = getAffineDimExpr(2, ctx);
+    Value y = gatherGeneric(
+        b, loc, 3, 1, ValueRange{r.rowOfCopy, weights},
+        {AffineMap::get(3, 0, {t * k + j}, ctx),
+         AffineMap::get(3, 0, {t, j}, ctx)},
+        zerosOf(b, loc, type.getShape(), elem),
+        AffineMap::get(3, 0, {t, h}, ctx),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto [kept, row] = keptPosition(nb, l, a[0]);
+          Value v = tensor::ExtractOp::create(
+              nb, l, data, ValueRange{row, linalg::IndexOp::create(nb, l, 1)});
+          Value p = arith::MulFOp::create(nb, l, v, a[1]);
+          p = arith::SelectOp::create(nb, l, kept, p, zeroOf(nb, l, elem));
+          return arith::AddFOp::create(nb, l, p, a[2]);
         });
-    b.replaceOp(op, result);
+    b.replaceOp(op, y);
     return success();
   }
 };
 
-struct CombineGradToLoops : OpConversionPattern<MoeCombineGradOp> {
+/// d_rows[r, h] = w[copy of r] * dy[token of r, h]; d_w[t, k] =
+/// <rows[row of copy (t, k)], dy[t]> (a reduction along the hidden
+/// dimension), zero for dropped copies.
+struct CombineGradToGather : OpConversionPattern<MoeCombineGradOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MoeCombineGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &b) const override {
     Location loc = op.getLoc();
-    auto [rows, sizes] = rowsFor(b, op, adaptor.getIndices());
     auto rType = cast<RankedTensorType>(op.getDRows().getType());
     auto wType = cast<RankedTensorType>(op.getDWeights().getType());
+    Routing r = routingFor(b, op, adaptor.getIndices(), rType.getDimSize(0));
     int64_t k = op.getIndices().getType().getDimSize(1);
     Value data = adaptor.getRows(), weights = adaptor.getWeights(),
           dy = adaptor.getDResult();
-    Type elem = wType.getElementType();
-    auto loop = scf::ForOp::create(
-        b, loc, cIdx(b, loc, 0),
-        cIdx(b, loc, cast<RankedTensorType>(rows.getType()).getDimSize(0)),
-        cIdx(b, loc, 1),
-        ValueRange{zerosOf(b, loc, rType.getShape(), rType.getElementType()),
-                   zerosOf(b, loc, wType.getShape(), elem)},
-        [&](OpBuilder &nb, Location l, Value c, ValueRange acc) {
-          Value row = tensor::ExtractOp::create(nb, l, rows, c);
-          Value kept = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
-                                             row, cIdx(nb, l, 0));
+    Type elem = rType.getElementType();
+    MLIRContext *ctx = b.getContext();
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+               d2 = getAffineDimExpr(2, ctx);
+    // Loops (r, h).
+    Value dRows = gatherGeneric(
+        b, loc, 2, 0, r.copyOfRow, {AffineMap::get(2, 0, {d0}, ctx)},
+        tensor::EmptyOp::create(b, loc, rType.getShape(), elem),
+        AffineMap::get(2, 0, {d0, d1}, ctx),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto [kept, c] = keptPosition(nb, l, a[0]);
           Value t = arith::DivUIOp::create(nb, l, c, cIdx(nb, l, k));
           Value j = arith::RemUIOp::create(nb, l, c, cIdx(nb, l, k));
-          auto branch = scf::IfOp::create(
-              nb, l, kept,
-              [&](OpBuilder &tb, Location tl) {
-                Value w = tensor::ExtractOp::create(tb, tl, weights,
-                                                    ValueRange{t, j});
-                Value g = rowOf(tb, tl, dy, t);
-                Value dr = putRow(tb, tl, axpyRow(tb, tl, g, w, Value()),
-                                  acc[0], row);
-                // <rows[row], dy[t]> through a reduction to a 0-d tensor.
-                Value init = zerosOf(tb, tl, {}, elem);
-                Value dot =
-                    linalg::GenericOp::create(
-                        tb, tl, RankedTensorType::get({}, elem),
-                        ValueRange{rowOf(tb, tl, data, row), g}, init,
-                        ArrayRef<AffineMap>{
-                            tb.getMultiDimIdentityMap(2),
-                            tb.getMultiDimIdentityMap(2),
-                            AffineMap::get(2, 0, {}, tb.getContext())},
-                        SmallVector<utils::IteratorType>(
-                            2, utils::IteratorType::reduction),
-                        [](OpBuilder &gb, Location gl, ValueRange a) {
-                          Value p = arith::MulFOp::create(gb, gl, a[0], a[1]);
-                          linalg::YieldOp::create(
-                              gb, gl, Value(arith::AddFOp::create(gb, gl, p, a[2])));
-                        })
-                        .getResult(0);
-                Value d = tensor::ExtractOp::create(tb, tl, dot, ValueRange{});
-                Value dw = tensor::InsertOp::create(tb, tl, d, acc[1],
-                                                    ValueRange{t, j});
-                scf::YieldOp::create(tb, tl, ValueRange{dr, dw});
-              },
-              [&](OpBuilder &eb, Location el) {
-                scf::YieldOp::create(eb, el, acc);
-              });
-          scf::YieldOp::create(nb, l, branch.getResults());
+          Value w = tensor::ExtractOp::create(nb, l, weights, ValueRange{t, j});
+          Value g = tensor::ExtractOp::create(
+              nb, l, dy, ValueRange{t, linalg::IndexOp::create(nb, l, 1)});
+          Value v = arith::MulFOp::create(nb, l, g, w);
+          return arith::SelectOp::create(nb, l, kept, v, zeroOf(nb, l, elem));
         });
-    b.replaceOp(op, loop.getResults());
+    // Loops (t, k, h): a row reduction per copy.
+    Value dW = gatherGeneric(
+        b, loc, 3, 1, ValueRange{r.rowOfCopy, dy},
+        {AffineMap::get(3, 0, {d0 * k + d1}, ctx),
+         AffineMap::get(3, 0, {d0, d2}, ctx)},
+        zerosOf(b, loc, wType.getShape(), wType.getElementType()),
+        AffineMap::get(3, 0, {d0, d1}, ctx),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto [kept, row] = keptPosition(nb, l, a[0]);
+          Value v = tensor::ExtractOp::create(
+              nb, l, data, ValueRange{row, linalg::IndexOp::create(nb, l, 2)});
+          Value p = arith::MulFOp::create(nb, l, v, a[1]);
+          p = arith::SelectOp::create(nb, l, kept, p, zeroOf(nb, l, elem));
+          return arith::AddFOp::create(nb, l, p, a[2]);
+        });
+    b.replaceOp(op, {dRows, dW});
     return success();
   }
 };
@@ -448,6 +451,6 @@ struct GroupedWgradToLoops : OpConversionPattern<GroupedMatmulWgradOp> {
 
 void mlir::dsv3::populateDsv3MoEToLoopsPatterns(MLIRContext *context,
                                                 RewritePatternSet &patterns) {
-  patterns.add<DispatchToLoops, CombineToLoops, CombineGradToLoops,
+  patterns.add<DispatchToGather, CombineToGather, CombineGradToGather,
                GroupedMatmulToLoops, GroupedWgradToLoops>(context);
 }

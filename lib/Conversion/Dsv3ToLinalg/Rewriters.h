@@ -25,8 +25,9 @@ void populateDsv3OptimizerToLinalgPatterns(MLIRContext *context,
 /// in turn by the other patterns).
 void populateDsv3AttentionDecompositionPatterns(MLIRContext *context,
                                                 RewritePatternSet &patterns);
-/// MoE dispatch, combine (and its gradient) and grouped GEMMs (and the
-/// weight gradient) as scf loops over tensors.
+/// MoE dispatch, combine (and its gradient) as generics that gather by
+/// the positions a counting loop assigns; grouped GEMMs (and the weight
+/// gradient) as scf loops over experts.
 void populateDsv3MoEToLoopsPatterns(MLIRContext *context,
                                     RewritePatternSet &patterns);
 /// The router (selection as a loop per token), its gradient, the balance
