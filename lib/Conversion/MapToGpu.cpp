@@ -1,7 +1,8 @@
 //===- MapToGpu.cpp - the dsv3-map-to-gpu pass ----------------------------===//
 //
 // Puts every piece of work of a bufferized, loop-lowered kernel function on
-// the GPU: copies become parallel loops, each top-level scf.parallel becomes a gpu.launch over its
+// the GPU: copies become parallel loops (loop nests inside sequential code),
+// each top-level scf.parallel becomes a gpu.launch over its
 // iteration space, linearized into blocks of `block-size` threads (one
 // thread per iteration, bounds-checked); each run of other top-level ops
 // that touch memory (sequential loops, loads, stores) becomes a
@@ -150,6 +151,27 @@ void expandCopy(memref::CopyOp copy) {
   copy.erase();
 }
 
+/// A copy inside sequential code (a loop's body) as a loop nest of loads and
+/// stores: the device has no memrefCopy for strided views.
+void expandCopyAsLoops(memref::CopyOp copy) {
+  auto type = cast<MemRefType>(copy.getSource().getType());
+  OpBuilder b(copy);
+  Location loc = copy.getLoc();
+  SmallVector<Value> lower, upper, steps;
+  for (int64_t d : type.getShape()) {
+    lower.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    upper.push_back(arith::ConstantIndexOp::create(b, loc, d));
+    steps.push_back(arith::ConstantIndexOp::create(b, loc, 1));
+  }
+  scf::buildLoopNest(b, loc, lower, upper, steps,
+                     [&](OpBuilder &nb, Location l, ValueRange ivs) {
+                       Value v = memref::LoadOp::create(nb, l, copy.getSource(),
+                                                        ivs);
+                       memref::StoreOp::create(nb, l, v, copy.getTarget(), ivs);
+                     });
+  copy.erase();
+}
+
 /// A reshape to a static identity layout is a view: the shape operand (a
 /// buffer, which the host must not read once buffers live on the GPU) is
 /// not needed.
@@ -207,9 +229,16 @@ void MapToGpuPass::runOnOperation() {
   for (auto reshape :
        llvm::make_early_inc_range(entry.getOps<memref::ReshapeOp>()))
     staticReshapeToView(reshape);
-  for (auto copy : llvm::make_early_inc_range(entry.getOps<memref::CopyOp>()))
-    if (cast<MemRefType>(copy.getSource().getType()).hasStaticShape())
+  SmallVector<memref::CopyOp> copies;
+  fn.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+  for (memref::CopyOp copy : copies) {
+    if (!cast<MemRefType>(copy.getSource().getType()).hasStaticShape())
+      continue;
+    if (copy->getBlock() == &entry)
       expandCopy(copy);
+    else
+      expandCopyAsLoops(copy);
+  }
   SmallVector<Operation *> sequential;
   auto flush = [&] {
     if (!sequential.empty())

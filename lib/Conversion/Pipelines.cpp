@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 
@@ -43,6 +44,8 @@ void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm) {
 
 void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
                                               bool barePtrCallConv) {
+  // Parallel loops of independent columns (scatter-add) run in order here.
+  pm.addPass(createForallToForLoopPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createConvertLinalgToLoopsPass());

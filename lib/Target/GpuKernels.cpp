@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
@@ -201,6 +202,12 @@ FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels, int sm,
   {
     PassManager pm(context);
     OpPassManager &fn = pm.nest<func::FuncOp>();
+    fn.addPass(createForallToParallelLoopPass());
+    // Bufferized scf.forall bodies copy each slice onto itself; merging the
+    // equal views lets the canonicalizer drop those copies.
+    fn.addPass(createCanonicalizerPass());
+    fn.addPass(createCSEPass());
+    fn.addPass(createCanonicalizerPass());
     fn.addPass(createMapGenericsToGpu());
     fn.addPass(createConvertLinalgToParallelLoopsPass());
     fn.addPass(createCanonicalizerPass());

@@ -1,7 +1,7 @@
 // RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu | FileCheck %s
 // The launches outline and compile to PTX for sm_90 (and, with ptxas from
 // the CUDA toolkit, to a cubin).
-// RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu --gpu-kernel-outlining | dsv3-opt --pass-pipeline='builtin.module(gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},reconcile-unrealized-casts),nvvm-attach-target{chip=sm_90},gpu-module-to-binary{format=isa})' | FileCheck %s --check-prefix=PTX
+// RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu --gpu-kernel-outlining | dsv3-opt --pass-pipeline='builtin.module(gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},reconcile-unrealized-casts),nvvm-attach-target{chip=sm_90},gpu-module-to-binary{format=isa})' | FileCheck %s --check-prefix=PTX
 
 // An RMSNorm row reduction and an elementwise SiLU: the row sums run one
 // row per thread (64 threads, one block), the elementwise part one element
@@ -68,5 +68,27 @@ func.func @around_launch(%m: memref<8xf32>) {
   }
   %w = memref.load %m[%c1] : memref<8xf32>
   memref.store %w, %m[%c0] : memref<8xf32>
+  return
+}
+
+// A copy inside sequential code (here between strided columns) becomes a
+// loop of loads and stores: the device has no memrefCopy.
+// CHECK-LABEL: func.func @nested_copy(
+// CHECK: gpu.launch
+// CHECK:   scf.for
+// CHECK:     %[[COL:.*]] = memref.subview %arg0
+// CHECK:     scf.for %[[I:.*]] =
+// CHECK:       %[[V:.*]] = memref.load %[[COL]][%[[I]]]
+// CHECK:       memref.store %[[V]], %{{.*}}[%[[I]]]
+// CHECK-NOT: memref.copy
+func.func @nested_copy(%m: memref<5x3xf32>, %n: memref<5x3xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  scf.for %j = %c0 to %c3 step %c1 {
+    %a = memref.subview %m[0, %j] [5, 1] [1, 1] : memref<5x3xf32> to memref<5xf32, strided<[3], offset: ?>>
+    %b = memref.subview %n[0, %j] [5, 1] [1, 1] : memref<5x3xf32> to memref<5xf32, strided<[3], offset: ?>>
+    memref.copy %a, %b : memref<5xf32, strided<[3], offset: ?>> to memref<5xf32, strided<[3], offset: ?>>
+  }
   return
 }

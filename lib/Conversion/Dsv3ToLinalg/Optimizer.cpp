@@ -382,8 +382,10 @@ struct AllFiniteToLinalg : OpConversionPattern<AllFiniteOp> {
   }
 };
 
-/// result = zeros; result[..., indices[i...], ...] += updates[...], as a
-/// loop over the updates (a scatter cannot be a parallel generic).
+/// result = zeros; result[a..., indices[i...], b...] += updates[a..., i...,
+/// b...]. Only the index dimensions collide, so the result's columns
+/// (every a..., b...) are independent: an scf.forall over them, each
+/// column summing its updates in index order in an scf.for.
 struct ScatterAddToLoops : OpConversionPattern<ScatterAddOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -391,9 +393,9 @@ struct ScatterAddToLoops : OpConversionPattern<ScatterAddOp> {
                   ConversionPatternRewriter &b) const override {
     Location loc = op.getLoc();
     auto type = op.getType();
-    auto uType = op.getUpdates().getType();
     auto iType = op.getIndices().getType();
     int64_t dim = op.getDimAttr().getInt(), idxRank = iType.getRank();
+    int64_t rank = type.getRank();
     Type elem = type.getElementType();
     TypedAttr zeroAttr = isa<FloatType>(elem)
                              ? TypedAttr(b.getFloatAttr(elem, 0.0))
@@ -407,34 +409,58 @@ struct ScatterAddToLoops : OpConversionPattern<ScatterAddOp> {
       return arith::ConstantIndexOp::create(nb, loc, v);
     };
     Value updates = adaptor.getUpdates(), indices = adaptor.getIndices();
+
+    // One parallel iteration per column: the result's dimensions but `dim`.
+    SmallVector<OpFoldResult> columns;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != dim)
+        columns.push_back(b.getIndexAttr(type.getDimSize(d)));
+    auto forall = scf::ForallOp::create(b, loc, columns, ValueRange{init},
+                                        std::nullopt);
+    OpBuilder nb = OpBuilder::atBlockBegin(forall.getBody());
+    SmallVector<Value> ivs(forall.getInductionVars());
+    Value shared = forall.getRegionIterArgs()[0];
+    SmallVector<OpFoldResult> offsets, sizes,
+        strides(rank, b.getIndexAttr(1));
+    for (int64_t d = 0, c = 0; d < rank; ++d) {
+      bool along = d == dim;
+      offsets.push_back(along ? OpFoldResult(b.getIndexAttr(0))
+                              : OpFoldResult(ivs[c++]));
+      sizes.push_back(b.getIndexAttr(along ? type.getDimSize(d) : 1));
+    }
+    auto columnType = RankedTensorType::get({type.getDimSize(dim)}, elem);
+    Value column = tensor::ExtractSliceOp::create(nb, loc, columnType, shared,
+                                                  offsets, sizes, strides);
     auto loop = scf::ForOp::create(
-        b, loc, idx(b, 0), idx(b, uType.getNumElements()), idx(b, 1),
-        ValueRange{init},
-        [&](OpBuilder &nb, Location l, Value flat, ValueRange acc) {
-          // Unflatten the update index.
-          SmallVector<Value> u(uType.getRank());
+        nb, loc, idx(nb, 0), idx(nb, iType.getNumElements()), idx(nb, 1),
+        ValueRange{column},
+        [&](OpBuilder &lb, Location l, Value flat, ValueRange acc) {
+          // Unflatten the index position.
+          SmallVector<Value> at(idxRank);
           Value rest = flat;
-          for (int64_t d = uType.getRank() - 1; d >= 0; --d) {
-            Value size = idx(nb, uType.getDimSize(d));
-            u[d] = arith::RemUIOp::create(nb, l, rest, size);
-            rest = arith::DivUIOp::create(nb, l, rest, size);
+          for (int64_t d = idxRank - 1; d >= 0; --d) {
+            Value size = idx(lb, iType.getDimSize(d));
+            at[d] = arith::RemUIOp::create(lb, l, rest, size);
+            rest = arith::DivUIOp::create(lb, l, rest, size);
           }
-          SmallVector<Value> at(u.begin() + dim, u.begin() + dim + idxRank);
           Value target = arith::IndexCastOp::create(
-              nb, l, nb.getIndexType(),
-              tensor::ExtractOp::create(nb, l, indices, at));
-          SmallVector<Value> dst(u.begin(), u.begin() + dim);
-          dst.push_back(target);
-          dst.append(u.begin() + dim + idxRank, u.end());
-          Value old = tensor::ExtractOp::create(nb, l, acc[0], dst);
-          Value add = tensor::ExtractOp::create(nb, l, updates, u);
+              lb, l, lb.getIndexType(),
+              tensor::ExtractOp::create(lb, l, indices, at));
+          SmallVector<Value> u(ivs.begin(), ivs.begin() + dim);
+          u.append(at);
+          u.append(ivs.begin() + dim, ivs.end());
+          Value old = tensor::ExtractOp::create(lb, l, acc[0], target);
+          Value add = tensor::ExtractOp::create(lb, l, updates, u);
           Value sum = isa<FloatType>(elem)
-                          ? Value(arith::AddFOp::create(nb, l, old, add))
-                          : Value(arith::AddIOp::create(nb, l, old, add));
-          Value next = tensor::InsertOp::create(nb, l, sum, acc[0], dst);
-          scf::YieldOp::create(nb, l, next);
+                          ? Value(arith::AddFOp::create(lb, l, old, add))
+                          : Value(arith::AddIOp::create(lb, l, old, add));
+          scf::YieldOp::create(
+              lb, l, Value(tensor::InsertOp::create(lb, l, sum, acc[0], target)));
         });
-    b.replaceOp(op, loop.getResults());
+    OpBuilder tb = OpBuilder::atBlockBegin(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(tb, loc, loop.getResult(0), shared,
+                                          offsets, sizes, strides);
+    b.replaceOp(op, forall.getResults());
     return success();
   }
 };

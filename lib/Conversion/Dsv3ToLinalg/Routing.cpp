@@ -4,7 +4,8 @@
 // ops (lowered by the other patterns); what depends on the selected
 // indices is a generic that compares indices, and the selection itself
 // (group limit, then top-k by biased score, ties to the lower index) is a
-// loop per token.
+// parallel generic over (token, pick), each element selecting its token's
+// experts with argmax loops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -103,29 +104,47 @@ struct RouterToLoops : OpConversionPattern<RouterOp> {
                                             wType.getElementType());
     Value indices = tensor::EmptyOp::create(b, loc, iType.getShape(),
                                             iType.getElementType());
-    auto perToken = scf::ForOp::create(
-        b, loc, ci(b, loc, 0), ci(b, loc, t), ci(b, loc, 1),
-        ValueRange{weights, indices},
-        [&](OpBuilder &nb, Location l, Value tok, ValueRange acc) {
+    // Tokens are independent and a token's selection is small (top_k
+    // passes over the experts), so every (token, pick) element of the
+    // outputs makes its token's whole selection and keeps its own pick: one
+    // parallel generic, with no state but SSA values.
+    AffineMap identity = b.getMultiDimIdentityMap(2);
+    auto perToken = linalg::GenericOp::create(
+        b, loc, TypeRange{wType, iType}, ValueRange{},
+        ValueRange{weights, indices}, ArrayRef<AffineMap>{identity, identity},
+        ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                      utils::IteratorType::parallel},
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          Value tok = linalg::IndexOp::create(nb, l, 0);
+          Value which = linalg::IndexOp::create(nb, l, 1);
           auto biasedAt = [&](OpBuilder &ob, Location ol, Value j) {
             return tensor::ExtractOp::create(ob, ol, biased, ValueRange{tok, j})
                 .getResult();
           };
+          auto isTrue = [](OpBuilder &ab, Location al) -> Value {
+            return arith::ConstantIntOp::create(ab, al, 1, 1);
+          };
+          // `x` differs from every value of `taken`.
+          auto fresh = [&](OpBuilder &ab, Location al, Value x,
+                           ArrayRef<Value> taken) {
+            Value ok = isTrue(ab, al);
+            for (Value t : taken)
+              ok = arith::AndIOp::create(
+                  ab, al, ok,
+                  arith::CmpIOp::create(ab, al, arith::CmpIPredicate::ne, x, t));
+            return ok;
+          };
           // Group limit: keep the topk_group groups with the best sum of
           // their top-2 biased scores (with group_max, the best score).
-          auto i1 = nb.getI1Type();
-          Value keptGroups = ConstantOp::create(
-              nb, l,
-              DenseElementsAttr::get(RankedTensorType::get({groups}, i1),
-                                     groups == 1));
+          SmallVector<Value> keptGroups;
           if (groups > 1) {
             auto groupScore = [&](OpBuilder &ob, Location ol, Value g) {
               Value base = arith::MulIOp::create(ob, ol, g, ci(ob, ol, groupSize));
               auto member = [&](OpBuilder &mb, Location ml, Value m) {
                 return biasedAt(mb, ml, arith::AddIOp::create(mb, ml, base, m));
               };
-              auto any = [](OpBuilder &ab, Location al, Value) {
-                return Value(arith::ConstantIntOp::create(ab, al, 1, 1));
+              auto any = [&](OpBuilder &ab, Location al, Value) {
+                return isTrue(ab, al);
               };
               Value first = argmax(ob, ol, groupSize, member, any, elem);
               Value sum = member(ob, ol, first);
@@ -142,70 +161,65 @@ struct RouterToLoops : OpConversionPattern<RouterOp> {
               }
               return sum;
             };
-            keptGroups = ConstantOp::create(
-                nb, l,
-                DenseElementsAttr::get(RankedTensorType::get({groups}, i1),
-                                       false));
             for (int64_t pick = 0; pick < keep; ++pick) {
-              Value kept = keptGroups;
-              Value g = argmax(
+              SmallVector<Value> taken(keptGroups);
+              keptGroups.push_back(argmax(
                   nb, l, groups, groupScore,
                   [&](OpBuilder &ab, Location al, Value gi) -> Value {
-                    Value taken = tensor::ExtractOp::create(ab, al, kept, gi);
-                    return arith::XOrIOp::create(
-                        ab, al, taken, arith::ConstantIntOp::create(ab, al, 1, 1));
+                    return fresh(ab, al, gi, taken);
                   },
-                  elem);
-              keptGroups = tensor::InsertOp::create(
-                  nb, l, arith::ConstantIntOp::create(nb, l, 1, 1), keptGroups,
-                  g);
+                  elem));
             }
           }
           // Top-k among the experts of the kept groups.
-          Value chosen = ConstantOp::create(
-              nb, l,
-              DenseElementsAttr::get(RankedTensorType::get({e}, i1), false));
           SmallVector<Value> picks;
           for (int64_t pick = 0; pick < k; ++pick) {
-            Value taken = chosen;
-            Value kept = keptGroups;
-            Value j = argmax(
+            SmallVector<Value> taken(picks);
+            picks.push_back(argmax(
                 nb, l, e, biasedAt,
                 [&](OpBuilder &ab, Location al, Value x) -> Value {
-                  Value g = arith::DivUIOp::create(ab, al, x, ci(ab, al, groupSize));
-                  Value inGroup = tensor::ExtractOp::create(ab, al, kept, g);
-                  Value used = tensor::ExtractOp::create(ab, al, taken, x);
-                  Value fresh = arith::XOrIOp::create(
-                      ab, al, used, arith::ConstantIntOp::create(ab, al, 1, 1));
-                  return arith::AndIOp::create(ab, al, inGroup, fresh);
+                  Value allowed = fresh(ab, al, x, taken);
+                  if (groups == 1)
+                    return allowed;
+                  Value g =
+                      arith::DivUIOp::create(ab, al, x, ci(ab, al, groupSize));
+                  Value inGroup = arith::ConstantIntOp::create(ab, al, 0, 1);
+                  for (Value kept : keptGroups)
+                    inGroup = arith::OrIOp::create(
+                        ab, al, inGroup,
+                        arith::CmpIOp::create(ab, al, arith::CmpIPredicate::eq,
+                                              g, kept));
+                  return arith::AndIOp::create(ab, al, inGroup, allowed);
                 },
-                elem);
-            chosen = tensor::InsertOp::create(
-                nb, l, arith::ConstantIntOp::create(nb, l, 1, 1), chosen, j);
-            picks.push_back(j);
+                elem));
           }
-          // Weights from the unbiased scores.
+          // Weights from the unbiased scores; this element's pick.
           SmallVector<Value> s;
           Value sum = arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, 0));
           for (Value j : picks) {
             s.push_back(tensor::ExtractOp::create(nb, l, scores, ValueRange{tok, j}));
             sum = arith::AddFOp::create(nb, l, sum, s.back());
           }
-          Value w = acc[0], idx = acc[1];
           Value scale =
               arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, routeScale));
+          Value w, id;
           for (int64_t i = 0; i < k; ++i) {
             Value wi = norm ? Value(arith::DivFOp::create(nb, l, s[i], sum)) : s[i];
             wi = arith::MulFOp::create(nb, l, wi, scale);
             if (wi.getType() != wType.getElementType())
               wi = arith::TruncFOp::create(nb, l, wType.getElementType(), wi);
-            w = tensor::InsertOp::create(nb, l, wi, w, ValueRange{tok, ci(nb, l, i)});
-            Value id = arith::IndexCastOp::create(nb, l, iType.getElementType(),
-                                                  picks[i]);
-            idx = tensor::InsertOp::create(nb, l, id, idx,
-                                           ValueRange{tok, ci(nb, l, i)});
+            Value idi = arith::IndexCastOp::create(nb, l, iType.getElementType(),
+                                                   picks[i]);
+            if (i == 0) {
+              w = wi, id = idi;
+              continue;
+            }
+            Value here = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                               which, ci(nb, l, i));
+            w = arith::SelectOp::create(nb, l, here, wi, w);
+            id = arith::SelectOp::create(nb, l, here, idi, id);
           }
-          scf::YieldOp::create(nb, l, ValueRange{w, idx});
+          linalg::YieldOp::create(nb, l, ValueRange{w, id});
         });
     b.replaceOp(op, {perToken.getResult(0), perToken.getResult(1), scores});
     return success();
