@@ -14,6 +14,9 @@
 //    width: each thread computes that many adjacent elements, with one
 //    aligned vector load or store for every operand that is contiguous
 //    along the innermost loop.
+//  - Every other reduction (over outer dimensions, such as a weight
+//    gradient summed over tokens, short rows, several outputs): a thread per
+//    output element, looping over the reduction in order.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +49,7 @@ struct MapGenericsToGpuPass
 private:
   bool mapRowReduction(linalg::GenericOp generic, ArrayRef<int64_t> ranges);
   bool mapElementwise(linalg::GenericOp generic, ArrayRef<int64_t> ranges);
+  bool mapThreadPerOutput(linalg::GenericOp generic, ArrayRef<int64_t> ranges);
 };
 
 Value index(OpBuilder &b, Location loc, int64_t v) {
@@ -109,6 +113,20 @@ bool onlyReads(Block &body) {
     return WalkResult::advance();
   });
   return !walked.wasInterrupted();
+}
+
+/// Whether every output is indexed by parallel loops only, as a reduction's
+/// outputs are (an output indexed by a reduction loop is written at every
+/// step of it).
+bool outputsAreReduced(linalg::GenericOp generic) {
+  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+  for (OpOperand &out : generic.getDpsInitsMutable()) {
+    AffineMap map = generic.getMatchingIndexingMap(&out);
+    for (auto [d, iterator] : llvm::enumerate(iterators))
+      if (iterator == utils::IteratorType::reduction && map.isFunctionOfDim(d))
+        return false;
+  }
+  return true;
 }
 
 /// Clones the ops of `generic`'s body except `skip` and the terminator at
@@ -213,7 +231,7 @@ bool MapGenericsToGpuPass::mapRowReduction(linalg::GenericOp generic,
   if (iterators.empty() || iterators.back() != utils::IteratorType::reduction)
     return false;
   std::optional<Reduction> reduction = matchReduction(generic);
-  if (!reduction)
+  if (!reduction || !outputsAreReduced(generic))
     return false;
   SmallVector<unsigned> parallelDims, reductionDims;
   SmallVector<int64_t> parallelSizes, reductionSizes;
@@ -484,6 +502,97 @@ bool MapGenericsToGpuPass::mapElementwise(linalg::GenericOp generic,
   return true;
 }
 
+//===----------------------------------------------------------------------===//
+// Other reductions
+//===----------------------------------------------------------------------===//
+
+bool MapGenericsToGpuPass::mapThreadPerOutput(linalg::GenericOp generic,
+                                              ArrayRef<int64_t> ranges) {
+  if (generic.getNumReductionLoops() == 0 || !outputsAreReduced(generic))
+    return false;
+  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+  SmallVector<unsigned> parallelDims, reductionDims;
+  SmallVector<int64_t> parallelSizes;
+  SmallVector<Value> lower, upper, steps;
+  Location loc = generic.getLoc();
+  OpBuilder b(generic);
+  int64_t outputs = 1;
+  for (auto [d, iterator] : llvm::enumerate(iterators)) {
+    if (iterator == utils::IteratorType::reduction) {
+      reductionDims.push_back(d);
+      continue;
+    }
+    parallelDims.push_back(d);
+    parallelSizes.push_back(ranges[d]);
+    outputs *= ranges[d];
+  }
+  if (outputs == 0)
+    return false;
+  int64_t block = std::min<int64_t>(blockSize, outputs);
+  gpu::LaunchOp launch =
+      createLaunch(b, loc, (outputs + block - 1) / block, block);
+  Value id = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            index(b, loc, block)),
+      launch.getThreadIds().x);
+  if (outputs % block != 0) {
+    Value inBounds = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ult, id, index(b, loc, outputs));
+    auto guard = scf::IfOp::create(b, loc, inBounds, /*withElse=*/false);
+    b.setInsertionPointToStart(&guard.getThenRegion().front());
+  }
+  SmallVector<Value> ivs(iterators.size(), index(b, loc, 0));
+  for (auto [d, iv] : llvm::zip(parallelDims,
+                                delinearize(b, loc, id, parallelSizes)))
+    ivs[d] = iv;
+  for (unsigned d : reductionDims) {
+    lower.push_back(index(b, loc, 0));
+    upper.push_back(index(b, loc, ranges[d]));
+    steps.push_back(index(b, loc, 1));
+  }
+  // The outputs' values, carried through the reduction loops in order.
+  SmallVector<Value> init;
+  SmallVector<SmallVector<Value>> outputIndices;
+  for (OpOperand &out : generic.getDpsInitsMutable()) {
+    outputIndices.push_back(
+        applyMap(b, loc, generic.getMatchingIndexingMap(&out), ivs));
+    init.push_back(
+        memref::LoadOp::create(b, loc, out.get(), outputIndices.back()));
+  }
+  scf::LoopNest nest = scf::buildLoopNest(
+      b, loc, lower, upper, steps, init,
+      [&](OpBuilder &nb, Location l, ValueRange reductionIvs,
+          ValueRange acc) -> scf::ValueVector {
+        SmallVector<Value> at(ivs);
+        for (auto [d, iv] : llvm::zip(reductionDims, reductionIvs))
+          at[d] = iv;
+        IRMapping mapping;
+        for (OpOperand *input : generic.getDpsInputOperands()) {
+          BlockArgument arg = generic.getMatchingBlockArgument(input);
+          if (arg.use_empty())
+            continue;
+          mapping.map(arg, memref::LoadOp::create(
+                               nb, l, input->get(),
+                               applyMap(nb, l,
+                                        generic.getMatchingIndexingMap(input),
+                                        at)));
+        }
+        for (auto [out, value] : llvm::zip(generic.getDpsInitsMutable(), acc))
+          mapping.map(generic.getMatchingBlockArgument(&out), value);
+        cloneBody(nb, generic, at, mapping);
+        scf::ValueVector next;
+        for (Value yielded : generic.getBody()->getTerminator()->getOperands())
+          next.push_back(mapping.lookupOrDefault(yielded));
+        return next;
+      });
+  for (auto [out, value, indices] :
+       llvm::zip(generic.getDpsInitsMutable(), nest.results, outputIndices))
+    memref::StoreOp::create(b, loc, value, out.get(), indices);
+  generic.erase();
+  return true;
+}
+
 void MapGenericsToGpuPass::runOnOperation() {
   func::FuncOp fn = getOperation();
   if (fn.isExternal())
@@ -495,8 +604,8 @@ void MapGenericsToGpuPass::runOnOperation() {
     SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
     if (llvm::any_of(ranges, ShapedType::isDynamic))
       continue;
-    if (!mapRowReduction(generic, ranges))
-      mapElementwise(generic, ranges);
+    if (!mapRowReduction(generic, ranges) && !mapElementwise(generic, ranges))
+      mapThreadPerOutput(generic, ranges);
   }
 }
 

@@ -28,11 +28,13 @@ namespace mlir::dsv3 {
 /// buildLowerBufferizedPipeline. With `barePtrCallConv`,
 /// memref arguments are passed as bare pointers (static shapes only): the
 /// calling convention of an executable's kernels.
-void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false);
+void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false,
+                              bool parallelRouting = false);
 
-/// dsv3 on tensors to linalg on memrefs: convert-dsv3-to-linalg,
-/// elementwise fusion, one-shot bufferization.
-void buildBufferizePipeline(OpPassManager &pm);
+/// dsv3 on tensors to linalg on memrefs: convert-dsv3-to-linalg (with
+/// `parallelRouting`, MoE routing without loops over the copies, for the
+/// GPU), elementwise fusion, one-shot bufferization.
+void buildBufferizePipeline(OpPassManager &pm, bool parallelRouting = false);
 
 /// Bufferized code to the LLVM dialect: deallocation, loops, LLVM.
 void buildLowerBufferizedPipeline(OpPassManager &pm, bool barePtrCallConv);

@@ -19,12 +19,14 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
     CPU these later become BLAS commands instead). Attention and its
     gradient are decomposed into batched GEMMs and a masked softmax. MoE
     routing assigns every (token, k) copy its row, and every row its copy,
-    in a counting loop; dispatch, combine and combine's gradient are then
+    in counting loops over the copies (with `parallel-routing`, generics
+    over chunks of copies instead: more work, but no sequential loop for
+    the GPU to run on one thread); dispatch, combine and combine's gradient are then
     parallel generics that gather by those positions (the weight gradient
     a reduction along the hidden dimension). Grouped GEMMs and their weight
     gradient are `scf.for` loops over experts driven by the group sizes;
     the router's selection (group limit, then top-k by biased score, ties to
-    the lower index) is a loop per token, and its scores, gradient, the
+    the lower index) is a generic over (token, pick), and its scores, gradient, the
     balance loss and expert loads are generics. The optimizer (AdamW in f64 with the
     moments rounded as stored, the learning-rate schedule, global-norm
     clipping, the router bias update, all-finite) becomes generics too.
@@ -41,6 +43,12 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
     tests in `test/Conversion` execute its output with `mlir-runner` and
     compare against the reference interpreter.
   }];
+  let options = [
+    Option<"parallelRouting", "parallel-routing", "bool", /*default=*/"false",
+           "Assign MoE rows with parallel generics over chunks of copies "
+           "instead of loops over the copies (for the GPU, where a loop is "
+           "one thread)">,
+  ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
@@ -114,6 +122,14 @@ def MapGenericsToGpu : Pass<"dsv3-map-generics-to-gpu", "mlir::func::FuncOp"> {
     one that does not depend on it with one load, and any other with a
     load per element. The alignment holds for buffers aligned to the
     vector's size, as the executable's arena places them.
+
+    Every other reduction (over outer dimensions, such as a weight gradient
+    summed over tokens; rows shorter than `warp-reduce-min`; several
+    outputs) gets a thread per output element, which carries the output's
+    value through the reduction loops in their order, so neighbouring
+    threads read neighbouring elements when the output's dimension is
+    innermost. Without this, such a generic would become a loop around a
+    parallel loop, which `dsv3-map-to-gpu` runs on one thread.
 
     Generics with dynamic shapes, ones whose body writes memory, and ones
     nested in other ops are left alone.

@@ -29,13 +29,17 @@
 using namespace mlir;
 
 void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm,
-                                          bool barePtrCallConv) {
-  buildBufferizePipeline(pm);
+                                          bool barePtrCallConv,
+                                          bool parallelRouting) {
+  buildBufferizePipeline(pm, parallelRouting);
   buildLowerBufferizedPipeline(pm, barePtrCallConv);
 }
 
-void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm) {
-  pm.addPass(createConvertDsv3ToLinalg());
+void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm,
+                                        bool parallelRouting) {
+  ConvertDsv3ToLinalgOptions toLinalg;
+  toLinalg.parallelRouting = parallelRouting;
+  pm.addPass(createConvertDsv3ToLinalg(toLinalg));
   pm.addPass(createLinalgElementwiseOpFusionPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -76,11 +80,24 @@ void mlir::dsv3::registerLowerToLLVMInterfaces(DialectRegistry &registry) {
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
+namespace {
+struct Dsv3LowerOptions : PassPipelineOptions<Dsv3LowerOptions> {
+  Option<bool> parallelRouting{
+      *this, "parallel-routing",
+      llvm::cl::desc("MoE routing with generics over chunks of copies "
+                     "instead of loops over the copies"),
+      llvm::cl::init(false)};
+};
+} // namespace
+
 void mlir::dsv3::registerDsv3Pipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<Dsv3LowerOptions>(
       "dsv3-lower-to-llvm",
       "Lower dsv3 on tensors to the LLVM dialect for the CPU: "
       "convert-dsv3-to-linalg, elementwise fusion, one-shot bufferization "
       "across function boundaries, deallocation, loops, then LLVM",
-      [](OpPassManager &pm) { buildLowerToLLVMPipeline(pm); });
+      [](OpPassManager &pm, const Dsv3LowerOptions &options) {
+        buildLowerToLLVMPipeline(pm, /*barePtrCallConv=*/false,
+                                 options.parallelRouting);
+      });
 }

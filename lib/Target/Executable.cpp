@@ -150,7 +150,8 @@ void addEntryPoints(llvm::Module &module, ArrayRef<std::string> kernels) {
 /// bufferized, with its temporaries hoisted into trailing arguments
 /// (dsv3-hoist-allocs): what each launch needs from the arena is known
 /// before the arena is planned.
-FailureOr<OwningOpRef<ModuleOp>> prepareKernels(ModuleOp module) {
+FailureOr<OwningOpRef<ModuleOp>> prepareKernels(ModuleOp module,
+                                                bool parallelRouting) {
   MLIRContext *context = module.getContext();
   context->loadDialect<bufferization::BufferizationDialect,
                        memref::MemRefDialect>();
@@ -162,7 +163,7 @@ FailureOr<OwningOpRef<ModuleOp>> prepareKernels(ModuleOp module) {
     if (fn->hasAttr("dsv3.kernel"))
       buildDestinationPassingKernel(fn, *kernels);
   PassManager pm(context);
-  buildBufferizePipeline(pm);
+  buildBufferizePipeline(pm, parallelRouting);
   HoistAllocsOptions hoist;
   hoist.all = true;
   pm.addNestedPass<func::FuncOp>(createHoistAllocs(hoist));
@@ -279,7 +280,9 @@ mlir::dsv3::buildExecutable(ModuleOp module,
   };
 
   // The kernels, bufferized: their trailing arguments are scratch buffers.
-  FailureOr<OwningOpRef<ModuleOp>> kernels = prepareKernels(module);
+  // On the GPU a loop over the MoE copies would run on one thread.
+  FailureOr<OwningOpRef<ModuleOp>> kernels =
+      prepareKernels(module, /*parallelRouting=*/cuda);
   if (failed(kernels))
     return failure();
   llvm::DenseMap<Operation *, SmallVector<int>> scratchOf;

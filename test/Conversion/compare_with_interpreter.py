@@ -7,7 +7,8 @@ to a relative 1e-5 (absolute 1e-6 near zero); integer results exactly.
 With `--wrap=FN` the file has no @compute: one is generated that calls FN on
 seeded pseudo-random constant arguments chosen from the argument attributes
 (`dsv3.init` ones/zeros/normal with `dsv3.init_std`; `dsv3.batch` tokens and
-targets below the vocabulary, positions 0..S-1, one segment; the step 1)."""
+targets below the vocabulary, positions 0..S-1, one segment; the step 1).
+With `--lower-options=OPTS` the lowering is `dsv3-lower-to-llvm=OPTS`."""
 
 import random
 import re
@@ -101,9 +102,12 @@ def append(source, text):
 
 def main(opt, runner, libs, path, *flags):
     source = open(path, encoding="utf-8").read()
+    lower = LOWER
     for flag in flags:
         if flag.startswith("--wrap="):
             source = append(source, wrap(source, flag[len("--wrap="):]))
+        elif flag.startswith("--lower-options="):
+            lower = [LOWER[0] + "=" + flag[len("--lower-options="):]]
     sig = re.search(r"func\.func @compute\(\)\s*->\s*\(?(.*?)\)?\s*\{", source, re.S)
     types = re.findall(r"tensor<[^>]*>", sig.group(1))
     names = [f"%r{i}" for i in range(len(types))]
@@ -130,7 +134,7 @@ def main(opt, runner, libs, path, *flags):
                                               m.group(1))]
                 for m in re.finditer(r"^result \d+.*?\[(.*)\]$", interp.stdout,
                                      re.M)]
-    lowered = subprocess.run([opt, "-"] + LOWER, input=program,
+    lowered = subprocess.run([opt, "-"] + lower, input=program,
                              capture_output=True, text=True)
     if lowered.returncode:
         sys.exit("lowering failed:\n" + lowered.stderr)

@@ -21,7 +21,8 @@
 // PTX: ld.global.v4.b32
 // PTX: st.global.v4.b32
 
-// OFF-NOT: gpu.launch
+// OFF-NOT: gpu.shuffle
+// OFF-NOT: vector.load
 
 #rows = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
@@ -98,11 +99,18 @@ func.func @row_max(%x: memref<44x100xf32>, %m: memref<44xf32>) {
   return
 }
 
-// A reduction over the outer loop reads columns: left to the thread-per-
-// output mapping.
+// A reduction over the outer loop (a weight gradient summed over tokens)
+// gets a thread per output, reading along a row across the threads and
+// summing in order from the output's value.
 // CHECK-LABEL: func.func @column_sum(
-// CHECK-NOT:   gpu.launch
-// CHECK:       linalg.generic
+// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c64
+// CHECK:         %[[J:.*]] = arith.addi
+// CHECK:         %[[INIT:.*]] = memref.load %arg1[%[[J]]]
+// CHECK:         %[[SUM:.*]] = scf.for %[[I:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32)
+// CHECK:           %[[X:.*]] = memref.load %arg0[%[[I]], %[[J]]]
+// CHECK:           arith.addf %[[X]], %[[ACC]]
+// CHECK:         memref.store %[[SUM]], %arg1[%[[J]]]
+// CHECK-NOT:   linalg.generic
 func.func @column_sum(%x: memref<64x64xf32>, %s: memref<64xf32>) {
   linalg.generic {indexing_maps = [#rows, #col], iterator_types = ["reduction", "parallel"]}
       ins(%x : memref<64x64xf32>) outs(%s : memref<64xf32>) {
@@ -113,10 +121,12 @@ func.func @column_sum(%x: memref<64x64xf32>, %s: memref<64xf32>) {
   return
 }
 
-// Rows shorter than a warp stay a row per thread.
+// Rows shorter than a warp get a thread per row.
 // CHECK-LABEL: func.func @short_rows(
-// CHECK-NOT:   gpu.launch
-// CHECK:       linalg.generic
+// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c64
+// CHECK-NOT:     gpu.shuffle
+// CHECK:         scf.for {{.*}} -> (f32)
+// CHECK-NOT:   linalg.generic
 func.func @short_rows(%x: memref<64x16xf32>, %s: memref<64xf32>) {
   linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
       ins(%x : memref<64x16xf32>) outs(%s : memref<64xf32>) {
@@ -171,6 +181,22 @@ func.func @odd_rows(%x: memref<32x6xf32>, %o: memref<32x6xf32>) {
   ^bb0(%in: f32, %out: f32):
     %n = arith.negf %in : f32
     linalg.yield %n : f32
+  }
+  return
+}
+
+// An output indexed by a reduction loop is written at every step of it:
+// not a reduction any mapping here applies to.
+// CHECK-LABEL: func.func @written_while_reducing(
+// CHECK-NOT:   gpu.launch
+// CHECK:       linalg.generic
+func.func @written_while_reducing(%x: memref<8x64xf32>, %o: memref<8x64xf32>, %s: memref<f32>) {
+  linalg.generic {indexing_maps = [#rows, #rows, #scalar], iterator_types = ["reduction", "reduction"]}
+      ins(%x : memref<8x64xf32>) outs(%o, %s : memref<8x64xf32>, memref<f32>) {
+  ^bb0(%in: f32, %out: f32, %acc: f32):
+    %h = arith.mulf %in, %out : f32
+    %a = arith.addf %h, %acc : f32
+    linalg.yield %h, %a : f32, f32
   }
   return
 }

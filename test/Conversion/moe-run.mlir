@@ -2,6 +2,8 @@
 // layouts and their weight gradients, combine and its gradient: lowered to
 // loops over tensors and run, they match the interpreter.
 // RUN: %compare_with_interpreter %s | FileCheck %s
+// The same with the GPU's routing (generics over chunks of copies).
+// RUN: %compare_with_interpreter %s --lower-options=parallel-routing=1 | FileCheck %s
 // CHECK: 11 results, 0 mismatches
 
 func.func @compute() -> (tensor<8x2xf32>, tensor<3xi32>, tensor<8x3xf32>, tensor<4x2xf32>, tensor<8x2xf32>, tensor<4x2xf32>,

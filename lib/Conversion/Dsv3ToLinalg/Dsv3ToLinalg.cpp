@@ -37,7 +37,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3LayersToLinalgPatterns(context, patterns);
     populateDsv3OptimizerToLinalgPatterns(context, patterns);
     populateDsv3AttentionDecompositionPatterns(context, patterns);
-    populateDsv3MoEToLoopsPatterns(context, patterns);
+    populateDsv3MoEToLoopsPatterns(context, patterns, parallelRouting);
     populateDsv3RoutingToLinalgPatterns(context, patterns);
 
     ConversionTarget target(*context);

@@ -1,9 +1,10 @@
 //===- MoE.cpp - dispatch, combine and grouped GEMMs as loops -------------===//
 //
-// Token routing moves rows by data-dependent positions. A counting pass,
-// scf.for loops over tensors, assigns every (token, k) copy its row
-// (ordered by expert, then token, then k, as the reference orders them) and
-// every row the copy it holds. The data then moves through parallel
+// Token routing moves rows by data-dependent positions. A counting pass
+// assigns every (token, k) copy its row (ordered by expert, then token,
+// then k, as the reference orders them) and every row the copy it holds:
+// loops over the copies, or, with parallel-routing, generics over chunks of
+// copies with no sequential loop over them. The data then moves through parallel
 // generics that gather by those positions: dispatch reads each row's
 // token, combine sums each token's copies, and combine's gradient gathers
 // each row's gradient and reduces each copy's weight gradient along the
@@ -20,6 +21,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -52,9 +55,33 @@ struct Routing {
   Value groupSizes;
 };
 
-Routing dispatchRows(OpBuilder &b, Location loc, Value indices,
-                     int64_t experts, bool drop, int64_t capacity,
-                     int64_t numRows) {
+/// A generic over `loops` (the last `reductions` of them reducing) with
+/// one output `init` indexed by `outMap` and `inputs` indexed by `inMaps`.
+Value gatherGeneric(OpBuilder &b, Location loc, unsigned loops,
+                    unsigned reductions, ValueRange inputs,
+                    ArrayRef<AffineMap> inMaps, Value init, AffineMap outMap,
+                    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  SmallVector<AffineMap> maps(inMaps);
+  maps.push_back(outMap);
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  for (unsigned i = loops - reductions; i < loops; ++i)
+    iterators[i] = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), inputs, init, maps, iterators,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, body(nb, l, args));
+             })
+      .getResult(0);
+}
+
+/// Where every copy goes, by loops over the copies: pass 1 counts each
+/// expert's copies, the starts are their prefix sums (or e * capacity), and
+/// pass 2 gives every copy its row in order and every row its copy. Cheap
+/// and sequential: the CPU's choice.
+Routing sequentialRouting(OpBuilder &b, Location loc, Value indices,
+                          int64_t experts, bool drop, int64_t capacity,
+                          int64_t numRows) {
   auto iType = cast<RankedTensorType>(indices.getType());
   int64_t k = iType.getDimSize(1), copies = iType.getNumElements();
   Type idx = b.getIndexType();
@@ -158,12 +185,278 @@ Routing dispatchRows(OpBuilder &b, Location loc, Value indices,
   return {loop.getResult(0), loop.getResult(2), sizes};
 }
 
-template <typename OpTy>
-Routing routingFor(OpBuilder &b, OpTy op, Value indices, int64_t numRows) {
-  return dispatchRows(b, op.getLoc(), indices, op.getNumExpertsAttr().getInt(),
-                      op.getPolicy() == CapacityPolicy::drop,
-                      op.getCapacityAttr().getInt(), numRows);
+/// The tokens in a chunk of the routing's counting: a divisor of the token
+/// count such that a chunk holds about sqrt(copies) copies (at least 32),
+/// which balances the scans within a chunk against those over chunks.
+int64_t tokensPerChunk(int64_t tokens, int64_t k) {
+  int64_t target = std::max<int64_t>(
+      32, static_cast<int64_t>(std::sqrt(static_cast<double>(tokens * k))));
+  int64_t best = 1;
+  for (int64_t n = 1; n <= tokens && n * k <= target; ++n)
+    if (tokens % n == 0)
+      best = n;
+  return best;
 }
+
+/// Where every copy goes, with no sequential loop over the copies (the
+/// GPU's choice, parallel-routing): the
+/// copies are cut into chunks of whole tokens; each chunk counts its copies
+/// per expert (a row reduction), the chunks before it give each chunk a
+/// base per expert, and a copy's rank within its expert is its chunk's
+/// base plus the matching copies before it in the chunk. A row finds its
+/// copy the other way round: its expert by the starts, its chunk by the
+/// bases, then the copy by scanning the chunk. The order is the sequential
+/// one: by expert, then token, then k.
+Routing parallelRouting(OpBuilder &b, Location loc, Value indices,
+                        int64_t experts, bool drop, int64_t capacity,
+                        int64_t numRows) {
+  MLIRContext *ctx = b.getContext();
+  auto iType = cast<RankedTensorType>(indices.getType());
+  int64_t tokens = iType.getDimSize(0), k = iType.getDimSize(1);
+  int64_t perChunk = tokensPerChunk(tokens, k), chunks = tokens / perChunk;
+  int64_t chunkCopies = perChunk * k;
+  Type i32 = b.getI32Type(), idx = b.getIndexType();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  auto map = [&](unsigned loops, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(loops, 0, results, ctx);
+  };
+  auto asIndex = [](OpBuilder &nb, Location l, Value v) {
+    return toIndex(nb, l, v);
+  };
+  auto countIf = [&](OpBuilder &nb, Location l, Value hit, Value acc) {
+    Value one = arith::ConstantIntOp::create(nb, l, 1, 32);
+    Value zero = arith::ConstantIntOp::create(nb, l, 0, 32);
+    return Value(arith::AddIOp::create(
+        nb, l, arith::SelectOp::create(nb, l, hit, one, zero), acc));
+  };
+  auto expertOfCopy = [&](OpBuilder &nb, Location l, Value c) {
+    Value t = arith::DivUIOp::create(nb, l, c, cIdx(nb, l, k));
+    Value j = arith::RemUIOp::create(nb, l, c, cIdx(nb, l, k));
+    return asIndex(nb, l,
+                   tensor::ExtractOp::create(nb, l, indices, ValueRange{t, j}));
+  };
+  // [chunks, perChunk, K]: the copies of each chunk.
+  Value byChunk = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({chunks, perChunk, k}, iType.getElementType()),
+      indices, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+
+  // Copies per chunk and expert, loops (chunk, e, token in chunk, k).
+  Value chunkCounts = gatherGeneric(
+      b, loc, 4, 2, byChunk, {map(4, {d(0), d(2), d(3)})},
+      zerosOf(b, loc, {chunks, experts}, i32), map(4, {d(0), d(1)}),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value e = linalg::IndexOp::create(nb, l, 1);
+        Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                          asIndex(nb, l, a[0]), e);
+        return countIf(nb, l, hit, a[1]);
+      });
+  // Copies per expert, loops (e, chunk).
+  Value counts = gatherGeneric(
+      b, loc, 2, 1, chunkCounts, {map(2, {d(1), d(0)})},
+      zerosOf(b, loc, {experts}, i32), map(2, {d(0)}),
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        return arith::AddIOp::create(nb, l, a[0], a[1]);
+      });
+  // Each chunk's first rank per expert, loops (chunk, e, earlier chunk).
+  Value chunkBase = gatherGeneric(
+      b, loc, 3, 1, chunkCounts, {map(3, {d(2), d(1)})},
+      zerosOf(b, loc, {chunks, experts}, i32), map(3, {d(0), d(1)}),
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value earlier = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::ult, linalg::IndexOp::create(nb, l, 2),
+            linalg::IndexOp::create(nb, l, 0));
+        Value zero = arith::ConstantIntOp::create(nb, l, 0, 32);
+        return arith::AddIOp::create(
+            nb, l, arith::SelectOp::create(nb, l, earlier, a[0], zero), a[1]);
+      });
+  // First row of each expert: prefix sums, or e * capacity; loops (e, e').
+  Value starts;
+  if (drop) {
+    starts = gatherGeneric(
+        b, loc, 1, 0, ValueRange{}, {},
+        tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{experts}, i32),
+        map(1, {d(0)}), [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          Value e = linalg::IndexOp::create(nb, l, 0);
+          return arith::IndexCastOp::create(
+              nb, l, i32, arith::MulIOp::create(nb, l, e, cIdx(nb, l, capacity)));
+        });
+  } else {
+    starts = gatherGeneric(
+        b, loc, 2, 1, counts, {map(2, {d(1)})},
+        zerosOf(b, loc, {experts}, i32), map(2, {d(0)}),
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value earlier = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::ult,
+              linalg::IndexOp::create(nb, l, 1),
+              linalg::IndexOp::create(nb, l, 0));
+          Value zero = arith::ConstantIntOp::create(nb, l, 0, 32);
+          return arith::AddIOp::create(
+              nb, l, arith::SelectOp::create(nb, l, earlier, a[0], zero), a[1]);
+        });
+  }
+  // Each copy's rank among its expert's copies in its chunk, loops (t, k,
+  // token in chunk, k'), a row reduction over the chunk.
+  Value rankInChunk = gatherGeneric(
+      b, loc, 4, 2, ValueRange{byChunk, indices},
+      {map(4, {d(0).floorDiv(perChunk), d(2), d(3)}), map(4, {d(0), d(1)})},
+      zerosOf(b, loc, {tokens, k}, i32), map(4, {d(0), d(1)}),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value t = linalg::IndexOp::create(nb, l, 0);
+        Value j = linalg::IndexOp::create(nb, l, 1);
+        Value mine = arith::AddIOp::create(
+            nb, l, arith::MulIOp::create(nb, l, t, cIdx(nb, l, k)), j);
+        Value first = arith::MulIOp::create(
+            nb, l,
+            arith::DivUIOp::create(nb, l, t, cIdx(nb, l, perChunk)),
+            cIdx(nb, l, chunkCopies));
+        Value other = arith::AddIOp::create(
+            nb, l, first,
+            arith::AddIOp::create(
+                nb, l,
+                arith::MulIOp::create(nb, l, linalg::IndexOp::create(nb, l, 2),
+                                      cIdx(nb, l, k)),
+                linalg::IndexOp::create(nb, l, 3)));
+        Value before = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
+                                             other, mine);
+        Value same = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                           a[0], a[1]);
+        return countIf(nb, l, arith::AndIOp::create(nb, l, before, same), a[2]);
+      });
+  // The row of every copy, -1 past an expert's capacity; loops (t, k).
+  Value rowOfCopy = gatherGeneric(
+      b, loc, 2, 0, ValueRange{indices, rankInChunk},
+      {map(2, {d(0), d(1)}), map(2, {d(0), d(1)})},
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{tokens, k}, idx),
+      map(2, {d(0), d(1)}),
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value e = asIndex(nb, l, a[0]);
+        Value chunk = arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, 0), cIdx(nb, l, perChunk));
+        Value base = tensor::ExtractOp::create(nb, l, chunkBase,
+                                               ValueRange{chunk, e});
+        Value rank = asIndex(nb, l, arith::AddIOp::create(nb, l, base, a[1]));
+        Value row = arith::AddIOp::create(
+            nb, l, asIndex(nb, l, tensor::ExtractOp::create(nb, l, starts, e)),
+            rank);
+        if (!drop)
+          return row;
+        Value full = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge,
+                                           rank, cIdx(nb, l, capacity));
+        return arith::SelectOp::create(nb, l, full, cIdx(nb, l, -1), row);
+      });
+  rowOfCopy = tensor::CollapseShapeOp::create(
+      b, loc, rowOfCopy, ArrayRef<ReassociationIndices>{{0, 1}});
+
+  // The copy every row holds, -1 for an unused row; loops (r).
+  Value copyOfRow = gatherGeneric(
+      b, loc, 1, 0, ValueRange{}, {},
+      tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{numRows}, idx),
+      map(1, {d(0)}), [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+        Value r = linalg::IndexOp::create(nb, l, 0);
+        Value none = cIdx(nb, l, -1);
+        auto extract = [&](OpBuilder &ob, Location ol, Value t,
+                           ValueRange at) {
+          return asIndex(ob, ol, tensor::ExtractOp::create(ob, ol, t, at));
+        };
+        // The expert whose rows hold r, and r's rank among them.
+        auto byExpert = scf::ForOp::create(
+            nb, l, cIdx(nb, l, 0), cIdx(nb, l, experts), cIdx(nb, l, 1),
+            ValueRange{none, cIdx(nb, l, 0)},
+            [&](OpBuilder &ob, Location ol, Value e, ValueRange acc) {
+              Value start = extract(ob, ol, starts, e);
+              Value size = extract(ob, ol, counts, e);
+              if (drop)
+                size = arith::MinUIOp::create(ob, ol, size,
+                                              cIdx(ob, ol, capacity));
+              Value inside = arith::AndIOp::create(
+                  ob, ol,
+                  arith::CmpIOp::create(ob, ol, arith::CmpIPredicate::sge, r,
+                                        start),
+                  arith::CmpIOp::create(
+                      ob, ol, arith::CmpIPredicate::slt, r,
+                      arith::AddIOp::create(ob, ol, start, size)));
+              scf::YieldOp::create(
+                  ob, ol,
+                  ValueRange{arith::SelectOp::create(ob, ol, inside, e, acc[0]),
+                             arith::SelectOp::create(
+                                 ob, ol, inside,
+                                 arith::SubIOp::create(ob, ol, r, start),
+                                 acc[1])});
+            });
+        Value expert = byExpert.getResult(0), rank = byExpert.getResult(1);
+        Value used = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
+                                           expert, cIdx(nb, l, 0));
+        Value e = arith::SelectOp::create(nb, l, used, expert, cIdx(nb, l, 0));
+        // The chunk that holds that rank, and the rank within the chunk.
+        auto byChunkLoop = scf::ForOp::create(
+            nb, l, cIdx(nb, l, 0), cIdx(nb, l, chunks), cIdx(nb, l, 1),
+            ValueRange{cIdx(nb, l, 0), rank},
+            [&](OpBuilder &ob, Location ol, Value ch, ValueRange acc) {
+              Value base = extract(ob, ol, chunkBase, ValueRange{ch, e});
+              Value inside = arith::CmpIOp::create(
+                  ob, ol, arith::CmpIPredicate::sge, rank, base);
+              scf::YieldOp::create(
+                  ob, ol,
+                  ValueRange{arith::SelectOp::create(ob, ol, inside, ch, acc[0]),
+                             arith::SelectOp::create(
+                                 ob, ol, inside,
+                                 arith::SubIOp::create(ob, ol, rank, base),
+                                 acc[1])});
+            });
+        Value chunk = byChunkLoop.getResult(0), want = byChunkLoop.getResult(1);
+        // The want-th copy of the expert in that chunk.
+        Value first = arith::MulIOp::create(nb, l, chunk,
+                                            cIdx(nb, l, chunkCopies));
+        auto scan = scf::ForOp::create(
+            nb, l, cIdx(nb, l, 0), cIdx(nb, l, chunkCopies), cIdx(nb, l, 1),
+            ValueRange{cIdx(nb, l, 0), none},
+            [&](OpBuilder &ob, Location ol, Value i, ValueRange acc) {
+              Value c = arith::AddIOp::create(ob, ol, first, i);
+              Value same = arith::CmpIOp::create(
+                  ob, ol, arith::CmpIPredicate::eq, expertOfCopy(ob, ol, c), e);
+              Value hit = arith::AndIOp::create(
+                  ob, ol, same,
+                  arith::CmpIOp::create(ob, ol, arith::CmpIPredicate::eq,
+                                        acc[0], want));
+              Value seen = arith::AddIOp::create(
+                  ob, ol, acc[0],
+                  arith::SelectOp::create(ob, ol, same, cIdx(ob, ol, 1),
+                                          cIdx(ob, ol, 0)));
+              scf::YieldOp::create(
+                  ob, ol,
+                  ValueRange{seen,
+                             arith::SelectOp::create(ob, ol, hit, c, acc[1])});
+            });
+        return arith::SelectOp::create(nb, l, used, scan.getResult(1), none);
+      });
+  // Group sizes as i32: the counts, or the capacity for every expert.
+  Value sizes = counts;
+  if (drop)
+    sizes = gatherGeneric(
+        b, loc, 1, 0, ValueRange{}, {},
+        tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{experts}, i32),
+        map(1, {d(0)}), [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          return arith::ConstantIntOp::create(nb, l, capacity, 32);
+        });
+  return {rowOfCopy, copyOfRow, sizes};
+}
+
+/// A pattern on one of the routed ops, computing its routing one way.
+template <typename OpTy>
+struct RoutedPattern : OpConversionPattern<OpTy> {
+  RoutedPattern(MLIRContext *context, bool parallel)
+      : OpConversionPattern<OpTy>(context), parallel(parallel) {}
+
+  Routing routingFor(OpBuilder &b, OpTy op, Value indices,
+                     int64_t numRows) const {
+    auto build = parallel ? parallelRouting : sequentialRouting;
+    return build(b, op.getLoc(), indices, op.getNumExpertsAttr().getInt(),
+                 op.getPolicy() == CapacityPolicy::drop,
+                 op.getCapacityAttr().getInt(), numRows);
+  }
+
+  bool parallel;
+};
 
 /// Whether a row or copy position is in use (>= 0), and the position made
 /// safe to index with (0 when it is not).
@@ -178,29 +471,9 @@ Value zeroOf(OpBuilder &b, Location loc, Type elem) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
 }
 
-/// A generic over `loops` (the last `reductions` of them reducing) with
-/// one output `init` indexed by `outMap` and `inputs` indexed by `inMaps`.
-Value gatherGeneric(OpBuilder &b, Location loc, unsigned loops,
-                    unsigned reductions, ValueRange inputs,
-                    ArrayRef<AffineMap> inMaps, Value init, AffineMap outMap,
-                    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  SmallVector<AffineMap> maps(inMaps);
-  maps.push_back(outMap);
-  SmallVector<utils::IteratorType> iterators(loops,
-                                             utils::IteratorType::parallel);
-  for (unsigned i = loops - reductions; i < loops; ++i)
-    iterators[i] = utils::IteratorType::reduction;
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), inputs, init, maps, iterators,
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               linalg::YieldOp::create(nb, l, body(nb, l, args));
-             })
-      .getResult(0);
-}
-
 /// rows[r, h] = x[token of r's copy, h], zero where no copy lands.
-struct DispatchToGather : OpConversionPattern<MoeDispatchOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct DispatchToGather : RoutedPattern<MoeDispatchOp> {
+  using RoutedPattern::RoutedPattern;
   LogicalResult
   matchAndRewrite(MoeDispatchOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &b) const override {
@@ -230,8 +503,8 @@ struct DispatchToGather : OpConversionPattern<MoeDispatchOp> {
 
 /// y[t, h] = sum over k of w[t, k] * rows[row of copy (t, k), h], in k
 /// order, skipping dropped copies.
-struct CombineToGather : OpConversionPattern<MoeCombineOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct CombineToGather : RoutedPattern<MoeCombineOp> {
+  using RoutedPattern::RoutedPattern;
   LogicalResult
   matchAndRewrite(MoeCombineOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &b) const override {
@@ -269,8 +542,8 @@ struct CombineToGather : OpConversionPattern<MoeCombineOp> {
 /// d_rows[r, h] = w[copy of r] * dy[token of r, h]; d_w[t, k] =
 /// <rows[row of copy (t, k)], dy[t]> (a reduction along the hidden
 /// dimension), zero for dropped copies.
-struct CombineGradToGather : OpConversionPattern<MoeCombineGradOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct CombineGradToGather : RoutedPattern<MoeCombineGradOp> {
+  using RoutedPattern::RoutedPattern;
   LogicalResult
   matchAndRewrite(MoeCombineGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &b) const override {
@@ -450,7 +723,9 @@ struct GroupedWgradToLoops : OpConversionPattern<GroupedMatmulWgradOp> {
 } // namespace
 
 void mlir::dsv3::populateDsv3MoEToLoopsPatterns(MLIRContext *context,
-                                                RewritePatternSet &patterns) {
-  patterns.add<DispatchToGather, CombineToGather, CombineGradToGather,
-               GroupedMatmulToLoops, GroupedWgradToLoops>(context);
+                                                RewritePatternSet &patterns,
+                                                bool parallelRouting) {
+  patterns.add<DispatchToGather, CombineToGather, CombineGradToGather>(
+      context, parallelRouting);
+  patterns.add<GroupedMatmulToLoops, GroupedWgradToLoops>(context);
 }

@@ -26,11 +26,14 @@ void populateDsv3OptimizerToLinalgPatterns(MLIRContext *context,
 void populateDsv3AttentionDecompositionPatterns(MLIRContext *context,
                                                 RewritePatternSet &patterns);
 /// MoE dispatch, combine (and its gradient) as generics that gather by
-/// the positions a counting loop assigns; grouped GEMMs (and the weight
-/// gradient) as scf loops over experts.
+/// the positions the routing assigns (with loops over the copies, or with
+/// `parallelRouting` generics over chunks of them); grouped GEMMs (and the
+/// weight gradient) as scf loops over experts.
 void populateDsv3MoEToLoopsPatterns(MLIRContext *context,
-                                    RewritePatternSet &patterns);
-/// The router (selection as a loop per token), its gradient, the balance
+                                    RewritePatternSet &patterns,
+                                    bool parallelRouting);
+/// The router (its selection a parallel generic over (token, pick)), its
+/// gradient, the balance
 /// loss and its gradient.
 void populateDsv3RoutingToLinalgPatterns(MLIRContext *context,
                                          RewritePatternSet &patterns);
