@@ -70,6 +70,28 @@ gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, int64_t grid,
   return launch;
 }
 
+/// A launch of one thread per item of `count`, in blocks of at most
+/// `blockSize`, at `b`'s insertion point; returns the item's index and
+/// leaves `b` where only threads with an item run.
+Value launchPerItem(OpBuilder &b, Location loc, int64_t count,
+                    int64_t blockSize) {
+  int64_t block = std::min<int64_t>(blockSize, count);
+  gpu::LaunchOp launch =
+      createLaunch(b, loc, (count + block - 1) / block, block);
+  Value id = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            index(b, loc, block)),
+      launch.getThreadIds().x);
+  if (count % block != 0) {
+    Value inBounds = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ult, id, index(b, loc, count));
+    auto guard = scf::IfOp::create(b, loc, inBounds, /*withElse=*/false);
+    b.setInsertionPointToStart(&guard.getThenRegion().front());
+  }
+  return id;
+}
+
 /// Splits `linear` into row-major indices over `sizes`.
 SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
                                ArrayRef<int64_t> sizes) {
@@ -414,20 +436,7 @@ bool MapGenericsToGpuPass::mapElementwise(linalg::GenericOp generic,
 
   Location loc = generic.getLoc();
   OpBuilder b(generic);
-  int64_t block = std::min<int64_t>(blockSize, threads);
-  gpu::LaunchOp launch =
-      createLaunch(b, loc, (threads + block - 1) / block, block);
-  Value id = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
-                            index(b, loc, block)),
-      launch.getThreadIds().x);
-  if (threads % block != 0) {
-    Value inBounds = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ult, id, index(b, loc, threads));
-    auto guard = scf::IfOp::create(b, loc, inBounds, /*withElse=*/false);
-    b.setInsertionPointToStart(&guard.getThenRegion().front());
-  }
+  Value id = launchPerItem(b, loc, threads, blockSize);
   SmallVector<Value> ivs = delinearize(
       b, loc, arith::MulIOp::create(b, loc, id, index(b, loc, width)), ranges);
   // The loop position of each of the thread's elements.
@@ -528,20 +537,7 @@ bool MapGenericsToGpuPass::mapThreadPerOutput(linalg::GenericOp generic,
   }
   if (outputs == 0)
     return false;
-  int64_t block = std::min<int64_t>(blockSize, outputs);
-  gpu::LaunchOp launch =
-      createLaunch(b, loc, (outputs + block - 1) / block, block);
-  Value id = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
-                            index(b, loc, block)),
-      launch.getThreadIds().x);
-  if (outputs % block != 0) {
-    Value inBounds = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ult, id, index(b, loc, outputs));
-    auto guard = scf::IfOp::create(b, loc, inBounds, /*withElse=*/false);
-    b.setInsertionPointToStart(&guard.getThenRegion().front());
-  }
+  Value id = launchPerItem(b, loc, outputs, blockSize);
   SmallVector<Value> ivs(iterators.size(), index(b, loc, 0));
   for (auto [d, iv] : llvm::zip(parallelDims,
                                 delinearize(b, loc, id, parallelSizes)))
