@@ -151,6 +151,21 @@ bool outputsAreReduced(linalg::GenericOp generic) {
   return true;
 }
 
+/// Maps each input block argument of `generic` that its body reads to a
+/// load of the input at the loop position `ivs`.
+void loadInputs(OpBuilder &b, Location loc, linalg::GenericOp generic,
+                ValueRange ivs, IRMapping &mapping) {
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    BlockArgument arg = generic.getMatchingBlockArgument(input);
+    if (arg.use_empty())
+      continue;
+    mapping.map(arg, memref::LoadOp::create(
+                         b, loc, input->get(),
+                         applyMap(b, loc, generic.getMatchingIndexingMap(input),
+                                  ivs)));
+  }
+}
+
 /// Clones the ops of `generic`'s body except `skip` and the terminator at
 /// `b`, with `mapping` holding the block arguments and `ivs` the loop
 /// position (for linalg.index).
@@ -330,16 +345,7 @@ bool MapGenericsToGpuPass::mapRowReduction(linalg::GenericOp generic,
         SmallVector<Value> ivs =
             loopIvs(delinearize(nb, nloc, k, reductionSizes));
         IRMapping mapping;
-        for (OpOperand *input : generic.getDpsInputOperands()) {
-          BlockArgument arg = generic.getMatchingBlockArgument(input);
-          if (arg.use_empty())
-            continue;
-          mapping.map(arg, memref::LoadOp::create(
-                               nb, nloc, input->get(),
-                               applyMap(nb, nloc,
-                                        generic.getMatchingIndexingMap(input),
-                                        ivs)));
-        }
+        loadInputs(nb, nloc, generic, ivs, mapping);
         cloneBody(nb, generic, ivs, mapping, reduction->combiner);
         Value partial = mapping.lookupOrDefault(reduction->partial);
         scf::YieldOp::create(nb, nloc,
@@ -564,16 +570,7 @@ bool MapGenericsToGpuPass::mapThreadPerOutput(linalg::GenericOp generic,
         for (auto [d, iv] : llvm::zip(reductionDims, reductionIvs))
           at[d] = iv;
         IRMapping mapping;
-        for (OpOperand *input : generic.getDpsInputOperands()) {
-          BlockArgument arg = generic.getMatchingBlockArgument(input);
-          if (arg.use_empty())
-            continue;
-          mapping.map(arg, memref::LoadOp::create(
-                               nb, l, input->get(),
-                               applyMap(nb, l,
-                                        generic.getMatchingIndexingMap(input),
-                                        at)));
-        }
+        loadInputs(nb, l, generic, at, mapping);
         for (auto [out, value] : llvm::zip(generic.getDpsInitsMutable(), acc))
           mapping.map(generic.getMatchingBlockArgument(&out), value);
         cloneBody(nb, generic, at, mapping);

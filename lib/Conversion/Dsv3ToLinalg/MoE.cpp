@@ -358,11 +358,33 @@ Routing parallelRouting(OpBuilder &b, Location loc, Value indices,
                            ValueRange at) {
           return asIndex(ob, ol, tensor::ExtractOp::create(ob, ol, t, at));
         };
+        // The last of `n` ranges that holds `v` (by `range(i)`: its start
+        // and whether it holds v), and v's offset in it; `initial` and
+        // `offset` where none does.
+        auto lastHolding =
+            [&](int64_t n, Value v, Value initial, Value offset,
+                function_ref<std::pair<Value, Value>(OpBuilder &, Location,
+                                                     Value)>
+                    range) {
+              return scf::ForOp::create(
+                  nb, l, cIdx(nb, l, 0), cIdx(nb, l, n), cIdx(nb, l, 1),
+                  ValueRange{initial, offset},
+                  [&](OpBuilder &ob, Location ol, Value i, ValueRange acc) {
+                    auto [start, inside] = range(ob, ol, i);
+                    scf::YieldOp::create(
+                        ob, ol,
+                        ValueRange{
+                            arith::SelectOp::create(ob, ol, inside, i, acc[0]),
+                            arith::SelectOp::create(
+                                ob, ol, inside,
+                                arith::SubIOp::create(ob, ol, v, start),
+                                acc[1])});
+                  });
+            };
         // The expert whose rows hold r, and r's rank among them.
-        auto byExpert = scf::ForOp::create(
-            nb, l, cIdx(nb, l, 0), cIdx(nb, l, experts), cIdx(nb, l, 1),
-            ValueRange{none, cIdx(nb, l, 0)},
-            [&](OpBuilder &ob, Location ol, Value e, ValueRange acc) {
+        auto byExpert = lastHolding(
+            experts, r, none, cIdx(nb, l, 0),
+            [&](OpBuilder &ob, Location ol, Value e) -> std::pair<Value, Value> {
               Value start = extract(ob, ol, starts, e);
               Value size = extract(ob, ol, counts, e);
               if (drop)
@@ -375,33 +397,20 @@ Routing parallelRouting(OpBuilder &b, Location loc, Value indices,
                   arith::CmpIOp::create(
                       ob, ol, arith::CmpIPredicate::slt, r,
                       arith::AddIOp::create(ob, ol, start, size)));
-              scf::YieldOp::create(
-                  ob, ol,
-                  ValueRange{arith::SelectOp::create(ob, ol, inside, e, acc[0]),
-                             arith::SelectOp::create(
-                                 ob, ol, inside,
-                                 arith::SubIOp::create(ob, ol, r, start),
-                                 acc[1])});
+              return {start, inside};
             });
         Value expert = byExpert.getResult(0), rank = byExpert.getResult(1);
         Value used = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
                                            expert, cIdx(nb, l, 0));
         Value e = arith::SelectOp::create(nb, l, used, expert, cIdx(nb, l, 0));
-        // The chunk that holds that rank, and the rank within the chunk.
-        auto byChunkLoop = scf::ForOp::create(
-            nb, l, cIdx(nb, l, 0), cIdx(nb, l, chunks), cIdx(nb, l, 1),
-            ValueRange{cIdx(nb, l, 0), rank},
-            [&](OpBuilder &ob, Location ol, Value ch, ValueRange acc) {
+        // The chunk that holds that rank (bases only grow), and the rank
+        // within the chunk.
+        auto byChunkLoop = lastHolding(
+            chunks, rank, cIdx(nb, l, 0), rank,
+            [&](OpBuilder &ob, Location ol, Value ch) -> std::pair<Value, Value> {
               Value base = extract(ob, ol, chunkBase, ValueRange{ch, e});
-              Value inside = arith::CmpIOp::create(
-                  ob, ol, arith::CmpIPredicate::sge, rank, base);
-              scf::YieldOp::create(
-                  ob, ol,
-                  ValueRange{arith::SelectOp::create(ob, ol, inside, ch, acc[0]),
-                             arith::SelectOp::create(
-                                 ob, ol, inside,
-                                 arith::SubIOp::create(ob, ol, rank, base),
-                                 acc[1])});
+              return {base, arith::CmpIOp::create(
+                                ob, ol, arith::CmpIPredicate::sge, rank, base)};
             });
         Value chunk = byChunkLoop.getResult(0), want = byChunkLoop.getResult(1);
         // The want-th copy of the expert in that chunk.
