@@ -18,6 +18,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 using namespace mlir;
 
@@ -33,8 +34,14 @@ mlir::dsv3::createHostTargetMachine() {
                  << "): " << error << "\n";
     return failure();
   }
+  // The features the CPU reports, not those of its model name: a virtual
+  // machine may hide some (a znver4 without AVX-512), and code that uses
+  // them dies with an illegal instruction.
+  llvm::SubtargetFeatures features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(feature.getKey(), feature.getValue());
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      llvm::Triple(triple), llvm::sys::getHostCPUName(), /*Features=*/"",
+      llvm::Triple(triple), llvm::sys::getHostCPUName(), features.getString(),
       llvm::TargetOptions(), llvm::Reloc::PIC_));
 }
 
