@@ -37,4 +37,42 @@ def Dsv3_ScaleLayoutAttr : I32EnumAttr<"ScaleLayout",
   let cppNamespace = "::mlir::dsv3";
 }
 
+//===----------------------------------------------------------------------===//
+// The contract between passes: what the attributes on functions, their
+// arguments and results mean. Each is a string in the IR (readable, and
+// what a hand-written model description spells) whose value the dialect
+// verifies against these enums.
+//===----------------------------------------------------------------------===//
+
+def Dsv3_RoleAttr : I32EnumAttr<"Role",
+    "what a training-step argument or result is (`dsv3.role`)", [
+    I32EnumAttrCase<"param", 0>,
+    I32EnumAttrCase<"opt_state", 1>,
+    I32EnumAttrCase<"batch", 2>,
+    I32EnumAttrCase<"step", 3>,
+    I32EnumAttrCase<"loss", 4>,
+    I32EnumAttrCase<"metric", 5>,
+  ]> {
+  let cppNamespace = "::mlir::dsv3";
+}
+
+def Dsv3_BatchFieldAttr : I32EnumAttr<"BatchField",
+    "which part of a packed batch an input is (`dsv3.batch`)", [
+    I32EnumAttrCase<"tokens", 0>,
+    I32EnumAttrCase<"targets", 1>,
+    I32EnumAttrCase<"positions", 2>,
+    I32EnumAttrCase<"segment_ids", 3>,
+  ]> {
+  let cppNamespace = "::mlir::dsv3";
+}
+
+def Dsv3_InitKindAttr : I32EnumAttr<"InitKind",
+    "how a parameter or moment starts (`dsv3.init`)", [
+    I32EnumAttrCase<"normal", 0>,
+    I32EnumAttrCase<"ones", 1>,
+    I32EnumAttrCase<"zeros", 2>,
+  ]> {
+  let cppNamespace = "::mlir::dsv3";
+}
+
 #endif // DSV3_ATTRS_TD

@@ -7,7 +7,9 @@
 #ifndef DSV3_DSV3DIALECT_H
 #define DSV3_DSV3DIALECT_H
 
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Dialect.h"
+#include "mlir/IR/Operation.h"
 
 #include "dsv3/Dsv3Dialect.h.inc"
 

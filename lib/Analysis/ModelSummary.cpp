@@ -3,6 +3,7 @@
 #include "Analysis/ModelSummary.h"
 
 #include "Analysis/Cost.h"
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -85,27 +86,26 @@ ModelSummary mlir::dsv3::summarizeForward(FunctionOpInterface forward) {
 
   llvm::StringMap<bool> isMtp;
   for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
-    auto batchRole = forward.getArgAttrOfType<StringAttr>(i, "dsv3.batch");
-    if (batchRole && batchRole.strref() == "tokens")
+    if (getBatchField(forward, i) == BatchField::tokens)
       summary.tokens =
           cast<ShapedType>(forward.getArgument(i).getType()).getNumElements();
-    auto name = forward.getArgAttrOfType<StringAttr>(i, "dsv3.name");
-    if (!name)
+    StringRef name = getArgName(forward, i);
+    if (name.empty())
       continue;
     int64_t numel =
         cast<ShapedType>(forward.getArgument(i).getType()).getNumElements();
-    std::string scope = scopeOf(name.strref());
+    std::string scope = scopeOf(name);
     LayerSummary &layer = layerFor(scope);
     int64_t activated = numel;
-    if (name.strref().contains(".experts.{e}.")) {
+    if (name.contains(".experts.{e}.")) {
       auto it = routing.find(scope);
       if (it != routing.end() && it->second.second > 0)
         activated = numel / it->second.second * it->second.first;
       layer.kind = "moe";
     }
-    if (name.strref().ends_with(".eh_proj.weight"))
+    if (name.ends_with(".eh_proj.weight"))
       isMtp[scope] = true;
-    if (name.strref() == "model.embed_tokens.weight") {
+    if (name == "model.embed_tokens.weight") {
       layer.kind = "embedding";
       summary.inputEmbedding = numel;
     }

@@ -8,6 +8,8 @@
 
 #include "Conversion/Passes.h"
 
+#include "dsv3/Dsv3Attributes.h"
+
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::dsv3 {
@@ -54,7 +56,7 @@ struct HoistAllocsPass : dsv3::impl::HoistAllocsBase<HoistAllocsPass> {
 
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
-    if (fn.isExternal() || (!all && !fn->hasAttr("dsv3.kernel")))
+    if (fn.isExternal() || (!all && !dsv3::isKernel(fn)))
       return;
     SmallVector<memref::AllocOp> allocs;
     fn.walk([&](memref::AllocOp alloc) {

@@ -33,9 +33,10 @@ def ConvertDsv3ToLinalg : Pass<"convert-dsv3-to-linalg", "mlir::ModuleOp"> {
     `dsv3.fusion` regions are inlined so that upstream elementwise fusion
     can merge their generics.
 
-    Left as they are, and not an error: collectives (they become runtime
-    commands), fp8 quantization and scaled matmul, 2:4 sparsity, and the
-    dynamic loss-scale update.
+    The whole dialect is illegal: an op without a lowering (collectives,
+    fp8 quantization and scaled matmul, 2:4 sparsity, fake quantization and
+    the dynamic loss-scale update, none of which the compiler generates
+    code for yet) is an error naming it.
 
     After this pass the upstream pipeline (one-shot bufferization, linalg
     to loops, lowering to LLVM) produces code that runs; the pipeline
@@ -69,6 +70,33 @@ def DecomposeAttention : Pass<"dsv3-decompose-attention", "mlir::ModuleOp"> {
     `convert-dsv3-to-linalg` applies the same rewrite on its own.
   }];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
+def DestinationPassing : Pass<"dsv3-destination-passing", "mlir::ModuleOp"> {
+  let summary = "Give kernels on tensors memref arguments for their results";
+  let description = [{
+    Rewrites every function with a body (the kernels, on tensors, after
+    `convert-dsv3-to-linalg`) into the calling convention of an
+    executable's kernels: one memref argument per input, then one per
+    result, and no results. Inputs are read through
+    `bufferization.to_tensor restrict`, and each result is materialized in
+    its memref (`bufferization.materialize_in_destination`), which
+    `eliminate-empty-tensors` turns into computing it there directly.
+
+    A result marked `dsv3.overwrites = i` (see `dsv3-extract-kernels`)
+    gets no argument of its own: it is materialized in the tensor of input
+    `i`, which is `writable`, so that one-shot bufferization computes it in
+    that buffer (an updated parameter written over the old one).
+
+    ```mlir
+    func.func @k(%p: tensor<64xf32>, %g: tensor<64xf32>)
+        -> (tensor<64xf32> {dsv3.overwrites = 0 : i64}, tensor<f32>)
+    // becomes
+    func.func @k(%p: memref<64xf32>, %g: memref<64xf32>, %out: memref<f32>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def HoistAllocs : Pass<"dsv3-hoist-allocs", "mlir::func::FuncOp"> {
@@ -173,6 +201,23 @@ def MapToGpu : Pass<"dsv3-map-to-gpu", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def MergeGpuModules : Pass<"dsv3-merge-gpu-modules", "mlir::ModuleOp"> {
+  let summary = "Merge the outlined GPU modules into one";
+  let description = [{
+    After `gpu-kernel-outlining`, which makes one `gpu.module` per launch:
+    moves every GPU function into one `gpu.module @<name>`, each named
+    after the module it came from (unique within the module), copies each
+    global the functions read once (outlined modules of one function share
+    their globals' names), and points every `gpu.launch_func` at the merged
+    module. The executable then carries one cubin, loaded once.
+  }];
+  let options = [
+    Option<"name", "name", "std::string", /*default=*/"\"dsv3_kernels\"",
+           "Name of the merged GPU module">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 #endif // DSV3_CONVERSION_PASSES_TD

@@ -8,6 +8,7 @@
 #include "Interpreter/Interpreter.h"
 
 #include "Interpreter/Eval.h"
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -179,26 +180,26 @@ mlir::dsv3::randomArguments(FunctionOpInterface function, uint64_t seed,
   for (unsigned i = 0, e = function.getNumArguments(); i < e; ++i) {
     auto type = cast<RankedTensorType>(function.getArgument(i).getType());
     HostTensor t(type);
-    auto init = function.getArgAttrOfType<StringAttr>(i, "dsv3.init");
-    auto role = function.getArgAttrOfType<StringAttr>(i, "dsv3.batch");
-    if (role && role.strref() == "positions") {
+    std::optional<InitKind> init = getInitKind(function, i);
+    std::optional<BatchField> field = getBatchField(function, i);
+    if (field == BatchField::positions) {
       for (int64_t j = 0; j < t.numel(); ++j)
         t.data[j] = j % t.shape.back();
-    } else if (role && role.strref() == "segment_ids") {
+    } else if (field == BatchField::segment_ids) {
       for (int64_t j = 0; j < t.numel(); ++j)
         t.data[j] = j / t.shape.back();
     } else if (isa<IntegerType>(type.getElementType())) {
       std::uniform_int_distribution<int64_t> dist(0, intBound - 1);
       for (double &v : t.data)
         v = dist(rng);
-    } else if (init && init.strref() == "ones") {
+    } else if (init == InitKind::ones) {
       std::fill(t.data.begin(), t.data.end(), 1.0);
-    } else if (init && init.strref() == "zeros") {
+    } else if (init == InitKind::zeros) {
       std::fill(t.data.begin(), t.data.end(), 0.0);
     } else {
       double s = std;
-      if (auto attr = function.getArgAttrOfType<FloatAttr>(i, "dsv3.init_std"))
-        s = attr.getValueAsDouble();
+      if (std::optional<double> initStd = getInitStd(function, i))
+        s = *initStd;
       std::normal_distribution<double> dist(0.0, s);
       for (double &v : t.data)
         v = dist(rng);

@@ -12,6 +12,7 @@
 
 #include "Spec/Spec.h"
 
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -54,56 +55,25 @@ private:
   }
   void at(StringRef scope) { b.setLoc(NameLoc::get(b.getStringAttr(scope))); }
 
-  /// A parameter argument named as Hugging Face names it. `init` is
-  /// "normal" (std from the training knobs), "ones" or "zeros".
-  Value param(const Twine &name, ArrayRef<int64_t> shape, StringRef init,
+  /// A parameter argument named as Hugging Face names it; a `normal`
+  /// initializer takes its std from the training knobs.
+  Value param(const Twine &name, ArrayRef<int64_t> shape, InitKind init,
               bool trainable = true);
   /// A batch input ([batch, seq] i32), appended after the parameters.
-  Value batchInput(StringRef role);
+  Value batchInput(BatchField field);
 
   Value reshape(Value x, ArrayRef<int64_t> shape) {
     return ReshapeOp::create(b, f32(shape), x);
   }
-  /// Whether GEMMs run in bf16 (compile.precision BF16): their operands
-  /// are rounded to bf16, the GEMM accumulates in f32 and rounds its result
-  /// to bf16, which is widened again. Parameters, the optimizer and every
-  /// other op stay in f32. An f64 graph (gradient checks) stays exact.
-  bool bf16Gemms() const {
-    return spec.compile().precision() == spec::Compile::BF16 &&
-           floatType.isF32();
-  }
-  Value withElementType(Value v, Type element) {
-    auto type = cast<RankedTensorType>(v.getType());
-    return CastOp::create(b, type.clone(element), v);
-  }
-  /// `gemm` on its operands in the GEMM precision, its result widened.
-  template <typename Gemm>
-  Value inGemmPrecision(ArrayRef<Value> operands, Gemm gemm) {
-    if (!bf16Gemms())
-      return gemm(operands);
-    SmallVector<Value> narrow;
-    for (Value v : operands) {
-      // One rounding per value, however many GEMMs read it.
-      Value &bf16 = narrowed[v];
-      if (!bf16)
-        bf16 = withElementType(v, b.getBF16Type());
-      narrow.push_back(bf16);
-    }
-    return withElementType(gemm(narrow), floatType);
-  }
   Value linear(Value x, Value w) {
-    return inGemmPrecision({x, w}, [&](ArrayRef<Value> v) -> Value {
-      return MatmulOp::create(b, v[0], v[1], /*transpose_lhs=*/false,
-                              /*transpose_rhs=*/true);
-    });
+    return MatmulOp::create(b, x, w, /*transpose_lhs=*/false,
+                            /*transpose_rhs=*/true);
   }
   /// One GEMM per expert over consecutive row groups; `w` is
   /// [experts, out, in].
   Value groupedLinear(Value rows, Value w, Value sizes) {
-    return inGemmPrecision({rows, w}, [&](ArrayRef<Value> v) -> Value {
-      return GroupedMatmulOp::create(b, v[0], v[1], sizes,
-                                     /*transpose_weight=*/true);
-    });
+    return GroupedMatmulOp::create(b, rows, w, sizes,
+                                   /*transpose_weight=*/true);
   }
   Value norm(Value x, Value w) {
     return RmsNormOp::create(b, x, w, llvm::APFloat(arch.rms_norm_eps()));
@@ -141,32 +111,28 @@ private:
   unsigned numParams = 0;
   SmallVector<DictionaryAttr> argAttrs;
   Value embedTable, headWeight;
-  /// The bf16 copy of each value a bf16 GEMM reads.
-  llvm::DenseMap<Value, Value> narrowed;
   /// Sequence balance losses of every MoE layer, summed into the loss.
   SmallVector<Value> auxLosses;
 };
 
 Value ForwardBuilder::param(const Twine &name, ArrayRef<int64_t> shape,
-                            StringRef init, bool trainable) {
+                            InitKind init, bool trainable) {
   Value arg = entry->insertArgument(numParams, f32(shape), b.getLoc());
-  SmallVector<NamedAttribute> attrs = {
-      b.getNamedAttr("dsv3.name", b.getStringAttr(name)),
-      b.getNamedAttr("dsv3.init", b.getStringAttr(init))};
-  if (init == "normal")
+  SmallVector<NamedAttribute> attrs = {getNameAttr(b, name.str()),
+                                       getInitAttr(b, init)};
+  if (init == InitKind::normal)
     attrs.push_back(b.getNamedAttr(
-        "dsv3.init_std", b.getF64FloatAttr(spec.training().init_std())));
+        kInitStdAttr, b.getF64FloatAttr(spec.training().init_std())));
   if (!trainable)
-    attrs.push_back(b.getNamedAttr("dsv3.trainable", b.getBoolAttr(false)));
+    attrs.push_back(b.getNamedAttr(kTrainableAttr, b.getBoolAttr(false)));
   argAttrs.insert(argAttrs.begin() + numParams, b.getDictionaryAttr(attrs));
   ++numParams;
   return arg;
 }
 
-Value ForwardBuilder::batchInput(StringRef role) {
+Value ForwardBuilder::batchInput(BatchField field) {
   Value arg = entry->addArgument(i32({batch, seq}), b.getLoc());
-  argAttrs.push_back(b.getDictionaryAttr(
-      {b.getNamedAttr("dsv3.batch", b.getStringAttr(role))}));
+  argAttrs.push_back(b.getDictionaryAttr({getBatchAttr(b, field)}));
   return arg;
 }
 
@@ -212,10 +178,10 @@ Value ForwardBuilder::mhaAttention(Value x, const std::string &prefix,
   int64_t kvHeads = a.num_kv_heads() ? a.num_kv_heads() : heads;
   int64_t dim = a.head_dim() ? a.head_dim() : hidden / heads;
   std::string p = prefix + "self_attn.";
-  Value wq = param(p + "q_proj.weight", {heads * dim, hidden}, "normal");
-  Value wk = param(p + "k_proj.weight", {kvHeads * dim, hidden}, "normal");
-  Value wv = param(p + "v_proj.weight", {kvHeads * dim, hidden}, "normal");
-  Value wo = param(p + "o_proj.weight", {hidden, heads * dim}, "normal");
+  Value wq = param(p + "q_proj.weight", {heads * dim, hidden}, InitKind::normal);
+  Value wk = param(p + "k_proj.weight", {kvHeads * dim, hidden}, InitKind::normal);
+  Value wv = param(p + "v_proj.weight", {kvHeads * dim, hidden}, InitKind::normal);
+  Value wo = param(p + "o_proj.weight", {hidden, heads * dim}, InitKind::normal);
   Value q = reshape(linear(x, wq), {batch, len, heads, dim});
   Value k = reshape(linear(x, wk), {batch, len, kvHeads, dim});
   Value v = reshape(linear(x, wv), {batch, len, kvHeads, dim});
@@ -240,12 +206,12 @@ Value ForwardBuilder::mlaAttention(Value x, const std::string &prefix,
   // Queries: a full projection, or down-projection, norm, up-projection.
   Value q;
   if (qRank > 0) {
-    Value qa = param(p + "q_a_proj.weight", {qRank, hidden}, "normal");
-    Value qNorm = param(p + "q_a_layernorm.weight", {qRank}, "ones");
-    Value qb = param(p + "q_b_proj.weight", {heads * qkDim, qRank}, "normal");
+    Value qa = param(p + "q_a_proj.weight", {qRank, hidden}, InitKind::normal);
+    Value qNorm = param(p + "q_a_layernorm.weight", {qRank}, InitKind::ones);
+    Value qb = param(p + "q_b_proj.weight", {heads * qkDim, qRank}, InitKind::normal);
     q = linear(norm(linear(x, qa), qNorm), qb);
   } else {
-    Value wq = param(p + "q_proj.weight", {heads * qkDim, hidden}, "normal");
+    Value wq = param(p + "q_proj.weight", {heads * qkDim, hidden}, InitKind::normal);
     q = linear(x, wq);
   }
   q = reshape(q, {batch, len, heads, qkDim});
@@ -258,11 +224,11 @@ Value ForwardBuilder::mlaAttention(Value x, const std::string &prefix,
 
   // Keys and values from one compressed latent plus a shared rotary key.
   Value kva = param(p + "kv_a_proj_with_mqa.weight", {kvRank + ropeDim, hidden},
-                    "normal");
-  Value kvNorm = param(p + "kv_a_layernorm.weight", {kvRank}, "ones");
+                    InitKind::normal);
+  Value kvNorm = param(p + "kv_a_layernorm.weight", {kvRank}, InitKind::ones);
   Value kvb = param(p + "kv_b_proj.weight", {heads * (nope + vDim), kvRank},
-                    "normal");
-  Value wo = param(p + "o_proj.weight", {hidden, heads * vDim}, "normal");
+                    InitKind::normal);
+  Value wo = param(p + "o_proj.weight", {hidden, heads * vDim}, InitKind::normal);
   Value latent = linear(x, kva); // [batch, len, kvRank + ropeDim]
   Value compressed =
       SliceOp::create(b, latent, ArrayRef<int64_t>{0, 0, 0},
@@ -301,9 +267,9 @@ Value ForwardBuilder::mlaAttention(Value x, const std::string &prefix,
 Value ForwardBuilder::denseFfn(Value x2d, const std::string &prefix) {
   int64_t width = arch.dense_intermediate_size();
   std::string p = prefix + "mlp.";
-  Value gate = param(p + "gate_proj.weight", {width, hidden}, "normal");
-  Value up = param(p + "up_proj.weight", {width, hidden}, "normal");
-  Value down = param(p + "down_proj.weight", {hidden, width}, "normal");
+  Value gate = param(p + "gate_proj.weight", {width, hidden}, InitKind::normal);
+  Value up = param(p + "up_proj.weight", {width, hidden}, InitKind::normal);
+  Value down = param(p + "down_proj.weight", {hidden, width}, InitKind::normal);
   return swiglu(x2d, gate, up, down);
 }
 
@@ -312,17 +278,17 @@ Value ForwardBuilder::moeFfn(Value x2d, const std::string &prefix,
   int64_t experts = moe.num_routed_experts(), width = moe.intermediate_size(),
           k = moe.top_k(), tokens = batch * len;
   std::string p = prefix + "mlp.";
-  Value gateW = param(p + "gate.weight", {experts, hidden}, "normal");
+  Value gateW = param(p + "gate.weight", {experts, hidden}, InitKind::normal);
   Value bias;
   if (moe.bias_update_speed() > 0)
-    bias = param(p + "gate.e_score_correction_bias", {experts}, "zeros",
+    bias = param(p + "gate.e_score_correction_bias", {experts}, InitKind::zeros,
                  /*trainable=*/false);
   // Experts are stacked along a leading expert dimension; "{e}" marks the
   // per-expert names Hugging Face uses.
   std::string e = p + "experts.{e}.";
-  Value gate = param(e + "gate_proj.weight", {experts, width, hidden}, "normal");
-  Value up = param(e + "up_proj.weight", {experts, width, hidden}, "normal");
-  Value down = param(e + "down_proj.weight", {experts, hidden, width}, "normal");
+  Value gate = param(e + "gate_proj.weight", {experts, width, hidden}, InitKind::normal);
+  Value up = param(e + "up_proj.weight", {experts, width, hidden}, InitKind::normal);
+  Value down = param(e + "down_proj.weight", {experts, hidden, width}, InitKind::normal);
 
   Value logits = linear(x2d, gateW); // [tokens, experts]
   auto scoring = moe.scoring() == spec::MoE::SIGMOID ? ScoringFunc::sigmoid
@@ -353,9 +319,9 @@ Value ForwardBuilder::moeFfn(Value x2d, const std::string &prefix,
   if (moe.num_shared_experts() > 0) {
     int64_t sharedWidth = moe.num_shared_experts() * width;
     std::string s = p + "shared_experts.";
-    Value sg = param(s + "gate_proj.weight", {sharedWidth, hidden}, "normal");
-    Value su = param(s + "up_proj.weight", {sharedWidth, hidden}, "normal");
-    Value sd = param(s + "down_proj.weight", {hidden, sharedWidth}, "normal");
+    Value sg = param(s + "gate_proj.weight", {sharedWidth, hidden}, InitKind::normal);
+    Value su = param(s + "up_proj.weight", {sharedWidth, hidden}, InitKind::normal);
+    Value sd = param(s + "down_proj.weight", {hidden, sharedWidth}, InitKind::normal);
     out = add(out, swiglu(x2d, sg, su, sd));
   }
 
@@ -374,8 +340,8 @@ Value ForwardBuilder::layer(Value h, int64_t index, Value positions,
                             Value segments, int64_t len) {
   std::string prefix = "model.layers." + std::to_string(index) + ".";
   at(prefix.substr(0, prefix.size() - 1));
-  Value ln1 = param(prefix + "input_layernorm.weight", {hidden}, "ones");
-  Value ln2 = param(prefix + "post_attention_layernorm.weight", {hidden}, "ones");
+  Value ln1 = param(prefix + "input_layernorm.weight", {hidden}, InitKind::ones);
+  Value ln2 = param(prefix + "post_attention_layernorm.weight", {hidden}, InitKind::ones);
   h = add(h, attention(norm(h, ln1), prefix, positions, segments, len));
   Value x2d = reshape(norm(h, ln2), {batch * len, hidden});
   bool isMoe = moe.num_routed_experts() > 0 && index >= arch.first_k_dense();
@@ -391,28 +357,26 @@ Value ForwardBuilder::crossEntropy(Value logits, Value targets, int64_t) {
 OwningOpRef<ModuleOp> ForwardBuilder::build() {
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getLoc());
   const spec::Training &t = spec.training();
-  module->getOperation()->setAttr(
-      "dsv3.model", b.getStringAttr(spec.name().empty() ? "model"
-                                                        : spec.name()));
-  module->getOperation()->setAttr(
-      "dsv3.training",
-      b.getDictionaryAttr({
-          b.getNamedAttr("micro_batch", b.getI64IntegerAttr(t.micro_batch())),
-          b.getNamedAttr("seq_len", b.getI64IntegerAttr(t.seq_len())),
-          b.getNamedAttr("grad_accum", b.getI64IntegerAttr(t.grad_accum())),
-          b.getNamedAttr("lr", b.getF64FloatAttr(t.lr())),
-          b.getNamedAttr("min_lr", b.getF64FloatAttr(t.min_lr())),
-          b.getNamedAttr("beta1", b.getF64FloatAttr(t.beta1())),
-          b.getNamedAttr("beta2", b.getF64FloatAttr(t.beta2())),
-          b.getNamedAttr("eps", b.getF64FloatAttr(t.eps())),
-          b.getNamedAttr("weight_decay", b.getF64FloatAttr(t.weight_decay())),
-          b.getNamedAttr("warmup_steps", b.getI64IntegerAttr(t.warmup_steps())),
-          b.getNamedAttr("total_steps", b.getI64IntegerAttr(t.total_steps())),
-          b.getNamedAttr("clip_norm", b.getF64FloatAttr(t.clip_norm())),
-          b.getNamedAttr("seed", b.getI64IntegerAttr(t.seed())),
-          b.getNamedAttr("bias_update_speed",
-                         b.getF64FloatAttr(moe.bias_update_speed())),
-      }));
+  TrainingConfig training;
+  training.microBatch = t.micro_batch();
+  training.seqLen = t.seq_len();
+  training.gradAccum = t.grad_accum();
+  training.lr = t.lr();
+  training.minLr = t.min_lr();
+  training.beta1 = t.beta1();
+  training.beta2 = t.beta2();
+  training.eps = t.eps();
+  training.weightDecay = t.weight_decay();
+  training.warmupSteps = t.warmup_steps();
+  training.totalSteps = t.total_steps();
+  training.clipNorm = t.clip_norm();
+  training.seed = t.seed();
+  training.biasUpdateSpeed = moe.bias_update_speed();
+  Dsv3Dialect *dialect = b.getContext()->getOrLoadDialect<Dsv3Dialect>();
+  dialect->getModelAttrHelper().setAttr(
+      *module, b.getStringAttr(spec.name().empty() ? "model" : spec.name()));
+  dialect->getTrainingAttrHelper().setAttr(*module,
+                                           training.toAttr(b.getContext()));
 
   b.setInsertionPointToEnd(module->getBody());
   auto func = func::FuncOp::create(b, "forward", b.getFunctionType({}, {}));
@@ -420,24 +384,24 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
   b.setInsertionPointToStart(entry);
 
   at("model.embed_tokens");
-  Value tokens = batchInput("tokens");
-  Value targets = batchInput("targets");
-  Value positions = batchInput("positions");
-  Value segments = batchInput("segment_ids");
+  Value tokens = batchInput(BatchField::tokens);
+  Value targets = batchInput(BatchField::targets);
+  Value positions = batchInput(BatchField::positions);
+  Value segments = batchInput(BatchField::segment_ids);
   embedTable = param("model.embed_tokens.weight", {arch.vocab_size(), hidden},
-                     "normal");
+                     InitKind::normal);
   Value h = EmbeddingOp::create(b, embedTable, tokens);
   for (int64_t i = 0; i < arch.num_layers(); ++i)
     h = layer(h, i, positions, segments, seq);
 
   at("model.norm");
-  Value finalNorm = param("model.norm.weight", {hidden}, "ones");
+  Value finalNorm = param("model.norm.weight", {hidden}, InitKind::ones);
   Value hn = norm(h, finalNorm);
   at("lm_head");
   headWeight = arch.tie_embeddings()
                    ? embedTable
                    : param("lm_head.weight", {arch.vocab_size(), hidden},
-                           "normal");
+                           InitKind::normal);
   Value loss = crossEntropy(linear(hn, headWeight), targets, seq);
 
   // Multi-token prediction: module k predicts token i + k + 1 from the
@@ -448,10 +412,10 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
     int64_t index = arch.num_layers() + k - 1, len = seq - k;
     std::string prefix = "model.layers." + std::to_string(index) + ".";
     at(prefix.substr(0, prefix.size() - 1));
-    Value enorm = param(prefix + "enorm.weight", {hidden}, "ones");
-    Value hnorm = param(prefix + "hnorm.weight", {hidden}, "ones");
+    Value enorm = param(prefix + "enorm.weight", {hidden}, InitKind::ones);
+    Value hnorm = param(prefix + "hnorm.weight", {hidden}, InitKind::ones);
     Value proj = param(prefix + "eh_proj.weight", {hidden, 2 * hidden},
-                       "normal");
+                       InitKind::normal);
     Value emb = EmbeddingOp::create(b, embedTable, sliceSeq(tokens, k, len));
     Value state = sliceSeq(prev, 0, len);
     Value joined = ConcatOp::create(
@@ -460,7 +424,7 @@ OwningOpRef<ModuleOp> ForwardBuilder::build() {
     mh = layer(mh, index, sliceSeq(positions, 0, len),
                sliceSeq(segments, 0, len), len);
     at(prefix + "shared_head");
-    Value headNorm = param(prefix + "shared_head.norm.weight", {hidden}, "ones");
+    Value headNorm = param(prefix + "shared_head.norm.weight", {hidden}, InitKind::ones);
     Value logits = linear(norm(mh, headNorm), headWeight);
     mtpLosses.push_back(crossEntropy(logits, sliceSeq(targets, k, len), len));
     prev = mh;

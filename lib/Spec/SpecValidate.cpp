@@ -211,11 +211,9 @@ void Validator::checkCompile() {
     error("compile.remat_budget_bytes",
           Twine(c.remat_budget_bytes()) + " must be >= 1 with remat BUDGET");
   nonNegative("compile.l1", c.l1());
-  if (c.precision() != spec::Compile::FP32 &&
-      c.precision() != spec::Compile::BF16)
-    error("compile.precision",
-          spec::Compile::Precision_Name(c.precision()) +
-              " is not implemented yet (FP32, or BF16 GEMMs)");
+  // What the compiler cannot do yet is refused when it compiles
+  // (checkTrainPipelineOptions), not here: a description asking for it is
+  // valid, and --summary or --emit=forward work on it.
 }
 
 LogicalResult Validator::run() {

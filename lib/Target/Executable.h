@@ -1,10 +1,11 @@
-//===- Executable.h - the training step as an executable --------*- C++ -*-===//
+//===- Executable.h - the lowered training step as an executable -*- C++ -*-===//
 //
-// Compiles the training step of a module (the output of dsv3-autodiff) into
-// a dsv3.runtime.Executable: fusion, the split into kernels and library
-// GEMMs (dsv3-outline-kernels), the arena plan, the command list, and the
-// kernels themselves: one shared object for the CPU, or a cubin (and its
-// PTX) for CUDA.
+// Serializes the module dsv3-train-pipeline leaves (the planned step, its
+// kernel declarations, and the kernel module lowered for the target) into
+// a dsv3.runtime.Executable: the buffers at the plan's offsets
+// (Buffers.h), the command list (Commands.h), and the kernels' code, one
+// shared object for the CPU (CpuKernels.h) or a cubin and its PTX for CUDA
+// (GpuKernels.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,13 +21,13 @@
 namespace mlir::dsv3 {
 
 struct ExecutableOptions {
-  /// "cpu" or "cuda".
+  /// "cpu" or "cuda": what the pipeline lowered the kernels for.
   std::string target = "cpu";
   /// The GPU architecture for cuda: 80, 90 or 100.
   int sm = 90;
-  /// The CUDA toolkit (ptxas, libdevice) for cuda.
+  /// The CUDA toolkit (ptxas) for cuda.
   std::string cudaPath = "/usr/local/cuda";
-  /// LLVM optimization level of the kernels (0-3).
+  /// LLVM optimization level of the CPU kernels (0-3).
   unsigned optLevel = 2;
   /// The model description, stored in the executable for the record.
   std::string specText;
@@ -36,7 +37,7 @@ struct ExecutableOptions {
   llvm::raw_ostream *progress = nullptr;
 };
 
-/// Returns the serialized executable. Rewrites `module` on the way.
+/// Returns the serialized executable. Consumes the kernel module's code.
 FailureOr<std::string> buildExecutable(ModuleOp module,
                                        const ExecutableOptions &options);
 

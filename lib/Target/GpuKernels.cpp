@@ -1,22 +1,18 @@
 //===- GpuKernels.cpp - an executable's kernels for NVIDIA GPUs -----------===//
+//
+// Launch collection and the PTX/cubin emission of the lowered GPU module.
+//
+//===----------------------------------------------------------------------===//
 
 #include "Target/GpuKernels.h"
 
-#include "Conversion/Passes.h"
-
-#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
-#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
-#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
-#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
-#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/MemRef/Transforms/Passes.h"
-#include "mlir/Dialect/SCF/Transforms/Passes.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
@@ -30,8 +26,6 @@ using namespace mlir::dsv3;
 
 namespace {
 
-constexpr llvm::StringLiteral kModuleName = "dsv3_kernels";
-
 /// Only the binary step differs between PTX and cubin.
 LogicalResult toBinary(ModuleOp module, StringRef format, StringRef cudaPath) {
   PassManager pm(module.getContext());
@@ -40,45 +34,6 @@ LogicalResult toBinary(ModuleOp module, StringRef format, StringRef cudaPath) {
   options.toolkitPath = cudaPath.str();
   pm.addPass(createGpuModuleToBinaryPass(options));
   return pm.run(module);
-}
-
-/// Moves every outlined kernel into one GPU module, named after the module
-/// it came from (unique), and points the launches at it.
-int64_t mergeGpuModules(ModuleOp module) {
-  MLIRContext *context = module.getContext();
-  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  auto merged = gpu::GPUModuleOp::create(b, module.getLoc(), kModuleName);
-  Block &mergedBody = merged.getBodyRegion().front();
-  llvm::StringMap<std::string> renamed;
-  for (auto gpuModule :
-       llvm::make_early_inc_range(module.getOps<gpu::GPUModuleOp>())) {
-    if (gpuModule == merged)
-      continue;
-    for (Operation &op : llvm::make_early_inc_range(gpuModule.getOps())) {
-      if (auto fn = dyn_cast<gpu::GPUFuncOp>(op)) {
-        std::string name = gpuModule.getName().str();
-        renamed[(gpuModule.getName() + "::" + fn.getName()).str()] = name;
-        fn.setName(name);
-        fn->moveBefore(&mergedBody, mergedBody.end());
-        continue;
-      }
-      // Globals the kernel reads (constants): one copy of each, as they
-      // all come from the same module and share its unique names.
-      auto symbol = dyn_cast<SymbolOpInterface>(op);
-      if (symbol && !SymbolTable::lookupSymbolIn(merged, symbol.getNameAttr()))
-        op.moveBefore(&mergedBody, mergedBody.end());
-    }
-    gpuModule.erase();
-  }
-    module.walk([&](gpu::LaunchFuncOp launch) {
-    std::string key = (launch.getKernelModuleName().getValue() + "::" +
-                       launch.getKernelName().getValue())
-                          .str();
-    launch.setKernelAttr(SymbolRefAttr::get(
-        context, kModuleName,
-        {FlatSymbolRefAttr::get(context, renamed.lookup(key))}));
-  });
-  return renamed.size();
 }
 
 std::optional<int64_t> constantInt(Value v) {
@@ -166,9 +121,23 @@ FailureOr<std::string> binaryObject(ModuleOp module) {
 
 } // namespace
 
-FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels, int sm,
+LogicalResult mlir::dsv3::checkCudaToolkit(StringRef cudaPath,
+                                           llvm::raw_ostream &errs) {
+  llvm::SmallString<128> ptxas(cudaPath), libdevice(cudaPath);
+  llvm::sys::path::append(ptxas, "bin", "ptxas");
+  llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
+  for (StringRef needed : {StringRef(ptxas), StringRef(libdevice)})
+    if (!llvm::sys::fs::exists(needed)) {
+      errs << "dsv3-compile: " << needed
+           << " is missing: the cuda target needs the CUDA toolkit (pass its "
+              "directory with --cuda-path)\n";
+      return failure();
+    }
+  return success();
+}
+
+FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels,
                                                     StringRef cudaPath,
-                                                    unsigned optLevel,
                                                     llvm::raw_ostream *progress) {
   MLIRContext *context = kernels.getContext();
   DialectRegistry registry;
@@ -177,67 +146,26 @@ FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels, int sm,
   registerGPUDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
-  // convert-gpu-to-nvvm lowers arith, cf, math and memref inside the GPU
-  // module through the dialects' ConvertToLLVM interfaces.
-  registerAllExtensions(registry);
   context->appendDialectRegistry(registry);
-  context->loadDialect<gpu::GPUDialect, NVVM::NVVMDialect>();
 
-  llvm::SmallString<128> ptxas(cudaPath), libdevice(cudaPath);
-  llvm::sys::path::append(ptxas, "bin", "ptxas");
-  llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
-  for (StringRef needed : {StringRef(ptxas), StringRef(libdevice)})
-    if (!llvm::sys::fs::exists(needed)) {
-      kernels.emitError("dsv3-compile: ")
-          << needed << " is missing: the cuda target needs the CUDA toolkit "
-          << "(pass its directory with --cuda-path)";
-      return failure();
-    }
+  std::string missing;
+  llvm::raw_string_ostream why(missing);
+  if (failed(checkCudaToolkit(cudaPath, why))) {
+    kernels.emitError(StringRef(missing).rtrim());
+    return failure();
+  }
+  if (llvm::range_size(kernels.getOps<gpu::GPUModuleOp>()) != 1) {
+    kernels.emitError("dsv3-compile: the cuda kernels must hold one GPU "
+                      "module (dsv3-train-pipeline with target=cuda)");
+    return failure();
+  }
 
   GpuKernels out;
-  out.numFunctions = llvm::range_size(kernels.getOps<func::FuncOp>());
-  if (progress)
-    *progress << "dsv3-compile: mapping " << out.numFunctions
-              << " kernels to the GPU (sm_" << sm << ")\n";
-  {
-    PassManager pm(context);
-    OpPassManager &fn = pm.nest<func::FuncOp>();
-    fn.addPass(createForallToParallelLoopPass());
-    // Bufferized scf.forall bodies copy each slice onto itself; merging the
-    // equal views lets the canonicalizer drop those copies.
-    fn.addPass(createCanonicalizerPass());
-    fn.addPass(createCSEPass());
-    fn.addPass(createCanonicalizerPass());
-    fn.addPass(createMapGenericsToGpu());
-    fn.addPass(createConvertLinalgToParallelLoopsPass());
-    fn.addPass(createCanonicalizerPass());
-    fn.addPass(createMapToGpu());
-    pm.addPass(createGpuKernelOutliningPass());
-    if (failed(pm.run(kernels)))
-      return failure();
-  }
-  int64_t numGpuFunctions = mergeGpuModules(kernels);
+  for (auto gpuModule : kernels.getOps<gpu::GPUModuleOp>())
+    out.numGpuFunctions = llvm::range_size(gpuModule.getOps<gpu::GPUFuncOp>()) +
+                          llvm::range_size(gpuModule.getOps<LLVM::LLVMFuncOp>());
   if (failed(collectLaunches(kernels, out)))
     return failure();
-
-  {
-    PassManager pm(context);
-    OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
-    device.addPass(memref::createExpandStridedMetadataPass());
-    device.addPass(createLowerAffinePass());
-    device.addPass(createSCFToControlFlowPass());
-    ConvertGpuOpsToNVVMOpsOptions nvvm;
-    nvvm.useBarePtrCallConv = true;
-    device.addPass(createConvertGpuOpsToNVVMOps(nvvm));
-    device.addPass(createReconcileUnrealizedCastsPass());
-    GpuNVVMAttachTargetOptions target;
-    target.chip = ("sm_" + Twine(sm)).str();
-    target.optLevel = optLevel;
-    target.linkLibs.push_back(libdevice.str().str());
-    pm.addPass(createGpuNVVMAttachTarget(target));
-    if (failed(pm.run(kernels)))
-      return failure();
-  }
   OwningOpRef<ModuleOp> forPtx = kernels.clone();
   if (failed(toBinary(*forPtx, "isa", cudaPath)))
     return failure();
@@ -245,7 +173,7 @@ FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels, int sm,
   if (failed(ptx))
     return failure();
   if (progress)
-    *progress << "dsv3-compile: assembling " << numGpuFunctions
+    *progress << "dsv3-compile: assembling " << out.numGpuFunctions
               << " GPU functions with ptxas\n";
   if (failed(toBinary(kernels, "bin", cudaPath)))
     return failure();

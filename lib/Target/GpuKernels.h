@@ -1,10 +1,10 @@
 //===- GpuKernels.h - an executable's kernels for NVIDIA GPUs ---*- C++ -*-===//
 //
-// Compiles bufferized kernel functions (destination-passing, temporaries
-// hoisted into arguments) for an NVIDIA GPU: parallel loops mapped to
-// launches (dsv3-map-to-gpu), outlined into one GPU module, lowered to NVVM
-// and compiled to PTX and, with ptxas, a cubin. Each kernel function
-// becomes a list of launches whose arguments refer back to its parameters.
+// From the kernel module as dsv3-train-pipeline leaves it for the cuda
+// target (host functions of GPU launches, one GPU module lowered to NVVM
+// with its target attached) to what the executable carries: each kernel's
+// launches, their arguments traced back to the kernel's parameters, and
+// the GPU module as PTX and, assembled by ptxas, a cubin.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,14 +40,19 @@ struct GpuKernels {
   /// Launches of each kernel function, in order.
   llvm::StringMap<std::vector<GpuLaunch>> launches;
   std::string cubin, ptx;
-  int64_t numFunctions = 0;
+  int64_t numGpuFunctions = 0;
 };
 
-/// Compiles every function of `kernels` for sm_`sm` with the CUDA toolkit
-/// at `cudaPath` (libdevice, ptxas). Rewrites `kernels`.
-FailureOr<GpuKernels> compileGpuKernels(ModuleOp kernels, int sm,
+/// Whether the CUDA toolkit at `cudaPath` has what the cuda target needs
+/// (ptxas, libdevice); says what is missing on `errs` if not.
+LogicalResult checkCudaToolkit(llvm::StringRef cudaPath,
+                               llvm::raw_ostream &errs);
+
+/// Collects the launches of `kernels` and compiles its GPU module with the
+/// toolkit at `cudaPath` (ptxas). Rewrites `kernels` (the binary replaces
+/// the GPU module).
+FailureOr<GpuKernels> compileGpuKernels(ModuleOp kernels,
                                         llvm::StringRef cudaPath,
-                                        unsigned optLevel,
                                         llvm::raw_ostream *progress);
 
 } // namespace mlir::dsv3

@@ -2,10 +2,9 @@
 
 #include "Target/HostCodegen.h"
 
-#include "Conversion/Passes.h"
+
 
 #include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -61,23 +60,6 @@ mlir::dsv3::translateForHost(ModuleOp module, llvm::LLVMContext &context,
   llvmModule->setDataLayout(machine.createDataLayout());
   llvmModule->setTargetTriple(machine.getTargetTriple());
   return llvmModule;
-}
-
-std::unique_ptr<llvm::Module>
-mlir::dsv3::lowerForHost(ModuleOp module, llvm::LLVMContext &context,
-                         llvm::TargetMachine &machine, bool barePtrCallConv,
-                         bool bufferized) {
-  DialectRegistry registry;
-  registerLowerToLLVMInterfaces(registry);
-  module.getContext()->appendDialectRegistry(registry);
-  PassManager pm(module.getContext());
-  if (bufferized)
-    buildLowerBufferizedPipeline(pm, barePtrCallConv);
-  else
-    buildLowerToLLVMPipeline(pm, barePtrCallConv);
-  if (failed(pm.run(module)))
-    return nullptr;
-  return translateForHost(module, context, machine);
 }
 
 LogicalResult mlir::dsv3::optimizeForHost(llvm::Module &module,

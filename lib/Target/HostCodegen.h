@@ -27,15 +27,6 @@ std::unique_ptr<llvm::Module> translateForHost(ModuleOp module,
                                                llvm::LLVMContext &context,
                                                llvm::TargetMachine &machine);
 
-/// Runs dsv3-lower-to-llvm on `module` (dsv3 on tensors or memrefs; only
-/// its second half when the module is already `bufferized`) and translates
-/// the result for `machine`; nullptr on failure.
-std::unique_ptr<llvm::Module> lowerForHost(ModuleOp module,
-                                           llvm::LLVMContext &context,
-                                           llvm::TargetMachine &machine,
-                                           bool barePtrCallConv,
-                                           bool bufferized = false);
-
 /// Runs the LLVM optimization pipeline at `optLevel` (0-3).
 LogicalResult optimizeForHost(llvm::Module &module,
                               llvm::TargetMachine &machine,

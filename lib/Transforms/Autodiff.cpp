@@ -9,9 +9,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Analysis/Cost.h"
 #include "Transforms/Passes.h"
 #include "Transforms/ReverseMode.h"
 
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -26,39 +28,6 @@ using namespace mlir;
 using namespace mlir::dsv3;
 
 namespace {
-
-/// Training knobs from the module's `dsv3.training`, with the ModelSpec
-/// defaults for anything absent.
-struct Knobs {
-  double lr = 3e-4, minLr = 3e-5, beta1 = 0.9, beta2 = 0.95, eps = 1e-8,
-         weightDecay = 0.1, clipNorm = 1.0, gamma = 0.0;
-  int64_t warmup = 100, total = 1000, gradAccum = 1;
-
-  explicit Knobs(ModuleOp module) {
-    auto dict = module->getAttrOfType<DictionaryAttr>("dsv3.training");
-    if (!dict)
-      return;
-    auto f = [&](StringRef name, double &out) {
-      if (auto a = dict.getAs<FloatAttr>(name))
-        out = a.getValueAsDouble();
-    };
-    auto i = [&](StringRef name, int64_t &out) {
-      if (auto a = dict.getAs<IntegerAttr>(name))
-        out = a.getInt();
-    };
-    f("lr", lr);
-    f("min_lr", minLr);
-    f("beta1", beta1);
-    f("beta2", beta2);
-    f("eps", eps);
-    f("weight_decay", weightDecay);
-    f("clip_norm", clipNorm);
-    f("bias_update_speed", gamma);
-    i("warmup_steps", warmup);
-    i("total_steps", total);
-    i("grad_accum", gradAccum);
-  }
-};
 
 struct AutodiffPass : dsv3::impl::AutodiffBase<AutodiffPass> {
   using dsv3::impl::AutodiffBase<AutodiffPass>::AutodiffBase;
@@ -91,7 +60,7 @@ void AutodiffPass::runOnOperation() {
 LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
   ModuleOp module = getOperation();
   MLIRContext *ctx = module.getContext();
-  Knobs knobs(module);
+  TrainingConfig knobs = TrainingConfig::get(module);
   OpBuilder b(ctx);
   Location loc = forward.getLoc();
 
@@ -103,13 +72,12 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
   // Classify the forward arguments.
   SmallVector<unsigned> params, trainable, frozen, batch;
   for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
-    if (forward.getArgAttr(i, "dsv3.batch")) {
+    if (getBatchField(forward, i)) {
       batch.push_back(i);
       continue;
     }
     params.push_back(i);
-    auto flag = forward.getArgAttrOfType<BoolAttr>(i, "dsv3.trainable");
-    (flag && !flag.getValue() ? frozen : trainable).push_back(i);
+    (isTrainable(forward, i) ? trainable : frozen).push_back(i);
   }
   int64_t accum = knobs.gradAccum;
   for (unsigned i : batch) {
@@ -124,23 +92,22 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
       moments == "bf16" ? Type(b.getBF16Type()) : Type(b.getF32Type());
   SmallVector<Type> argTypes;
   SmallVector<DictionaryAttr> argAttrs;
-  auto named = [&](StringRef role, StringRef name,
+  auto named = [&](Role role, StringRef name,
                    ArrayRef<NamedAttribute> extra = {}) {
-    SmallVector<NamedAttribute> attrs = {
-        b.getNamedAttr("dsv3.role", b.getStringAttr(role))};
+    SmallVector<NamedAttribute> attrs = {getRoleAttr(b, role)};
     if (!name.empty())
-      attrs.push_back(b.getNamedAttr("dsv3.name", b.getStringAttr(name)));
+      attrs.push_back(getNameAttr(b, name));
     attrs.append(extra.begin(), extra.end());
     return b.getDictionaryAttr(attrs);
   };
   auto paramName = [&](unsigned i) {
-    auto name = forward.getArgAttrOfType<StringAttr>(i, "dsv3.name");
-    return name ? name.str() : "arg" + std::to_string(i);
+    StringRef name = getArgName(forward, i);
+    return name.empty() ? "arg" + std::to_string(i) : name.str();
   };
   for (unsigned i : params) {
     argTypes.push_back(forward.getArgument(i).getType());
     SmallVector<NamedAttribute> attrs(forward.getArgAttrDict(i) ? forward.getArgAttrDict(i).getValue() : ArrayRef<NamedAttribute>());
-    attrs.push_back(b.getNamedAttr("dsv3.role", b.getStringAttr("param")));
+    attrs.push_back(getRoleAttr(b, Role::param));
     argAttrs.push_back(b.getDictionaryAttr(attrs));
   }
   for (StringRef suffix : {".exp_avg", ".exp_avg_sq"})
@@ -148,8 +115,8 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
       auto type = cast<RankedTensorType>(forward.getArgument(i).getType());
       argTypes.push_back(RankedTensorType::get(type.getShape(), momentType));
       argAttrs.push_back(
-          named("opt_state", paramName(i) + suffix.str(),
-                {b.getNamedAttr("dsv3.init", b.getStringAttr("zeros"))}));
+          named(Role::opt_state, paramName(i) + suffix.str(),
+                {getInitAttr(b, InitKind::zeros)}));
     }
   for (unsigned i : batch) {
     auto type = cast<RankedTensorType>(forward.getArgument(i).getType());
@@ -157,11 +124,10 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
     shape[0] *= accum;
     argTypes.push_back(RankedTensorType::get(shape, type.getElementType()));
     argAttrs.push_back(b.getDictionaryAttr(
-        {b.getNamedAttr("dsv3.role", b.getStringAttr("batch")),
-         b.getNamedAttr("dsv3.batch", forward.getArgAttr(i, "dsv3.batch"))}));
+        {getRoleAttr(b, Role::batch), getBatchAttr(b, *getBatchField(forward, i))}));
   }
   argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
-  argAttrs.push_back(named("step", ""));
+  argAttrs.push_back(named(Role::step, ""));
 
   b.setInsertionPointAfter(forward);
   auto step = func::FuncOp::create(b, loc, "train_step",
@@ -226,8 +192,8 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
                                          llvm::APFloat(maxNorm));
   Value stepArg = arg(argTypes.size() - 1);
   Value lr = LrScheduleOp::create(b, loc, stepArg, llvm::APFloat(knobs.lr),
-                                  llvm::APFloat(knobs.minLr), knobs.warmup,
-                                  knobs.total);
+                                  llvm::APFloat(knobs.minLr), knobs.warmupSteps,
+                                  knobs.totalSteps);
   auto i64Scalar = RankedTensorType::get({}, b.getI64Type());
   Value one = ConstantOp::create(
       b, loc, DenseElementsAttr::get(i64Scalar, b.getI64IntegerAttr(1)));
@@ -274,9 +240,9 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
     }
     if (load && load.getType() != bias.getType())
       load = CastOp::create(b, loc, bias.getType(), load);
-    if (load && knobs.gamma > 0) {
+    if (load && knobs.biasUpdateSpeed > 0) {
       newParams[n] = UpdateRouterBiasOp::create(b, loc, bias, load,
-                                                llvm::APFloat(knobs.gamma));
+                                                llvm::APFloat(knobs.biasUpdateSpeed));
       loads.push_back(load);
       loadNames.push_back(paramName(params[n]));
     } else {
@@ -286,33 +252,37 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
 
   // Results and their roles.
   SmallVector<Value> results = {loss};
-  SmallVector<DictionaryAttr> resultAttrs = {named("loss", "loss")};
+  SmallVector<DictionaryAttr> resultAttrs = {named(Role::loss, "loss")};
   for (unsigned n = 0; n < numParams; ++n) {
     results.push_back(newParams[n]);
-    resultAttrs.push_back(named("param", paramName(params[n])));
+    resultAttrs.push_back(named(Role::param, paramName(params[n])));
   }
   for (auto [n, m] : llvm::enumerate(newM)) {
     results.push_back(m);
-    resultAttrs.push_back(named("opt_state", paramName(trainable[n]) + ".exp_avg"));
+    resultAttrs.push_back(named(Role::opt_state, paramName(trainable[n]) + ".exp_avg"));
   }
   for (auto [n, v] : llvm::enumerate(newV)) {
     results.push_back(v);
     resultAttrs.push_back(
-        named("opt_state", paramName(trainable[n]) + ".exp_avg_sq"));
+        named(Role::opt_state, paramName(trainable[n]) + ".exp_avg_sq"));
   }
   results.push_back(clip.getNorm());
-  resultAttrs.push_back(named("metric", "grad_norm"));
+  resultAttrs.push_back(named(Role::metric, "grad_norm"));
   results.push_back(lr);
-  resultAttrs.push_back(named("metric", "lr"));
+  resultAttrs.push_back(named(Role::metric, "lr"));
   for (auto [load, name] : llvm::zip(loads, loadNames)) {
     results.push_back(load);
-    resultAttrs.push_back(named("metric", StringRef(name).rsplit(".mlp.").first.str() +
+    resultAttrs.push_back(named(Role::metric, StringRef(name).rsplit(".mlp.").first.str() +
                                               ".expert_load"));
   }
   func::ReturnOp::create(b, loc, results);
   step.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
   step.setAllArgAttrs(argAttrs);
   step.setAllResultAttrs(resultAttrs);
+  // The model's FLOPs per step, for throughput and MFU: what later passes
+  // add (casts) or expand (attention into full GEMMs) does not count.
+  ctx->getOrLoadDialect<Dsv3Dialect>()->getFlopsAttrHelper().setAttr(
+      step, b.getI64IntegerAttr(computeFunctionCost(step).total.flops));
   return success();
 }
 

@@ -8,6 +8,8 @@
 #include "Interpreter/Interpreter.h"
 #include "Transforms/Passes.h"
 
+#include "dsv3/Dsv3Attributes.h"
+
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/Support/Format.h"
 
@@ -65,19 +67,9 @@ struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
         return signalPassFailure();
     SmallVector<HostTensor> args =
         randomArguments(fn, seed, stddev, intBound);
-    auto role = [](FunctionOpInterface f, bool isArg, unsigned i) {
-      auto attr = isArg ? f.getArgAttrOfType<StringAttr>(i, "dsv3.role")
-                        : f.getResultAttrOfType<StringAttr>(i, "dsv3.role");
-      return attr ? attr.str() : std::string();
-    };
-    auto name = [](FunctionOpInterface f, bool isArg, unsigned i) {
-      auto attr = isArg ? f.getArgAttrOfType<StringAttr>(i, "dsv3.name")
-                        : f.getResultAttrOfType<StringAttr>(i, "dsv3.name");
-      return attr ? attr.str() : std::string();
-    };
     for (int64_t s = 0; s < steps; ++s) {
       for (unsigned i = 0; i < args.size(); ++i)
-        if (role(fn, true, i) == "step")
+        if (getArgRole(fn, i) == Role::step)
           args[i].data[0] = s;
       auto results = interpret(fn, args);
       if (failed(results))
@@ -86,20 +78,14 @@ struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
         llvm::outs() << "step " << s << " loss "
                      << llvm::format("%.6g", (*results)[0].scalar()) << "\n";
         // Updated state feeds the next step, matched by role and name.
-        for (unsigned r = 0; r < results->size(); ++r) {
-          std::string rRole = role(fn, false, r);
-          if (rRole != "param" && rRole != "opt_state")
-            continue;
-          for (unsigned i = 0; i < args.size(); ++i)
-            if (role(fn, true, i) == rRole &&
-                name(fn, true, i) == name(fn, false, r))
-              args[i] = (*results)[r];
-        }
+        for (unsigned r = 0; r < results->size(); ++r)
+          if (std::optional<unsigned> i = getUpdatedArgument(fn, r))
+            args[*i] = (*results)[r];
         continue;
       }
       for (auto [i, t] : llvm::enumerate(*results)) {
         llvm::outs() << "result " << i;
-        std::string n = name(fn, false, i);
+        StringRef n = getResultName(fn, i);
         if (!n.empty())
           llvm::outs() << " (" << n << ")";
         llvm::outs() << ": ";

@@ -8,8 +8,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Analysis/Cost.h"
 #include "Transforms/Passes.h"
 
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -110,7 +112,8 @@ void OutlineKernelsPass::outline(func::FuncOp fn, ArrayRef<Operation *> group,
       b.getFunctionType(ValueRange(inputs.getArrayRef()).getTypes(),
                         ValueRange(outputs).getTypes()));
   kernel.setPrivate();
-  kernel->setAttr("dsv3.kernel", b.getUnitAttr());
+  Dsv3Dialect *dialect = fn->getContext()->getOrLoadDialect<Dsv3Dialect>();
+  dialect->getKernelAttrHelper().setAttr(kernel, b.getUnitAttr());
   Block *entry = kernel.addEntryBlock();
   IRMapping mapping;
   mapping.map(inputs.getArrayRef(), entry->getArguments());
@@ -126,6 +129,10 @@ void OutlineKernelsPass::outline(func::FuncOp fn, ArrayRef<Operation *> group,
   b.setInsertionPoint(before);
   auto call = func::CallOp::create(b, group.back()->getLoc(), kernel,
                                    inputs.getArrayRef());
+  // What the call computes, for the executable's FLOP count once the
+  // kernel's ops are code.
+  dialect->getFlopsAttrHelper().setAttr(
+      call, b.getI64IntegerAttr(computeFunctionCost(kernel).total.flops));
   for (auto [output, result] : llvm::zip(outputs, call.getResults()))
     output.replaceUsesWithIf(result, [&](OpOperand &use) {
       return !members.contains(topLevel(use.getOwner()));

@@ -64,6 +64,50 @@ def Autodiff : Pass<"dsv3-autodiff", "mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
+  let summary = "Run the training step's GEMMs in a narrower precision";
+  let description = [{
+    Applies a precision policy to `function` (the training step, after
+    `dsv3-autodiff`, so that the forward GEMMs and the backward GEMMs
+    derived from them are treated alike):
+
+    - `fp32`: nothing changes.
+    - `bf16`: every `dsv3.matmul`, `dsv3.grouped_matmul` and
+      `dsv3.grouped_matmul_wgrad` whose operands are f32 reads them as
+      bf16 (one `dsv3.cast` per value, placed before the first GEMM that
+      reads it and shared by the others; a value that is itself a widened bf16 result is
+      read as that bf16 value, so no f32 -> bf16 -> f32 -> bf16 chain
+      appears), accumulates in f32, rounds its result to bf16 and widens
+      it again. Everything else stays f32: the master weights, the AdamW
+      moments (unless `dsv3-autodiff` made them bf16), RMSNorm, attention
+      and its softmax, the router, the loss, gradient sums and the
+      optimizer. This is what `torch.autocast(dtype=torch.bfloat16)` does
+      for linear layers, with the attention GEMMs left in f32.
+
+    `fp16` (dynamic loss scaling) and `fp8` (block-scaled E4M3) are policies
+    of the design that this pass does not implement yet; it refuses them.
+
+    ```mlir
+    %y = dsv3.matmul %x, %w transpose_rhs
+        : tensor<8x16xf32>, tensor<4x16xf32> -> tensor<8x4xf32>
+    // policy=bf16:
+    %xb = dsv3.cast %x : tensor<8x16xf32> to tensor<8x16xbf16>
+    %wb = dsv3.cast %w : tensor<4x16xf32> to tensor<4x16xbf16>
+    %yb = dsv3.matmul %xb, %wb transpose_rhs
+        : tensor<8x16xbf16>, tensor<4x16xbf16> -> tensor<8x4xbf16>
+    %y = dsv3.cast %yb : tensor<8x4xbf16> to tensor<8x4xf32>
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "Function whose GEMMs the policy applies to">,
+    Option<"policy", "policy", "std::string", /*default=*/"\"fp32\"",
+           "Precision policy: fp32 or bf16 (fp16 and fp8 are not supported "
+           "yet)">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
 def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
   let summary = "Fuse elementwise ops and reductions into dsv3.fusion regions";
   let description = [{
@@ -107,6 +151,44 @@ def OutlineKernels : Pass<"dsv3-outline-kernels", "mlir::ModuleOp"> {
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
            "Function to split">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def ExtractKernels : Pass<"dsv3-extract-kernels", "mlir::ModuleOp"> {
+  let summary = "Move kernel code into a nested module, deciding in-place updates";
+  let description = [{
+    Runs after `dsv3-outline-kernels`. Moves every function marked
+    `dsv3.kernel` into the nested module `@kernels` (marked `dsv3.kernels`,
+    created when absent), where code generation lowers it without touching
+    the step, and leaves a private declaration of the same name and type
+    behind, so that the step's calls still verify.
+
+    On the way it decides which updated parameters and moments are
+    written over the state they replace (the analysis of
+    `dsv3-plan-memory`): where a call of `function` computes such an
+    update with a `dsv3.adamw` or `dsv3.update_router_bias` that is the
+    last reader of the old value, both in the kernel and in the step, the
+    kernel's result gets `dsv3.overwrites = <argument>` (so that
+    `dsv3-destination-passing` compiles it to write into that argument's
+    buffer) and the call gets `dsv3.donations` (one operand index, or -1,
+    per result; the memory planner gives the two values one buffer).
+
+    ```mlir
+    %p2 = func.call @train_step_kernel_3(%p, %g) {dsv3.donations = array<i64: 0>}
+        : (tensor<64xf32>, tensor<64xf32>) -> tensor<64xf32>
+    func.func private @train_step_kernel_3(tensor<64xf32>, tensor<64xf32>)
+        -> tensor<64xf32> attributes {dsv3.kernel}
+    module @kernels attributes {dsv3.kernels} {
+      func.func private @train_step_kernel_3(%p: tensor<64xf32>, ...)
+          -> (tensor<64xf32> {dsv3.overwrites = 0 : i64}) ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The step whose kernels' in-place updates are decided">,
   ];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
                            "::mlir::func::FuncDialect"];

@@ -1,17 +1,21 @@
 //===- PlanMemory.cpp - the dsv3-plan-memory pass -------------------------===//
 //
 // Places every tensor of a function in one arena: one buffer per SSA value
-// (reshapes alias their input), live from its definition to its last use,
-// with updated parameters and optimizer state donated onto the buffers of
-// the values they replace. Annotates arguments (`dsv3.offset`), ops
-// (`dsv3.offsets`) and the function (`dsv3.arena_bytes`,
-// `dsv3.peak_live_bytes`).
+// (reshapes alias their input), live from its definition to its last use;
+// parameters and optimizer state persist across steps and so for the whole
+// function; updated state donated onto the buffer it replaces; a kernel
+// call's scratch buffers live for that call. Annotates arguments
+// (`dsv3.offset`), ops (`dsv3.offsets`, `dsv3.scratch_offsets`) and the
+// function (`dsv3.arena_bytes`, `dsv3.peak_live_bytes`). This is the one
+// plan: the executable writer reads these offsets as they are.
 //
 //===----------------------------------------------------------------------===//
 
+#include "Analysis/Donation.h"
 #include "Analysis/MemoryPlan.h"
 #include "Transforms/Passes.h"
 
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -38,34 +42,67 @@ struct PlanMemoryPass : dsv3::impl::PlanMemoryBase<PlanMemoryPass> {
 std::string describe(Value v) {
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     auto fn = cast<func::FuncOp>(arg.getOwner()->getParentOp());
-    if (auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                    "dsv3.name"))
+    StringRef name = getArgName(fn, arg.getArgNumber());
+    if (!name.empty())
       return name.str();
     return "argument " + std::to_string(arg.getArgNumber());
   }
   Operation *op = v.getDefiningOp();
   std::string s = op->getName().getStringRef().str();
+  if (auto call = dyn_cast<func::CallOp>(op))
+    s += " @" + call.getCallee().str();
   if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
     s += " in " + loc.getName().str();
   return s;
 }
 
+int64_t memrefBytes(Type type) {
+  auto memref = cast<MemRefType>(type);
+  Type element = memref.getElementType();
+  // Indices are 64-bit on every target the executable runs on.
+  int64_t bytes = element.isIndex() ? 8 : getElementBytes(element);
+  return memref.getNumElements() * bytes;
+}
+
+/// The scratch buffers of a kernel call: the trailing memref arguments of
+/// the kernel's code in the kernel module (after dsv3-destination-passing
+/// and dsv3-hoist-allocs), past one per operand and one per result that
+/// has no donated buffer.
+SmallVector<int64_t> scratchBytes(func::CallOp call, ModuleOp kernels) {
+  SmallVector<int64_t> bytes;
+  if (!kernels)
+    return bytes;
+  auto code = kernels.lookupSymbol<func::FuncOp>(call.getCallee());
+  if (!code || code.getNumResults() != 0)
+    return bytes;
+  unsigned used = call.getNumOperands() + call.getNumResults();
+  if (auto donations = call->getAttrOfType<DenseI64ArrayAttr>(
+          Dsv3Dialect::DonationsAttrHelper::getNameStr()))
+    used -= llvm::count_if(donations.asArrayRef(),
+                           [](int64_t d) { return d >= 0; });
+  for (Type t : code.getArgumentTypes().drop_front(used))
+    bytes.push_back(memrefBytes(t));
+  return bytes;
+}
+
 void PlanMemoryPass::runOnOperation() {
-  auto fn = getOperation().lookupSymbol<func::FuncOp>(function);
-  if (!fn) {
-    getOperation().emitError("dsv3-plan-memory: no function @")
-        << function.getValue();
+  ModuleOp module = getOperation();
+  auto fn = module.lookupSymbol<func::FuncOp>(function);
+  if (!fn || fn.isExternal()) {
+    module.emitError("dsv3-plan-memory: no function @")
+        << function.getValue() << " with a body";
     return signalPassFailure();
   }
   if (alignment < 1 || (alignment & (alignment - 1)) != 0) {
-    getOperation().emitError("dsv3-plan-memory: alignment must be a power "
-                             "of two, got ")
+    module.emitError("dsv3-plan-memory: alignment must be a power of two, "
+                     "got ")
         << alignment.getValue();
     return signalPassFailure();
   }
   Block &body = fn.getBody().front();
+  ModuleOp kernels = getKernelModule(module);
 
-  // Values in program order with their definition index.
+  // Values in program order with their definition index and last use.
   llvm::DenseMap<Value, int64_t> defIndex, lastUse;
   SmallVector<Value> values;
   for (BlockArgument arg : body.getArguments()) {
@@ -82,89 +119,118 @@ void PlanMemoryPass::runOnOperation() {
     }
     ++index;
   }
+  int64_t end = index - 1;
+  // Returned values, and the state that persists across steps, live to
+  // the end.
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  for (Value v : ret.getOperands())
+    lastUse[v] = end;
+  for (BlockArgument arg : body.getArguments())
+    if (isPersistent(getArgRole(fn, arg.getArgNumber())))
+      lastUse[arg] = end;
 
-  // Buffers are classes of values sharing storage.
+  // Buffers are classes of values sharing storage: views, and updates
+  // donated onto what they replace.
   llvm::EquivalenceClasses<Value> storage;
   for (Value v : values)
     storage.insert(v);
   for (Operation &op : body)
     if (auto reshape = dyn_cast<ReshapeOp>(op))
       storage.unionSets(reshape.getResult(), reshape.getInput());
-
-  // Donation: an updated state takes its input's buffer when the op that
-  // computes it is that input's last reader and works element by element.
-  auto ret = cast<func::ReturnOp>(body.getTerminator());
-  int64_t donated = 0;
   SmallVector<std::string> notDonated;
-  for (auto [r, result] : llvm::enumerate(ret.getOperands())) {
-    auto role = fn.getResultAttrOfType<StringAttr>(r, "dsv3.role");
-    auto name = fn.getResultAttrOfType<StringAttr>(r, "dsv3.name");
-    if (!role || !name ||
-        (role.strref() != "param" && role.strref() != "opt_state"))
+  SmallVector<Donation> donations = findDonations(fn, &notDonated);
+  for (Donation d : donations)
+    storage.unionSets(body.getArgument(d.argument), ret.getOperand(d.result));
+  // A call that writes a result over an operand it was told to (other than
+  // state updates, which the analysis checked) must be its last reader.
+  for (Operation &op : body) {
+    auto recorded = op.getAttrOfType<DenseI64ArrayAttr>(
+        Dsv3Dialect::DonationsAttrHelper::getNameStr());
+    if (!recorded)
       continue;
-    BlockArgument input;
-    for (BlockArgument arg : body.getArguments())
-      if (fn.getArgAttr(arg.getArgNumber(), "dsv3.role") == role &&
-          fn.getArgAttr(arg.getArgNumber(), "dsv3.name") == name)
-        input = arg;
-    Operation *producer = result.getDefiningOp();
-    std::string why;
-    if (!input)
-      why = "no argument with its name";
-    else if (result == input)
-      continue; // Passed through unchanged: already the same buffer.
-    else if (!producer || !isa<AdamWOp, UpdateRouterBiasOp>(producer))
-      why = "not computed by an elementwise update";
-    else if (getTensorBytes(input.getType()) != getTensorBytes(result.getType()))
-      why = "its size differs from the input's";
-    else if (lastUse.lookup(input) != defIndex[result])
-      why = "the input is read after the update";
-    if (!why.empty()) {
-      notDonated.push_back(name.str() + ": " + why);
-      continue;
+    for (auto [r, d] : llvm::enumerate(recorded.asArrayRef())) {
+      if (d < 0)
+        continue;
+      Value operand = op.getOperand(d);
+      Value result = op.getResult(r);
+      if (storage.isEquivalent(operand, result))
+        continue;
+      if (lastUse.lookup(operand) != defIndex[result] ||
+          lastUse.lookup(operand) == end) {
+        op.emitError("dsv3-plan-memory: result ")
+            << r << " overwrites operand " << d
+            << ", which is read after this op";
+        return signalPassFailure();
+      }
+      storage.unionSets(operand, result);
     }
-    storage.unionSets(input, result);
-    ++donated;
   }
 
-  // One request per buffer; values returned stay live to the end.
-  int64_t end = index - 1;
-  for (Value v : ret.getOperands())
-    lastUse[v] = end;
+  // One request per buffer.
   llvm::DenseMap<Value, size_t> bufferOf;
   SmallVector<BufferRequest> requests;
   SmallVector<Value> leaders;
   for (Value v : values) {
     Value leader = storage.getLeaderValue(v);
+    int64_t last = lastUse.count(v) ? lastUse[v] : defIndex[v];
     auto [it, inserted] = bufferOf.try_emplace(leader, requests.size());
     if (inserted) {
-      requests.push_back({getTensorBytes(v.getType()), defIndex[v],
-                          lastUse.count(v) ? lastUse[v] : defIndex[v]});
+      requests.push_back({getTensorBytes(v.getType()), defIndex[v], last});
       // Named after the first value (in program order) that lives in it.
       leaders.push_back(v);
     }
     BufferRequest &req = requests[it->second];
     req.bytes = std::max(req.bytes, getTensorBytes(v.getType()));
     req.start = std::min(req.start, defIndex[v]);
-    req.end = std::max(req.end, lastUse.count(v) ? lastUse[v] : defIndex[v]);
+    req.end = std::max(req.end, last);
     bufferOf[v] = it->second;
+  }
+  // Kernel scratch, live for its call.
+  llvm::DenseMap<Operation *, SmallVector<size_t>> scratchOf;
+  llvm::DenseMap<size_t, std::string> scratchCallee;
+  index = 0;
+  for (Operation &op : body) {
+    if (auto call = dyn_cast<func::CallOp>(op))
+      for (int64_t bytes : scratchBytes(call, kernels)) {
+        scratchOf[call].push_back(requests.size());
+        requests.push_back({bytes, index, index});
+        leaders.push_back(Value());
+        scratchCallee[requests.size() - 1] = call.getCallee().str();
+      }
+    ++index;
   }
   MemoryPlan plan = planMemory(requests, alignment);
 
   Builder b(&getContext());
+  Dsv3Dialect *dialect = getContext().getOrLoadDialect<Dsv3Dialect>();
   for (BlockArgument arg : body.getArguments())
-    fn.setArgAttr(arg.getArgNumber(), "dsv3.offset",
+    fn.setArgAttr(arg.getArgNumber(), kOffsetAttr,
                   b.getI64IntegerAttr(plan.offsets[bufferOf[arg]]));
   for (Operation &op : body) {
-    if (op.getNumResults() == 0)
-      continue;
-    SmallVector<int64_t> offsets;
-    for (Value r : op.getResults())
-      offsets.push_back(plan.offsets[bufferOf[r]]);
-    op.setAttr("dsv3.offsets", b.getDenseI64ArrayAttr(offsets));
+    if (op.getNumResults() != 0) {
+      SmallVector<int64_t> offsets;
+      for (Value r : op.getResults())
+        offsets.push_back(plan.offsets[bufferOf[r]]);
+      dialect->getOffsetsAttrHelper().setAttr(&op,
+                                              b.getDenseI64ArrayAttr(offsets));
+    }
+    auto scratch = scratchOf.find(&op);
+    if (scratch != scratchOf.end()) {
+      SmallVector<int64_t> offsets, bytes;
+      for (size_t k : scratch->second) {
+        offsets.push_back(plan.offsets[k]);
+        bytes.push_back(requests[k].bytes);
+      }
+      dialect->getScratchOffsetsAttrHelper().setAttr(
+          &op, b.getDenseI64ArrayAttr(offsets));
+      dialect->getScratchBytesAttrHelper().setAttr(
+          &op, b.getDenseI64ArrayAttr(bytes));
+    }
   }
-  fn->setAttr("dsv3.arena_bytes", b.getI64IntegerAttr(plan.arenaBytes));
-  fn->setAttr("dsv3.peak_live_bytes", b.getI64IntegerAttr(plan.peakLiveBytes));
+  dialect->getArenaBytesAttrHelper().setAttr(
+      fn, b.getI64IntegerAttr(plan.arenaBytes));
+  dialect->getPeakLiveBytesAttrHelper().setAttr(
+      fn, b.getI64IntegerAttr(plan.peakLiveBytes));
 
   if (!report)
     return;
@@ -174,6 +240,13 @@ void PlanMemoryPass::runOnOperation() {
   for (Operation &op : body)
     if (i++ == plan.peakIndex)
       peakOp = &op;
+  int64_t persistent = 0, scratch = 0;
+  for (BlockArgument arg : body.getArguments())
+    if (isPersistent(getArgRole(fn, arg.getArgNumber())))
+      persistent += requests[bufferOf[arg]].bytes;
+  for (auto &entry : scratchOf)
+    for (size_t k : entry.second)
+      scratch += requests[k].bytes;
   os << "memory plan of @" << fn.getName() << ": " << requests.size()
      << " buffers in an arena of " << plan.arenaBytes << " bytes ("
      << llvm::format("%.2f", plan.arenaBytes / 1048576.0) << " MiB); peak live "
@@ -181,7 +254,11 @@ void PlanMemoryPass::runOnOperation() {
      << llvm::format("%.3f", plan.peakLiveBytes
                                  ? double(plan.arenaBytes) / plan.peakLiveBytes
                                  : 1.0)
-     << "x); " << donated << " updated states donated onto their inputs\n";
+     << "x); " << donations.size()
+     << " updated states donated onto their inputs\n";
+  os << "  parameters and optimizer state " << persistent << " bytes ("
+     << llvm::format("%.2f", persistent / 1048576.0)
+     << " MiB), kernel scratch " << scratch << " bytes in total\n";
   os << "largest live set, at op " << plan.peakIndex;
   if (peakOp)
     os << " (" << peakOp->getName() << ")";
@@ -195,7 +272,10 @@ void PlanMemoryPass::runOnOperation() {
   });
   for (size_t k : ArrayRef<size_t>(live).take_front(topN))
     os << "  " << llvm::right_justify(std::to_string(requests[k].bytes), 14)
-       << "  " << describe(leaders[k]) << "\n";
+       << "  "
+       << (leaders[k] ? describe(leaders[k])
+                      : "scratch of @" + scratchCallee.lookup(k))
+       << "\n";
   if (live.size() > static_cast<size_t>(topN))
     os << "  ... and " << live.size() - topN << " more\n";
   for (const std::string &line : notDonated)

@@ -49,8 +49,8 @@ def dense(shape, values, elem):
 
 def wrap(source, fn):
     """Returns a @compute that calls `fn` on seeded constant arguments."""
-    head = re.search(r"func\.func @" + fn + r"\((.*?)\)\s*->\s*\((.*?)\)\s*\{",
-                     source, re.S)
+    head = re.search(r"func\.func @" + fn + r"\((.*?)\)\s*->\s*\((.*?)\)"
+                     r"\s*(?:attributes\s*\{[^}]*\}\s*)?\{", source, re.S)
     rng = random.Random(1234)
     args = split_top(head.group(1))
     results = [re.search(r"tensor<[^>]*>", r).group(0)

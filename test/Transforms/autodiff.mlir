@@ -93,8 +93,10 @@ module attributes {dsv3.training = {bias_update_speed = 1.0e-03 : f64}} {
 // Gradient accumulation: the batch stacks two micro-batches, the forward
 // runs on each half, and the loss is their mean.
 module attributes {dsv3.training = {grad_accum = 2 : i64}} {
-  func.func @forward(%w: tensor<4x5xf32> {dsv3.name = "w"}, %x: tensor<3x4xf32> {dsv3.batch = "inputs"},
+  func.func @forward(%e: tensor<8x4xf32> {dsv3.name = "e"}, %w: tensor<4x5xf32> {dsv3.name = "w"},
+                     %tok: tensor<3xi32> {dsv3.batch = "tokens"},
                      %t: tensor<3xi32> {dsv3.batch = "targets"}) -> tensor<f32> {
+    %x = dsv3.embedding %e[%tok] : tensor<8x4xf32>, tensor<3xi32> -> tensor<3x4xf32>
     %y = dsv3.matmul %x, %w : tensor<3x4xf32>, tensor<4x5xf32> -> tensor<3x5xf32>
     %l = dsv3.cross_entropy %y, %t : tensor<3x5xf32>, tensor<3xi32> -> tensor<f32>
     return %l : tensor<f32>
@@ -103,20 +105,22 @@ module attributes {dsv3.training = {grad_accum = 2 : i64}} {
 
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[W:[^:]+]]: tensor<4x5xf32>
-// CHECK-SAME: %[[X:[^:]+]]: tensor<6x4xf32> {dsv3.batch = "inputs", dsv3.role = "batch"}
+// CHECK-SAME: %[[X:[^:]+]]: tensor<6xi32> {dsv3.batch = "tokens", dsv3.role = "batch"}
 // CHECK-SAME: %[[T:[^:]+]]: tensor<6xi32> {dsv3.batch = "targets", dsv3.role = "batch"}
-// CHECK: %[[X0:.*]] = dsv3.slice %[[X]], start = [0, 0], limit = [3, 4]
+// CHECK: %[[X0:.*]] = dsv3.slice %[[X]], start = [0], limit = [3]
 // CHECK: %[[T0:.*]] = dsv3.slice %[[T]], start = [0], limit = [3]
+// CHECK: %[[E0:.*]] = dsv3.embedding %{{.*}}[%[[X0]]]
 // CHECK: %[[L0:.*]] = dsv3.cross_entropy %{{.*}}, %[[T0]]
-// CHECK: %[[X1:.*]] = dsv3.slice %[[X]], start = [3, 0], limit = [6, 4]
+// CHECK: %[[X1:.*]] = dsv3.slice %[[X]], start = [3], limit = [6]
 // CHECK: %[[T1:.*]] = dsv3.slice %[[T]], start = [3], limit = [6]
+// CHECK: %[[E1:.*]] = dsv3.embedding %{{.*}}[%[[X1]]]
 // CHECK: %[[L1:.*]] = dsv3.cross_entropy %{{.*}}, %[[T1]]
 // CHECK: %[[SUM:.*]] = dsv3.add %[[L0]], %[[L1]] : tensor<f32>
 // CHECK: %[[HALF:.*]] = dsv3.constant dense<5.000000e-01> : tensor<f32>
 // CHECK: %[[LOSS:.*]] = dsv3.mul %[[SUM]], %[[HALF]] : tensor<f32>
 // Both micro-batches' weight gradients add up.
-// CHECK: %[[G1:.*]] = dsv3.matmul %[[X1]], %{{.*}} transpose_lhs
-// CHECK: %[[G0:.*]] = dsv3.matmul %[[X0]], %{{.*}} transpose_lhs
+// CHECK: %[[G1:.*]] = dsv3.matmul %[[E1]], %{{.*}} transpose_lhs
+// CHECK: %[[G0:.*]] = dsv3.matmul %[[E0]], %{{.*}} transpose_lhs
 // CHECK: %[[G:.*]] = dsv3.add %[[G1]], %[[G0]] : tensor<4x5xf32>
-// CHECK: dsv3.clip_by_global_norm %[[G]]
+// CHECK: dsv3.clip_by_global_norm %{{.*}}, %[[G]]
 // CHECK: return %[[LOSS]]

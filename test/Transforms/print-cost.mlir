@@ -28,10 +28,11 @@
 //        + 6144 + 40960 = 1830784
 //
 // embedding reads only the gathered rows: ids 2*16*4 + 1024 rows' floats * 4 = 4224.
+// attention reads q, k, v and the segment ids: 3 * 4096 + 128 = 12416 per layer.
 
-// TINY: cost of @forward: 68 ops, 1830784 FLOPs, 496608 bytes read, 289828 bytes written
+// TINY: cost of @forward: 68 ops, 1830784 FLOPs, 496864 bytes read, 289828 bytes written
 // TINY-NEXT: dsv3.add                     count 6  flops 6144
-// TINY-NEXT: dsv3.attention               count 2  flops 80512
+// TINY-NEXT: dsv3.attention               count 2  flops 80512  read 24832
 // TINY-NEXT: dsv3.cross_entropy           count 1  flops 40960
 // TINY-NEXT: dsv3.embedding               count 1  flops 0  read 4224  written 4096
 // TINY-NEXT: dsv3.grouped_matmul          count 6  flops 393216

@@ -18,9 +18,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "Interpreter/Interpreter.h"
+#include "Pipelines/Pipelines.h"
+#include "Pipelines/SpecOptions.h"
 #include "Spec/Spec.h"
 #include "Target/Executable.h"
-#include "Transforms/Passes.h"
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Dialect.h"
 
 #include "data.h"
@@ -87,16 +89,27 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   FailureOr<LoadedSpec> loaded = loadModelSpec(path, overrides, llvm::errs());
   ASSERT_TRUE(succeeded(loaded));
 
-  MLIRContext context;
+  DialectRegistry registry;
+  registerPipelineInterfaces(registry);
+  MLIRContext context(registry);
   context.loadDialect<Dsv3Dialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = buildForwardModule(loaded->spec, &context);
-  PassManager pm(&context);
-  pm.addPass(createAutodiff());
-  ASSERT_TRUE(succeeded(pm.run(*module)));
+  // The pipeline dsv3-compile runs: the reference is the training step
+  // (precision policy included) before it is lowered.
+  TrainPipelineOptions options;
+  applyCompileSettings(loaded->spec.compile(), options);
+  options.target = CompileTarget::cpu;
+  ASSERT_TRUE(checkTrainPipelineOptions(options).empty());
+  PassManager stepPm(&context);
+  buildTrainStepPipeline(stepPm, options);
+  ASSERT_TRUE(succeeded(stepPm.run(*module)));
   OwningOpRef<ModuleOp> reference = module->clone();
   auto step = reference->lookupSymbol<func::FuncOp>("train_step");
   ASSERT_TRUE(step);
 
+  PassManager lowerPm(&context);
+  buildLowerTrainStepPipeline(lowerPm, options);
+  ASSERT_TRUE(succeeded(lowerPm.run(*module)));
   FailureOr<std::string> bytes = buildExecutable(*module, {});
   ASSERT_TRUE(succeeded(bytes));
   auto exe = rt::parseExecutable(*bytes, "test.dsv3");
@@ -113,11 +126,8 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
     args.push_back(fromBuffer(exe->buffers(i), trainer.bufferData(i),
                               step.getArgument(i).getType()));
 
-  auto training =
-      (*reference)->getAttrOfType<DictionaryAttr>("dsv3.training");
-  double beta2 = training.getAs<FloatAttr>("beta2").getValueAsDouble();
-  double eps = training.getAs<FloatAttr>("eps").getValueAsDouble();
-  double maxLr = training.getAs<FloatAttr>("lr").getValueAsDouble();
+  TrainingConfig training = TrainingConfig::get(*reference);
+  double beta2 = training.beta2, eps = training.eps, maxLr = training.lr;
   int64_t totalSensitive = 0, totalElements = 0;
   auto source = rt::makeSyntheticSource(3, exe->vocab_size(), 11);
   rt::Packer packer(*source, exe->micro_batch(), exe->seq_len());
@@ -126,46 +136,46 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
     rt::Batch batch;
     ASSERT_TRUE(packer.next(batch));
     ASSERT_TRUE(trainer.setBatch(batch));
-    ASSERT_TRUE(trainer.step(s));
-    // The batch and step as the runtime laid them out.
+    // The batch as the runtime laid it out, read before the step: the plan
+    // reuses its buffers once the step has read them.
     for (unsigned i = 0; i < numArgs; ++i) {
       rt::Role role = exe->buffers(i).role();
-      if (role == rt::BATCH || role == rt::STEP)
+      if (role == rt::BATCH)
         args[i] = fromBuffer(exe->buffers(i), trainer.bufferData(i),
                              step.getArgument(i).getType());
+      else if (role == rt::STEP)
+        args[i].data[0] = s;
     }
+    ASSERT_TRUE(trainer.step(s));
     FailureOr<SmallVector<HostTensor>> results = interpret(step, args);
     ASSERT_TRUE(succeeded(results));
 
     // Results: the loss, then state updates named like the arguments.
     llvm::StringMap<const HostTensor *> byName;
     for (unsigned r = 0; r < results->size(); ++r)
-      if (auto name = step.getResultAttrOfType<StringAttr>(r, "dsv3.name"))
-        byName[name.getValue()] = &(*results)[r];
+      byName[getResultName(step, r)] = &(*results)[r];
     unsigned compared = 0;
     for (unsigned r = 0; r < results->size(); ++r) {
-      auto role = step.getResultAttrOfType<StringAttr>(r, "dsv3.role");
-      auto name = step.getResultAttrOfType<StringAttr>(r, "dsv3.name");
+      std::optional<Role> role = getResultRole(step, r);
+      StringRef name = getResultName(step, r);
       const HostTensor &want = (*results)[r];
-      if (role.getValue() == "loss") {
+      if (role == Role::loss) {
         double loss = *trainer.loss();
         EXPECT_NEAR(loss, want.data[0], model.tolerance * std::abs(want.data[0]));
         continue;
       }
-      if (role.getValue() != "param" && role.getValue() != "opt_state")
+      std::optional<unsigned> updated = getUpdatedArgument(step, r);
+      if (!updated)
         continue;
-      for (unsigned i = 0; i < numArgs; ++i) {
-        auto argName = step.getArgAttrOfType<StringAttr>(i, "dsv3.name");
-        auto argRole = step.getArgAttrOfType<StringAttr>(i, "dsv3.role");
-        if (argName != name || argRole != role)
-          continue;
+      {
+        unsigned i = *updated;
         const auto *got = static_cast<const float *>(trainer.bufferData(i));
         // Where AdamW's second moment is within 100x of eps the update is
         // lr * g / (|g| + eps): it follows the gradient's magnitude, so f32
         // rounding in a near-zero gradient moves it. Those elements are
         // held to lr instead; there must be very few of them.
-        const HostTensor *v = role.getValue() == "param"
-                                  ? byName.lookup((name.getValue() + ".exp_avg_sq").str())
+        const HostTensor *v = role == Role::param
+                                  ? byName.lookup((name + ".exp_avg_sq").str())
                                   : nullptr;
         double correction = 1.0 - std::pow(beta2, s + 1);
         double diff = 0, norm = 0, before = 0;

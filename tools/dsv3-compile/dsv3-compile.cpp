@@ -1,30 +1,38 @@
-//===- dsv3-compile.cpp - model description in, dsv3 IR or report out -----===//
+//===- dsv3-compile.cpp - model description in, executable or IR out ------===//
 //
-// The one-shot driver: reads a ModelSpec (.pbtxt) or a DeepSeek config.json,
-// validates it, builds the forward graph and prints it (--emit=forward) or
-// the training step (--emit=train) or a parameter and FLOP summary
-// (--summary); or lowers the fused training step for the host CPU and
-// writes it as LLVM IR (--emit=llvm) or an object file (--emit=object).
+// The one-shot driver: reads a model description (a ModelSpec .pbtxt, a
+// DeepSeek config.json, or a forward graph in the dsv3 dialect, .mlir),
+// builds the forward graph and runs dsv3-train-pipeline on it with the
+// options its `compile {}` block and the command line ask for, then writes
+// an executable for dsv3-run, or stops early and prints IR, a summary or
+// the cost and memory report.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Analysis/ModelSummary.h"
-#include "Conversion/Passes.h"
+#include "Pipelines/Pipelines.h"
+#include "Pipelines/SpecOptions.h"
 #include "Spec/Spec.h"
 #include "Target/Executable.h"
+#include "Target/GpuKernels.h"
 #include "Target/HostCodegen.h"
-#include "Transforms/Passes.h"
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Dialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "llvm/IR/Module.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/Timer.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -37,64 +45,71 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { None, Forward, Train, LLVM, Object, Executable, PTX };
+enum class Emit {
+  None,
+  Forward,
+  Train,
+  Lowered,
+  LLVM,
+  Object,
+  Executable,
+  PTX
+};
 
 cl::OptionCategory category("dsv3-compile options");
+cl::OptionCategory settings(
+    "compile settings (each overrides the description's compile {} field "
+    "of the same name)");
 
-cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                               cl::desc("<model: .pbtxt ModelSpec or DeepSeek "
-                                        "config.json>"),
-                               cl::cat(category));
+cl::opt<std::string> inputPath(
+    cl::Positional, cl::Required,
+    cl::desc("<model: .pbtxt ModelSpec, DeepSeek config.json, or .mlir "
+             "forward graph>"),
+    cl::cat(category));
 
-cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
-                                cl::value_desc("file"), cl::init("-"),
-                                cl::cat(category));
+cl::opt<std::string> outputPath(
+    "o",
+    cl::desc("Output file (default: stdout); a name ending in .dsv3 writes "
+             "the executable"),
+    cl::value_desc("file"), cl::init("-"), cl::cat(category));
 
 cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::None),
-    cl::values(clEnumValN(Emit::Forward, "forward",
-                          "the forward graph in the dsv3 dialect"),
-               clEnumValN(Emit::Train, "train",
-                          "the forward graph and the training step "
-                          "(dsv3-autodiff)"),
-               clEnumValN(Emit::LLVM, "llvm",
-                          "the fused training step lowered for the host "
-                          "CPU (dsv3-lower-to-llvm), as optimized LLVM IR"),
-               clEnumValN(Emit::Object, "object",
-                          "the same, compiled to a host object file "
-                          "(one function per graph function, memref "
-                          "calling convention)"),
-               clEnumValN(Emit::Executable, "executable",
-                          "the training step as an executable for dsv3-run "
-                          "(the default with --target)"),
-               clEnumValN(Emit::PTX, "ptx",
-                          "with --target=cuda: the PTX of every GPU "
-                          "function of the executable")),
+    cl::values(
+        clEnumValN(Emit::Forward, "forward",
+                   "the forward graph in the dsv3 dialect"),
+        clEnumValN(Emit::Train, "train",
+                   "the forward graph and the training step (autodiff and "
+                   "the precision policy)"),
+        clEnumValN(Emit::Lowered, "lowered",
+                   "the module after the whole dsv3-train-pipeline: the "
+                   "planned step and its kernels lowered for the target"),
+        clEnumValN(Emit::LLVM, "llvm",
+                   "the fused training step lowered for the host CPU "
+                   "(dsv3-lower-to-llvm), as optimized LLVM IR"),
+        clEnumValN(Emit::Object, "object",
+                   "the same, compiled to a host object file (one function "
+                   "per graph function, memref calling convention)"),
+        clEnumValN(Emit::Executable, "executable",
+                   "the training step as an executable for dsv3-run (the "
+                   "default with --target or -o FILE.dsv3)"),
+        clEnumValN(Emit::PTX, "ptx",
+                   "with --target=cuda: the PTX of every GPU function of "
+                   "the executable")),
     cl::cat(category));
-
-cl::opt<std::string> target(
-    "target",
-    cl::desc("Compile an executable for dsv3-run (write it with -o): cpu "
-             "(kernels as a shared object for this CPU, GEMMs through "
-             "OpenBLAS) or cuda (kernels as one cubin for --sm, with their "
-             "PTX; GEMMs as library commands)"),
-    cl::value_desc("cpu|cuda"), cl::cat(category));
-
-cl::opt<int> sm("sm",
-                cl::desc("GPU architecture for --target=cuda: 80, 90 "
-                         "(default) or 100"),
-                cl::init(90), cl::cat(category));
-
-cl::opt<std::string> cudaPath(
-    "cuda-path",
-    cl::desc("The CUDA toolkit for --target=cuda (ptxas, libdevice)"),
-    cl::value_desc("dir"), cl::init("/usr/local/cuda"), cl::cat(category));
 
 cl::opt<bool> summary("summary",
                       cl::desc("Print total and activated parameters, "
                                "training FLOPs per token and a per-layer "
                                "table"),
                       cl::cat(category));
+
+cl::opt<bool> report(
+    "report",
+    cl::desc("Print the training step's FLOPs and bytes per op kind and "
+             "the memory plan the executable carries (arena, peak live, "
+             "largest live set, donated state)"),
+    cl::cat(category));
 
 cl::opt<int64_t> microBatch("micro-batch",
                             cl::desc("Sequences per micro-batch (overrides "
@@ -109,44 +124,158 @@ cl::opt<int64_t> mtpDepth("mtp-depth",
                                    "mtp.depth; 0 disables MTP)"),
                           cl::cat(category));
 
-cl::opt<bool> report("report",
-                     cl::desc("Print the training step's cost and memory "
-                              "plan (after fusion): FLOPs and bytes per op "
-                              "kind, arena size, peak and largest live set"),
-                     cl::cat(category));
-
-cl::opt<std::string> moments("moments",
-                             cl::desc("Element type of the AdamW moments "
-                                      "with --emit=train: f32 (default) or "
-                                      "bf16"),
-                             cl::init("f32"), cl::cat(category));
+cl::opt<std::string> cudaPath(
+    "cuda-path",
+    cl::desc("The CUDA toolkit for --target=cuda (ptxas, libdevice)"),
+    cl::value_desc("dir"), cl::init("/usr/local/cuda"), cl::cat(category));
 
 cl::opt<unsigned> optLevel("O",
-                           cl::desc("LLVM optimization level for "
-                                    "--emit=llvm, --emit=object and the "
-                                    "executable's kernels (0-3)"),
+                           cl::desc("Optimization level of the kernels and of "
+                                    "--emit=llvm|object (0-3, default 2)"),
                            cl::init(2), cl::Prefix, cl::cat(category));
 
 cl::opt<bool> timing("time", cl::desc("Print how long each stage took"),
                      cl::cat(category));
 
-/// Lowers the training step to the LLVM dialect, translates it to LLVM IR
-/// for the host and optimizes it; then prints the IR or compiles it to an
-/// object file on `os`.
+// Settings. Each maps to the dsv3-train-pipeline option of the same name.
+cl::opt<std::string> target("target",
+                            cl::desc("cpu (kernels as a shared object for "
+                                     "this CPU, GEMMs through OpenBLAS) or "
+                                     "cuda (kernels as one cubin for --sm, "
+                                     "GEMMs through cuBLASLt); compile.target"),
+                            cl::value_desc("cpu|cuda"), cl::cat(settings));
+cl::opt<int64_t> sm("sm",
+                    cl::desc("GPU architecture for cuda: 80, 90 or 100 "
+                             "(compile.sm, default 90)"),
+                    cl::cat(settings));
+cl::opt<std::string> precision(
+    "precision",
+    cl::desc("fp32, or bf16 (projection and expert GEMMs in bf16, "
+             "accumulating in f32); fp16 and fp8 are refused "
+             "(compile.precision)"),
+    cl::value_desc("fp32|bf16|fp16|fp8"), cl::cat(settings));
+cl::opt<std::string> moments("moments",
+                             cl::desc("Element type of the AdamW moments: "
+                                      "f32 (default) or bf16"),
+                             cl::value_desc("f32|bf16"), cl::cat(settings));
+cl::opt<std::string> remat(
+    "remat",
+    cl::desc("none; full, sqrt, selective and budget are refused "
+             "(compile.remat)"),
+    cl::value_desc("none|full|sqrt|selective|budget"), cl::cat(settings));
+cl::opt<int64_t> rematBudget("remat-budget",
+                             cl::desc("Peak-memory budget in bytes for "
+                                      "remat=budget "
+                                      "(compile.remat_budget_bytes)"),
+                             cl::cat(settings));
+cl::list<std::string> sparsity(
+    "sparsity",
+    cl::desc("weights-2:4 and/or grads-2:4, comma-separated; refused "
+             "(compile.sparse_weights_2_4, compile.sparse_grads_2_4)"),
+    cl::CommaSeparated, cl::cat(settings));
+cl::opt<std::string> qat("qat",
+                         cl::desc("none, or int8 (refused; compile.qat_int8)"),
+                         cl::value_desc("none|int8"), cl::cat(settings));
+cl::opt<double> l1("l1",
+                   cl::desc("L1 regularization strength (refused unless 0; "
+                            "compile.l1)"),
+                   cl::cat(settings));
+cl::opt<int64_t> dp("dp",
+                    cl::desc("Data-parallel ranks (refused unless 1; "
+                             "compile.dp)"),
+                    cl::cat(settings));
+cl::opt<int64_t> ep("ep",
+                    cl::desc("Expert-parallel ranks (refused unless 1; "
+                             "compile.ep)"),
+                    cl::cat(settings));
+cl::opt<int64_t> zero("zero",
+                      cl::desc("ZeRO stage (refused unless 0; compile.zero)"),
+                      cl::cat(settings));
+
+[[noreturn]] void usage(const Twine &message) {
+  llvm::errs() << "dsv3-compile: " << message << "\n";
+  std::exit(2);
+}
+
+/// Sets the options the command line gives, on top of the description's;
+/// returns the names of those it set. Each flag's value is parsed by the
+/// pipeline option it sets, so both accept the same spellings.
+llvm::StringSet<> applyFlags(TrainPipelineOptions &o) {
+  llvm::StringSet<> given;
+  auto apply = [&](cl::Option &flag, StringRef option, const std::string &value,
+                   function_ref<void(const TrainPipelineOptions &)> take) {
+    if (!flag.getNumOccurrences())
+      return;
+    TrainPipelineOptions parsed;
+    if (failed(parsed.parseFromString((option + "=" + value).str())))
+      usage("--" + flag.ArgStr + "=" + value + " is not a valid value (see "
+            "--help)");
+    take(parsed);
+    given.insert(option);
+  };
+  using P = const TrainPipelineOptions &;
+  apply(target, "target", target, [&](P p) { o.target = p.target.getValue(); });
+  apply(sm, "sm", std::to_string(sm), [&](P p) { o.sm = p.sm.getValue(); });
+  apply(precision, "precision", precision,
+        [&](P p) { o.precision = p.precision.getValue(); });
+  apply(moments, "moments", moments, [&](P p) { o.moments = p.moments.getValue(); });
+  apply(remat, "remat", remat, [&](P p) { o.remat = p.remat.getValue(); });
+  apply(rematBudget, "remat-budget", std::to_string(rematBudget),
+        [&](P p) { o.rematBudget = p.rematBudget.getValue(); });
+  if (sparsity.getNumOccurrences()) {
+    o.sparsity.clear();
+    for (const std::string &s : sparsity)
+      if (s != "none")
+        o.sparsity.push_back(s);
+    given.insert("sparsity");
+  }
+  apply(qat, "qat", qat, [&](P p) { o.qat = p.qat.getValue(); });
+  apply(l1, "l1", std::to_string(l1), [&](P p) { o.l1 = p.l1.getValue(); });
+  apply(dp, "dp", std::to_string(dp), [&](P p) { o.dp = p.dp.getValue(); });
+  apply(ep, "ep", std::to_string(ep), [&](P p) { o.ep = p.ep.getValue(); });
+  apply(zero, "zero", std::to_string(zero), [&](P p) { o.zero = p.zero.getValue(); });
+  return given;
+}
+
+/// A forward graph written in the dsv3 dialect.
+OwningOpRef<ModuleOp> parseForwardGraph(StringRef path, MLIRContext *context,
+                                        std::string &source) {
+  std::string error;
+  auto file = openInputFile(path, &error);
+  if (!file) {
+    llvm::errs() << path << ": cannot read: " << error << "\n";
+    return nullptr;
+  }
+  source = file->getBuffer().str();
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, context);
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(context));
+  if (!module)
+    return nullptr;
+  if (!module->lookupSymbol<func::FuncOp>("forward")) {
+    llvm::errs() << path << ": no func.func @forward: a .mlir model "
+                 << "description is the forward graph, returning the loss\n";
+    return nullptr;
+  }
+  return module;
+}
+
+/// Lowers the fused step for the host and prints LLVM IR or an object.
 LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
                          bool object) {
   PassManager pm(module.getContext());
-  pm.addPass(createFuse());
+  buildFusedModuleToLLVMPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
-
   FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
       createHostTargetMachine();
   if (failed(machine))
     return failure();
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
-      lowerForHost(module, llvmContext, **machine, /*barePtrCallConv=*/false);
+      translateForHost(module, llvmContext, **machine);
   if (!llvmModule || failed(optimizeForHost(*llvmModule, **machine, optLevel)))
     return failure();
   if (!object) {
@@ -160,132 +289,131 @@ LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &settings});
   cl::ParseCommandLineOptions(
       argc, argv,
       "dsv3 compiler driver\n\n"
-      "Reads a model description (a ModelSpec in protobuf text format, or a\n"
-      "DeepSeek-V2/V3 config.json), validates it and builds its training\n"
-      "graph. Use --emit=forward to print the forward graph, --emit=train\n"
-      "for the training step too, --emit=llvm or --emit=object for the\n"
-      "step compiled for this CPU, --summary for parameter and FLOP counts,\n"
-      "--report for the fused step's cost and memory plan, and\n"
-      "--target=cpu|cuda -o MODEL.dsv3 for an executable that dsv3-run\n"
-      "trains.\n");
+      "Reads a model description (a ModelSpec in protobuf text format, a\n"
+      "DeepSeek-V2/V3 config.json, or a forward graph in the dsv3 dialect),\n"
+      "builds its training step with dsv3-train-pipeline and writes an\n"
+      "executable that dsv3-run trains (-o MODEL.dsv3, for the description's\n"
+      "compile.target unless --target says otherwise), or prints the forward\n"
+      "graph (--emit=forward), the training step (--emit=train), the lowered\n"
+      "module (--emit=lowered), parameter and FLOP counts (--summary) or the\n"
+      "cost and memory plan (--report). The compile settings override the\n"
+      "description's compile {} block; one the compiler cannot honour yet is\n"
+      "refused by name.\n");
 
-  if (target.getNumOccurrences()) {
-    if (target != "cpu" && target != "cuda") {
-      llvm::errs() << "dsv3-compile: --target=" << target
-                   << ": the targets are cpu and cuda\n";
-      return 2;
-    }
-    if (sm != 80 && sm != 90 && sm != 100) {
-      llvm::errs() << "dsv3-compile: --sm=" << sm
-                   << ": the architectures are 80, 90 and 100\n";
-      return 2;
-    }
-    if (emit == Emit::None)
-      emit = Emit::Executable;
-  }
-  if (emit == Emit::PTX && target != "cuda") {
-    llvm::errs() << "dsv3-compile: --emit=ptx needs --target=cuda\n";
-    return 2;
-  }
-  if (emit == Emit::Executable) {
-    if (target.empty()) {
-      llvm::errs() << "dsv3-compile: --emit=executable needs --target=cpu "
-                      "or --target=cuda\n";
-      return 2;
-    }
-    if (outputPath == "-") {
-      llvm::errs() << "dsv3-compile: an executable is binary: name the "
-                      "output file with -o (e.g. -o model.dsv3)\n";
-      return 2;
-    }
-  }
-
-  if (emit == Emit::None && !summary && !report) {
-    llvm::errs() << "dsv3-compile: nothing to do: pass --emit=forward, "
-                    "--emit=train, --emit=llvm, --emit=object, --summary or "
-                    "--report\n";
-    return 2;
-  }
+  bool toExecutable = StringRef(outputPath).ends_with(".dsv3");
+  if (target.getNumOccurrences() && target != "cpu" && target != "cuda")
+    usage("--target=" + target + ": the targets are cpu and cuda");
+  if (sm.getNumOccurrences() && sm != 80 && sm != 90 && sm != 100)
+    usage("--sm=" + std::to_string(sm) + ": the architectures are 80, 90 "
+          "and 100");
+  if (optLevel > 3)
+    usage("-O" + std::to_string(optLevel) + ": the level is 0 to 3");
+  if (emit == Emit::None && (target.getNumOccurrences() || toExecutable))
+    emit = Emit::Executable;
+  if (emit == Emit::None && !summary && !report)
+    usage("nothing to do: name an executable with -o MODEL.dsv3, or pass "
+          "--emit=forward|train|lowered|llvm|object|ptx, --summary or "
+          "--report");
   bool native = emit == Emit::LLVM || emit == Emit::Object ||
                 emit == Emit::Executable || emit == Emit::PTX;
-  if (native && summary) {
-    llvm::errs() << "dsv3-compile: --summary prints text; it cannot share "
-                    "the output with a compiled step\n";
-    return 2;
-  }
-  if (optLevel > 3) {
-    llvm::errs() << "dsv3-compile: -O" << optLevel << ": the level is 0 to 3\n";
-    return 2;
-  }
+  if (native && summary)
+    usage("--summary prints text; it cannot share the output with a "
+          "compiled step");
+  if (emit == Emit::Executable && outputPath == "-")
+    usage("an executable is binary: name the output file with -o (e.g. -o "
+          "model.dsv3)");
 
   llvm::TimerGroup timers("dsv3-compile", "dsv3-compile stages");
   llvm::Timer loadTimer("load", "load and validate the description", timers);
-  llvm::Timer buildTimer("build", "build the forward graph", timers);
-  llvm::Timer verifyTimer("verify", "verify the IR", timers);
-  llvm::Timer autodiffTimer("autodiff", "derive the training step", timers);
+  llvm::Timer pipelineTimer("pipeline", "dsv3-train-pipeline", timers);
+  llvm::Timer codegenTimer("codegen", "kernel code and the executable",
+                           timers);
   // Timers report when the group is destroyed; only with --time.
   llvm::scope_exit quiet([&] {
     if (!timing)
       timers.clear();
   });
 
-  SpecOverrides overrides;
-  if (microBatch.getNumOccurrences())
-    overrides.microBatch = microBatch;
-  if (seqLen.getNumOccurrences())
-    overrides.seqLen = seqLen;
-  if (mtpDepth.getNumOccurrences())
-    overrides.mtpDepth = mtpDepth;
-
-  loadTimer.startTimer();
-  FailureOr<LoadedSpec> loaded =
-      loadModelSpec(inputPath, overrides, llvm::errs());
-  loadTimer.stopTimer();
-  if (failed(loaded))
-    return 1;
-
-  MLIRContext context;
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerPipelineInterfaces(registry);
+  MLIRContext context(registry);
   context.loadDialect<Dsv3Dialect, func::FuncDialect>();
-  buildTimer.startTimer();
-  OwningOpRef<ModuleOp> module = buildForwardModule(loaded->spec, &context);
-  buildTimer.stopTimer();
-  verifyTimer.startTimer();
-  LogicalResult verified = verify(*module);
-  verifyTimer.stopTimer();
-  if (failed(verified)) {
-    llvm::errs() << inputPath << ": the built forward graph does not verify "
-                 << "(a bug in dsv3-compile; please report it with this "
-                 << "description)\n";
-    return 3;
-  }
 
-  if (emit == Emit::Train || native || report) {
-    PassManager pm(&context);
-    AutodiffOptions options;
-    options.moments = moments;
-    pm.addPass(createAutodiff(options));
-    autodiffTimer.startTimer();
-    LogicalResult trained = pm.run(*module);
-    autodiffTimer.stopTimer();
-    if (failed(trained))
+  // The description: a ModelSpec (or config.json), or a forward graph.
+  bool isMlir = StringRef(inputPath).ends_with(".mlir");
+  std::optional<LoadedSpec> loaded;
+  std::string sourceText;
+  OwningOpRef<ModuleOp> module;
+  loadTimer.startTimer();
+  if (isMlir) {
+    if (microBatch.getNumOccurrences() || seqLen.getNumOccurrences() ||
+        mtpDepth.getNumOccurrences())
+      usage("--micro-batch, --seq-len and --mtp-depth change a ModelSpec; a "
+            ".mlir forward graph has its shapes written out");
+    module = parseForwardGraph(inputPath, &context, sourceText);
+    if (!module)
+      return 1;
+  } else {
+    SpecOverrides overrides;
+    if (microBatch.getNumOccurrences())
+      overrides.microBatch = microBatch;
+    if (seqLen.getNumOccurrences())
+      overrides.seqLen = seqLen;
+    if (mtpDepth.getNumOccurrences())
+      overrides.mtpDepth = mtpDepth;
+    FailureOr<LoadedSpec> spec =
+        loadModelSpec(inputPath, overrides, llvm::errs());
+    if (failed(spec))
+      return 1;
+    loaded = std::move(*spec);
+    sourceText = loaded->spec.DebugString();
+    module = buildForwardModule(loaded->spec, &context);
+    if (failed(verify(*module))) {
+      llvm::errs() << inputPath << ": the built forward graph does not "
+                   << "verify (a bug in dsv3-compile; please report it with "
+                   << "this description)\n";
+      return 3;
+    }
+  }
+  loadTimer.stopTimer();
+
+  // The pipeline's options: the description's compile {}, then the flags.
+  TrainPipelineOptions options;
+  if (loaded)
+    applyCompileSettings(loaded->spec.compile(), options);
+  llvm::StringSet<> given = applyFlags(options);
+  options.cudaPath = cudaPath;
+  options.optLevel = optLevel;
+  options.report = report;
+  bool runsPipeline = emit != Emit::None && emit != Emit::Forward;
+  if (runsPipeline || report) {
+    std::vector<Refusal> refused = checkTrainPipelineOptions(options);
+    for (const Refusal &r : refused) {
+      if (!loaded || given.contains(r.option))
+        llvm::errs() << "dsv3-compile: --" << r.option << "=" << r.value
+                     << " " << r.reason << "\n";
+      else
+        llvm::errs() << loaded->locate(compileFieldOf(r.option, r.value))
+                     << ": "
+                     << compileValueOf(loaded->spec.compile(), r.option,
+                                       r.value)
+                     << " " << r.reason << "\n";
+    }
+    if (!refused.empty())
       return 1;
   }
-  if (report) {
-    // On a copy, so that --emit still prints the unfused step.
-    OwningOpRef<ModuleOp> planned = module->clone();
-    PassManager pm(&context);
-    pm.addPass(createFuse());
-    pm.addPass(createPrintCost());
-    PlanMemoryOptions options;
-    options.report = true;
-    pm.addPass(createPlanMemory(options));
-    if (failed(pm.run(*planned)))
-      return 1;
-  }
+  bool cuda = options.target == CompileTarget::cuda;
+  if (emit == Emit::PTX && !cuda)
+    usage("--emit=ptx needs the cuda target (--target=cuda)");
+  bool lowers = emit == Emit::Lowered || emit == Emit::Executable ||
+                emit == Emit::PTX || report;
+  if (lowers && cuda && failed(checkCudaToolkit(cudaPath, llvm::errs())))
+    return 1;
 
   // Written to a temporary file and renamed only on success, so a failed
   // run never leaves a partial output behind.
@@ -295,33 +423,59 @@ int main(int argc, char **argv) {
     llvm::errs() << "dsv3-compile: " << error << "\n";
     return 1;
   }
-  if (emit == Emit::Executable || emit == Emit::PTX) {
-    ExecutableOptions options;
-    options.target = target;
-    options.sm = sm;
-    options.cudaPath = cudaPath;
-    options.optLevel = optLevel;
-    options.specText = loaded->spec.DebugString();
-    options.progress = &llvm::errs();
+
+  if (emit == Emit::Forward)
+    module->print(output->os());
+  if (summary) {
+    auto forward = module->lookupSymbol<func::FuncOp>("forward");
+    printModelSummary(output->os(), getModelName(*module),
+                      summarizeForward(forward));
+  }
+  if (runsPipeline || report) {
+    PassManager pm(&context);
+    if (timing)
+      pm.enableTiming();
+    buildTrainStepPipeline(pm, options);
+    if (lowers) {
+      if (emit == Emit::Executable || emit == Emit::PTX)
+        llvm::errs() << "dsv3-compile: compiling " << getModelName(*module)
+                     << " for " << describeTrainPipelineOptions(options)
+                     << "\n";
+      buildLowerTrainStepPipeline(pm, options);
+    }
+    pipelineTimer.startTimer();
+    LogicalResult ran = pm.run(*module);
+    pipelineTimer.stopTimer();
+    if (failed(ran))
+      return 1;
+  }
+
+  if (emit == Emit::Train || emit == Emit::Lowered) {
+    module->print(output->os());
+  } else if (emit == Emit::LLVM || emit == Emit::Object) {
+    codegenTimer.startTimer();
+    LogicalResult emitted =
+        emitNative(*module, output->os(), emit == Emit::Object);
+    codegenTimer.stopTimer();
+    if (failed(emitted))
+      return 1;
+  } else if (emit == Emit::Executable || emit == Emit::PTX) {
+    ExecutableOptions exeOptions;
+    exeOptions.target = cuda ? "cuda" : "cpu";
+    exeOptions.sm = options.sm;
+    exeOptions.cudaPath = cudaPath;
+    exeOptions.optLevel = optLevel;
+    exeOptions.specText = sourceText;
+    exeOptions.progress = &llvm::errs();
     std::string ptx;
     if (emit == Emit::PTX)
-      options.ptx = &ptx;
-    FailureOr<std::string> executable = buildExecutable(*module, options);
+      exeOptions.ptx = &ptx;
+    codegenTimer.startTimer();
+    FailureOr<std::string> executable = buildExecutable(*module, exeOptions);
+    codegenTimer.stopTimer();
     if (failed(executable))
       return 1;
     output->os() << (emit == Emit::PTX ? ptx : *executable);
-  } else if (native) {
-    if (failed(emitNative(*module, output->os(), emit == Emit::Object)))
-      return 1;
-  } else if (emit != Emit::None) {
-    module->print(output->os());
-  }
-  if (summary) {
-    auto forward = module->lookupSymbol<func::FuncOp>("forward");
-    printModelSummary(output->os(), module->getOperation()
-                                        ->getAttrOfType<StringAttr>("dsv3.model")
-                                        .strref(),
-                      summarizeForward(forward));
   }
   output->keep();
   return 0;

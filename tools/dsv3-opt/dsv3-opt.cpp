@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Conversion/Passes.h"
+#include "Pipelines/Pipelines.h"
 #include "Transforms/Passes.h"
 #include "dsv3/Dsv3Dialect.h"
 

@@ -168,10 +168,11 @@ void dump(const Executable &exe) {
   bool cuda = exe.target() == "cuda";
   std::string target = cuda ? "cuda sm_" + std::to_string(exe.sm()) : exe.target();
   std::printf("executable of %s for %s: %d buffers, %d commands, arena "
-              "%.1f MiB (peak live %.1f MiB), %s %.1f KiB, "
+              "%.1f MiB (%" PRId64 " bytes; peak live %.1f MiB), %s %.1f KiB, "
               "%.3f GFLOP per step\n",
               exe.model().c_str(), target.c_str(), exe.buffers_size(),
               exe.commands_size(), exe.arena_bytes() / 1048576.0,
+              exe.arena_bytes(),
               exe.peak_live_bytes() / 1048576.0,
               cuda ? "cubin" : "kernel library",
               (cuda ? exe.cubin().size() : exe.kernel_library().size()) / 1024.0,

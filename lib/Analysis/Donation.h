@@ -1,0 +1,43 @@
+//===- Donation.h - updated state written over the state it replaces -*- C++ -*-===//
+//
+// Which results of a training step may take the buffer of the argument they
+// update (a parameter or a moment, matched by `dsv3.role` and `dsv3.name`):
+// the update is elementwise, and nothing reads the old value after it. The
+// one analysis that dsv3-extract-kernels (which then compiles the kernel to
+// write in place) and dsv3-plan-memory (which then gives both one buffer)
+// share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_ANALYSIS_DONATION_H
+#define DSV3_ANALYSIS_DONATION_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <string>
+
+namespace mlir::dsv3 {
+
+struct Donation {
+  /// The step's result and the argument it updates.
+  unsigned result, argument;
+  /// When a kernel call computes the update: its result and the operand
+  /// (and so the kernel argument) whose buffer that result takes.
+  func::CallOp call;
+  unsigned callResult = 0, callOperand = 0;
+};
+
+/// The donations of `step`. An update qualifies when the op computing it is
+/// the argument's last reader in the step and either is a `dsv3.adamw` or
+/// `dsv3.update_router_bias` reading the argument, or is a call whose
+/// `dsv3.donations` hands it that operand's buffer, or is a call of a
+/// kernel (with its body) in which such an update, the argument's last
+/// reader there, computes it. Each update that does not qualify is
+/// described in `notDonated` ("name: why"), when given.
+SmallVector<Donation>
+findDonations(func::FuncOp step,
+              SmallVectorImpl<std::string> *notDonated = nullptr);
+
+} // namespace mlir::dsv3
+
+#endif // DSV3_ANALYSIS_DONATION_H

@@ -1,0 +1,374 @@
+//===- Pipelines.cpp - dsv3-train-pipeline and its stages -----------------===//
+//
+// Reads as the stage list of DESIGN §2; the only file that strings passes
+// together (tests of a single pass excepted).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Pipelines/Pipelines.h"
+
+#include "Conversion/Passes.h"
+#include "Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/ControlFlow/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+/// How each option spells a value, for refusals.
+std::string precisionName(PrecisionPolicy p) {
+  switch (p) {
+  case PrecisionPolicy::fp32:
+    return "fp32";
+  case PrecisionPolicy::bf16:
+    return "bf16";
+  case PrecisionPolicy::fp16:
+    return "fp16";
+  case PrecisionPolicy::fp8:
+    return "fp8";
+  }
+  return "?";
+}
+
+std::string rematName(RematPolicy r) {
+  switch (r) {
+  case RematPolicy::none:
+    return "none";
+  case RematPolicy::full:
+    return "full";
+  case RematPolicy::sqrt:
+    return "sqrt";
+  case RematPolicy::selective:
+    return "selective";
+  case RematPolicy::budget:
+    return "budget";
+  }
+  return "?";
+}
+
+/// The pipeline stages a kernel module goes through: to linalg on tensors,
+/// destination-passing, bufferized, temporaries hoisted.
+void buildKernelBufferizePipeline(OpPassManager &kernels,
+                                  bool parallelRouting) {
+  ConvertDsv3ToLinalgOptions toLinalg;
+  toLinalg.parallelRouting = parallelRouting;
+  kernels.addPass(createConvertDsv3ToLinalg(toLinalg));
+  kernels.addPass(createLinalgElementwiseOpFusionPass());
+  kernels.addPass(createDestinationPassing());
+  // Results are computed in their destinations (outputs, or the state they
+  // overwrite) instead of in a temporary that is then copied.
+  kernels.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  kernels.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // A result computed in its destination leaves a copy onto itself.
+  kernels.addPass(createCanonicalizerPass());
+  HoistAllocsOptions hoist;
+  hoist.all = true;
+  kernels.addNestedPass<func::FuncOp>(createHoistAllocs(hoist));
+}
+
+} // namespace
+
+std::vector<Refusal>
+mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
+  std::vector<Refusal> refused;
+  auto refuse = [&](StringRef option, std::string value, StringRef why) {
+    refused.push_back({option.str(), std::move(value), why.str()});
+  };
+  if (o.sm != 80 && o.sm != 90 && o.sm != 100)
+    refuse("sm", std::to_string(o.sm), "is not one of 80, 90, 100");
+  if (o.optLevel > 3)
+    refuse("opt-level", std::to_string(o.optLevel), "is not in 0..3");
+  if (o.precision == PrecisionPolicy::fp16 ||
+      o.precision == PrecisionPolicy::fp8)
+    refuse("precision", precisionName(o.precision),
+           "is not supported yet (fp32, or bf16 GEMMs)");
+  if (o.remat != RematPolicy::none)
+    refuse("remat", rematName(o.remat),
+           "is not supported yet: the step keeps every forward value "
+           "(none)");
+  if (o.rematBudget != 0)
+    refuse("remat-budget", std::to_string(o.rematBudget),
+           "is not supported yet: there is no rematerialization to budget");
+  for (const std::string &kind : o.sparsity) {
+    if (kind != "weights-2:4" && kind != "grads-2:4")
+      refuse("sparsity", kind,
+             "is not a sparsity (weights-2:4, grads-2:4)");
+    else
+      refuse("sparsity", kind, "is not supported yet: the step is dense");
+  }
+  if (o.qat != QatScheme::none)
+    refuse("qat", "int8",
+           "is not supported yet: there is no quantization-aware training");
+  if (o.l1 != 0.0)
+    refuse("l1", std::to_string(o.l1),
+           "is not supported yet: there is no L1-regularized pruning");
+  if (o.dp < 1)
+    refuse("dp", std::to_string(o.dp), "must be at least 1");
+  else if (o.dp > 1)
+    refuse("dp", std::to_string(o.dp),
+           "is not supported yet: the step runs on one rank");
+  if (o.ep < 1)
+    refuse("ep", std::to_string(o.ep), "must be at least 1");
+  else if (o.ep > 1)
+    refuse("ep", std::to_string(o.ep),
+           "is not supported yet: the step runs on one rank");
+  if (o.zero != 0 && o.zero != 1)
+    refuse("zero", std::to_string(o.zero), "must be 0 or 1");
+  else if (o.zero == 1)
+    refuse("zero", "1",
+           "is not supported yet: optimizer state is not sharded");
+  return refused;
+}
+
+std::string
+mlir::dsv3::describeTrainPipelineOptions(const TrainPipelineOptions &o) {
+  std::string s = o.target == CompileTarget::cuda
+                      ? "cuda sm_" + std::to_string(o.sm)
+                      : std::string("cpu");
+  s += ", precision " + precisionName(o.precision);
+  s += std::string(", moments ") +
+       (o.moments == MomentsType::bf16 ? "bf16" : "f32");
+  return s;
+}
+
+void mlir::dsv3::buildTrainStepPipeline(OpPassManager &pm,
+                                        const TrainPipelineOptions &options) {
+  AutodiffOptions autodiff;
+  autodiff.moments = options.moments == MomentsType::bf16 ? "bf16" : "f32";
+  pm.addPass(createAutodiff(autodiff));
+  MixedPrecisionOptions precision;
+  precision.policy = precisionName(options.precision);
+  pm.addPass(createMixedPrecision(precision));
+}
+
+void mlir::dsv3::buildLowerTrainStepPipeline(
+    OpPassManager &pm, const TrainPipelineOptions &options) {
+  bool cuda = options.target == CompileTarget::cuda;
+  // The step's cost as derived: the model's FLOPs, which the executable
+  // reports throughput and MFU against.
+  if (options.report)
+    pm.addPass(createPrintCost());
+  // Attention's GEMMs go to the GEMM library like every other GEMM.
+  pm.addPass(createDecomposeAttention());
+  pm.addPass(createFuse());
+  pm.addPass(createOutlineKernels());
+  pm.addPass(createExtractKernels());
+  // On the GPU a loop over the MoE copies would run on one thread.
+  buildKernelBufferizePipeline(pm.nest<ModuleOp>(), /*parallelRouting=*/cuda);
+  PlanMemoryOptions plan;
+  plan.report = options.report;
+  pm.addPass(createPlanMemory(plan));
+  OpPassManager &kernels = pm.nest<ModuleOp>();
+  if (cuda) {
+    buildGpuMapPipeline(kernels);
+    buildGpuLowerPipeline(kernels, options.sm, options.cudaPath,
+                          options.optLevel);
+  } else {
+    buildLowerBufferizedPipeline(kernels, /*barePtrCallConv=*/true);
+  }
+}
+
+void mlir::dsv3::buildTrainPipeline(OpPassManager &pm,
+                                    const TrainPipelineOptions &options) {
+  buildTrainStepPipeline(pm, options);
+  buildLowerTrainStepPipeline(pm, options);
+}
+
+void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm,
+                                        bool parallelRouting) {
+  ConvertDsv3ToLinalgOptions toLinalg;
+  toLinalg.parallelRouting = parallelRouting;
+  pm.addPass(createConvertDsv3ToLinalg(toLinalg));
+  pm.addPass(createLinalgElementwiseOpFusionPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+}
+
+void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
+                                              bool barePtrCallConv) {
+  // Parallel loops of independent columns (scatter-add) run in order here.
+  pm.addPass(createForallToForLoopPass());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  // bf16 conversions as integer arithmetic (round to nearest even): a CPU
+  // without AVX512-BF16 would otherwise need compiler-rt's __truncsfbf2,
+  // which no kernel library links.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  ConvertFuncToLLVMPassOptions funcOptions;
+  funcOptions.useBarePtrCallConv = barePtrCallConv;
+  pm.addPass(createConvertFuncToLLVMPass(funcOptions));
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                          bool barePtrCallConv,
+                                          bool parallelRouting) {
+  buildBufferizePipeline(pm, parallelRouting);
+  buildLowerBufferizedPipeline(pm, barePtrCallConv);
+}
+
+void mlir::dsv3::buildFusedModuleToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createFuse());
+  buildLowerToLLVMPipeline(pm);
+}
+
+void mlir::dsv3::buildGpuMapPipeline(OpPassManager &pm) {
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createForallToParallelLoopPass());
+  // Bufferized scf.forall bodies copy each slice onto itself; merging the
+  // equal views lets the canonicalizer drop those copies.
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createCSEPass());
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createMapGenericsToGpu());
+  fn.addPass(createConvertLinalgToParallelLoopsPass());
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createMapToGpu());
+}
+
+void mlir::dsv3::buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
+                                       StringRef cudaPath,
+                                       unsigned optLevel) {
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createMergeGpuModules());
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(memref::createExpandStridedMetadataPass());
+  device.addPass(createLowerAffinePass());
+  device.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.useBarePtrCallConv = true;
+  device.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  device.addPass(createReconcileUnrealizedCastsPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = ("sm_" + Twine(sm)).str();
+  target.optLevel = optLevel;
+  llvm::SmallString<128> libdevice(cudaPath);
+  llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
+  target.linkLibs.push_back(libdevice.str().str());
+  pm.addPass(createGpuNVVMAttachTarget(target));
+}
+
+void mlir::dsv3::registerPipelineInterfaces(DialectRegistry &registry) {
+  // The conversions to LLVM and NVVM work through the dialects'
+  // ConvertToLLVM interfaces; the GPU module's target through its model.
+  registerAllExtensions(registry);
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  arith::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  cf::registerBufferizableOpInterfaceExternalModels(registry);
+  cf::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  memref::registerAllocationOpInterfaceExternalModels(registry);
+  scf::registerBufferizableOpInterfaceExternalModels(registry);
+  scf::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
+}
+
+namespace {
+
+struct Dsv3LowerToLLVMOptions : PassPipelineOptions<Dsv3LowerToLLVMOptions> {
+  Option<bool> parallelRouting{
+      *this, "parallel-routing",
+      llvm::cl::desc("MoE routing with generics over chunks of copies "
+                     "instead of loops over the copies"),
+      llvm::cl::init(false)};
+};
+
+struct GpuLowerOptions : PassPipelineOptions<GpuLowerOptions> {
+  Option<int64_t> sm{*this, "sm", llvm::cl::desc("GPU architecture"),
+                     llvm::cl::init(90)};
+  Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("The CUDA toolkit whose libdevice is linked"),
+      llvm::cl::init("/usr/local/cuda")};
+  Option<unsigned> optLevel{*this, "opt-level",
+                            llvm::cl::desc("Optimization level (0-3)"),
+                            llvm::cl::init(2)};
+};
+
+} // namespace
+
+void mlir::dsv3::registerDsv3Pipelines() {
+  registerPassPipeline(
+      "dsv3-train-pipeline",
+      "The whole compiler: a forward graph (@forward) to the lowered "
+      "training step dsv3-compile serializes (autodiff, precision, fusion, "
+      "kernels, the memory plan, the target's code); settings the compiler "
+      "cannot honour yet are refused by name",
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        TrainPipelineOptions options;
+        if (failed(options.parseFromString(text)))
+          return failure();
+        std::vector<Refusal> refused = checkTrainPipelineOptions(options);
+        for (const Refusal &r : refused)
+          (void)errorHandler("dsv3-train-pipeline: " + r.option + "=" +
+                             r.value + " " + r.reason);
+        if (!refused.empty())
+          return failure();
+        buildTrainPipeline(pm, options);
+        return success();
+      },
+      [](function_ref<void(const mlir::detail::PassOptions &)> optHandler) {
+        optHandler(TrainPipelineOptions());
+      });
+  PassPipelineRegistration<Dsv3LowerToLLVMOptions>(
+      "dsv3-lower-to-llvm",
+      "Lower dsv3 on tensors to the LLVM dialect for the CPU: "
+      "convert-dsv3-to-linalg, elementwise fusion, one-shot bufferization "
+      "across function boundaries, deallocation, loops, then LLVM",
+      [](OpPassManager &pm, const Dsv3LowerToLLVMOptions &options) {
+        buildLowerToLLVMPipeline(pm, /*barePtrCallConv=*/false,
+                                 options.parallelRouting);
+      });
+  PassPipelineRegistration<>(
+      "dsv3-gpu-map",
+      "Map bufferized functions onto GPU launches: foralls and linalg ops "
+      "to parallel loops, dsv3-map-generics-to-gpu, dsv3-map-to-gpu",
+      [](OpPassManager &pm) { buildGpuMapPipeline(pm); });
+  PassPipelineRegistration<GpuLowerOptions>(
+      "dsv3-gpu-lower",
+      "Outline GPU launches into one GPU module, lower it to NVVM and "
+      "attach the sm target with libdevice",
+      [](OpPassManager &pm, const GpuLowerOptions &options) {
+        buildGpuLowerPipeline(pm, options.sm, options.cudaPath,
+                              options.optLevel);
+      });
+}

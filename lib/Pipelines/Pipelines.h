@@ -1,0 +1,205 @@
+//===- Pipelines.h - dsv3-train-pipeline and its stages ---------*- C++ -*-===//
+//
+// The one place the compiler's stages are assembled (DESIGN §2): from a
+// forward graph to the training step (autodiff, precision, and the stages
+// later work adds), and from the step to the lowered module the executable
+// writer serializes (attention decomposition, fusion, kernels, bufferized
+// destination-passing kernels, the memory plan, and the target's code).
+// dsv3-opt, dsv3-compile, the executable tests and the lit tests all build
+// their pipelines here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_PIPELINES_PIPELINES_H
+#define DSV3_PIPELINES_PIPELINES_H
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::dsv3 {
+
+enum class CompileTarget { cpu, cuda };
+enum class PrecisionPolicy { fp32, bf16, fp16, fp8 };
+enum class MomentsType { f32, bf16 };
+enum class RematPolicy { none, full, sqrt, selective, budget };
+enum class QatScheme { none, int8 };
+
+/// Options of `dsv3-train-pipeline`: every setting of a model
+/// description's `compile {}` block has one (SpecOptions.cpp maps them).
+struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
+  Option<CompileTarget> target{
+      *this, "target",
+      llvm::cl::desc("What the kernels are compiled for"),
+      llvm::cl::init(CompileTarget::cpu),
+      llvm::cl::values(
+          clEnumValN(CompileTarget::cpu, "cpu",
+                     "this CPU: kernels in the LLVM dialect, GEMMs as BLAS "
+                     "commands"),
+          clEnumValN(CompileTarget::cuda, "cuda",
+                     "an NVIDIA GPU: kernels as launches in one GPU module "
+                     "lowered to NVVM, GEMMs as cuBLASLt commands"))};
+  Option<int64_t> sm{*this, "sm",
+                     llvm::cl::desc("GPU architecture with target=cuda: 80, "
+                                    "90 or 100"),
+                     llvm::cl::init(90)};
+  Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("The CUDA toolkit whose libdevice the GPU kernels link"),
+      llvm::cl::init("/usr/local/cuda")};
+  Option<unsigned> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("Optimization level of the GPU kernels' code (0-3)"),
+      llvm::cl::init(2)};
+  Option<PrecisionPolicy> precision{
+      *this, "precision",
+      llvm::cl::desc("Precision policy (dsv3-mixed-precision)"),
+      llvm::cl::init(PrecisionPolicy::fp32),
+      llvm::cl::values(
+          clEnumValN(PrecisionPolicy::fp32, "fp32", "everything in f32"),
+          clEnumValN(PrecisionPolicy::bf16, "bf16",
+                     "projection and expert GEMMs in bf16, accumulating in "
+                     "f32; everything else f32"),
+          clEnumValN(PrecisionPolicy::fp16, "fp16",
+                     "fp16 GEMMs with dynamic loss scaling (not supported "
+                     "yet)"),
+          clEnumValN(PrecisionPolicy::fp8, "fp8",
+                     "block-scaled E4M3 GEMMs (not supported yet)"))};
+  Option<MomentsType> moments{
+      *this, "moments",
+      llvm::cl::desc("Element type of the AdamW moments (dsv3-autodiff)"),
+      llvm::cl::init(MomentsType::f32),
+      llvm::cl::values(clEnumValN(MomentsType::f32, "f32", "f32 moments"),
+                       clEnumValN(MomentsType::bf16, "bf16",
+                                  "bf16 moments, updated in f64 and rounded "
+                                  "as stored"))};
+  Option<RematPolicy> remat{
+      *this, "remat",
+      llvm::cl::desc("What the backward recomputes instead of keeping (only "
+                     "none is supported yet)"),
+      llvm::cl::init(RematPolicy::none),
+      llvm::cl::values(
+          clEnumValN(RematPolicy::none, "none", "keep every forward value"),
+          clEnumValN(RematPolicy::full, "full", "keep each layer's input"),
+          clEnumValN(RematPolicy::sqrt, "sqrt",
+                     "a checkpoint every ~sqrt(layers)"),
+          clEnumValN(RematPolicy::selective, "selective",
+                     "DeepSeek-V3's selective recomputation"),
+          clEnumValN(RematPolicy::budget, "budget",
+                     "least recomputation under remat-budget"))};
+  Option<int64_t> rematBudget{
+      *this, "remat-budget",
+      llvm::cl::desc("Peak-memory budget in bytes for remat=budget (0: none)"),
+      llvm::cl::init(0)};
+  ListOption<std::string> sparsity{
+      *this, "sparsity",
+      llvm::cl::desc("Structured sparsity: weights-2:4 and/or grads-2:4 "
+                     "(not supported yet)")};
+  Option<QatScheme> qat{
+      *this, "qat",
+      llvm::cl::desc("Quantization-aware training (not supported yet)"),
+      llvm::cl::init(QatScheme::none),
+      llvm::cl::values(clEnumValN(QatScheme::none, "none", "none"),
+                       clEnumValN(QatScheme::int8, "int8",
+                                  "int8 fake quantization of weights"))};
+  Option<double> l1{*this, "l1",
+                    llvm::cl::desc("L1 regularization strength for pruning "
+                                   "(0: off; not supported yet)"),
+                    llvm::cl::init(0.0)};
+  Option<int64_t> dp{*this, "dp",
+                     llvm::cl::desc("Data-parallel ranks (only 1 is supported "
+                                    "yet)"),
+                     llvm::cl::init(1)};
+  Option<int64_t> ep{*this, "ep",
+                     llvm::cl::desc("Expert-parallel ranks (only 1 is "
+                                    "supported yet)"),
+                     llvm::cl::init(1)};
+  Option<int64_t> zero{*this, "zero",
+                       llvm::cl::desc("ZeRO stage, 0 or 1 (only 0 is "
+                                      "supported yet)"),
+                       llvm::cl::init(0)};
+  Option<bool> report{
+      *this, "report",
+      llvm::cl::desc("Print the step's cost per op kind (before lowering) "
+                     "and the memory plan the executable carries"),
+      llvm::cl::init(false)};
+};
+
+/// A setting the pipeline cannot honour: the option, its value as the
+/// option spells it, and why ("is not supported yet: ...").
+struct Refusal {
+  std::string option, value, reason;
+};
+
+/// Every refused setting of `options`; empty when all can be honoured.
+std::vector<Refusal> checkTrainPipelineOptions(
+    const TrainPipelineOptions &options);
+
+/// The settings in a line, for progress messages: "cuda sm_90, precision
+/// bf16, moments f32".
+std::string describeTrainPipelineOptions(const TrainPipelineOptions &options);
+
+/// From a forward graph (`@forward`) to the training step: dsv3-autodiff,
+/// dsv3-mixed-precision.
+void buildTrainStepPipeline(OpPassManager &pm,
+                            const TrainPipelineOptions &options);
+
+/// From the training step to the lowered module: dsv3-decompose-attention,
+/// dsv3-fuse, dsv3-outline-kernels, dsv3-extract-kernels; in the kernel
+/// module convert-dsv3-to-linalg, elementwise fusion,
+/// dsv3-destination-passing, eliminate-empty-tensors, one-shot
+/// bufferization and dsv3-hoist-allocs; dsv3-plan-memory on the step; then
+/// the kernels' code for the target (the LLVM dialect for the CPU; GPU
+/// launches and one NVVM module for CUDA).
+void buildLowerTrainStepPipeline(OpPassManager &pm,
+                                 const TrainPipelineOptions &options);
+
+/// Both of the above: `dsv3-train-pipeline`.
+void buildTrainPipeline(OpPassManager &pm, const TrainPipelineOptions &options);
+
+/// dsv3 on tensors to linalg on memrefs, for every function of the module:
+/// convert-dsv3-to-linalg (with `parallelRouting`, MoE routing without a
+/// loop over the copies, for the GPU), elementwise fusion, one-shot
+/// bufferization across function boundaries.
+void buildBufferizePipeline(OpPassManager &pm, bool parallelRouting = false);
+
+/// Bufferized code to the LLVM dialect for the CPU: deallocation, loops,
+/// LLVM. With `barePtrCallConv`, memrefs are passed as bare pointers
+/// (static shapes only), the calling convention of an executable's kernels.
+void buildLowerBufferizedPipeline(OpPassManager &pm, bool barePtrCallConv);
+
+/// `dsv3-lower-to-llvm`: both of the above on a whole module.
+void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false,
+                              bool parallelRouting = false);
+
+/// What `dsv3-compile --emit=llvm|object` compiles: every function of a
+/// module with its training step, fused (dsv3-fuse), then
+/// dsv3-lower-to-llvm (memref calling convention).
+void buildFusedModuleToLLVMPipeline(OpPassManager &pm);
+
+/// `dsv3-gpu-map`: bufferized functions onto GPU launches (parallel loops
+/// from foralls and linalg, dsv3-map-generics-to-gpu, dsv3-map-to-gpu).
+void buildGpuMapPipeline(OpPassManager &pm);
+
+/// `dsv3-gpu-lower`: the launches outlined into one GPU module
+/// (gpu-kernel-outlining, dsv3-merge-gpu-modules), lowered to NVVM, with
+/// the sm_`sm` target and the toolkit's libdevice attached.
+void buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
+                           StringRef cudaPath, unsigned optLevel);
+
+/// The external models the pipelines rely on (every upstream extension,
+/// and bufferization and deallocation of arith, cf, func, linalg, memref,
+/// scf and tensor ops); a tool that does not register all of them calls
+/// this.
+void registerPipelineInterfaces(DialectRegistry &registry);
+
+/// Registers dsv3-train-pipeline, dsv3-lower-to-llvm, dsv3-gpu-map and
+/// dsv3-gpu-lower by name.
+void registerDsv3Pipelines();
+
+} // namespace mlir::dsv3
+
+#endif // DSV3_PIPELINES_PIPELINES_H

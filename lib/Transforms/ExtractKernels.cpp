@@ -1,0 +1,88 @@
+//===- ExtractKernels.cpp - the dsv3-extract-kernels pass -----------------===//
+//
+// Moves the kernels dsv3-outline-kernels made into the nested module that
+// code generation lowers, leaving declarations for the step's calls, and
+// records which of their results update state in place.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Analysis/Donation.h"
+#include "Transforms/Passes.h"
+
+#include "dsv3/Dsv3Attributes.h"
+#include "dsv3/Dsv3Ops.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_EXTRACTKERNELS
+#include "Transforms/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+struct ExtractKernelsPass
+    : dsv3::impl::ExtractKernelsBase<ExtractKernelsPass> {
+  using dsv3::impl::ExtractKernelsBase<ExtractKernelsPass>::ExtractKernelsBase;
+
+  void runOnOperation() override;
+};
+
+void ExtractKernelsPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  MLIRContext *context = &getContext();
+  Dsv3Dialect *dialect = context->getOrLoadDialect<Dsv3Dialect>();
+  Builder b(context);
+
+  // Donations first: the analysis reads the kernels' bodies.
+  if (auto step = module.lookupSymbol<func::FuncOp>(function)) {
+    for (Donation d : findDonations(step)) {
+      if (!d.call)
+        continue;
+      auto kernel = module.lookupSymbol<func::FuncOp>(d.call.getCallee());
+      if (!kernel || kernel.isExternal())
+        continue;
+      kernel.setResultAttr(d.callResult, kOverwritesAttr,
+                           b.getI64IntegerAttr(d.callOperand));
+      SmallVector<int64_t> donations(d.call.getNumResults(), -1);
+      if (auto old = dialect->getDonationsAttrHelper().getAttr(d.call))
+        donations.assign(old.asArrayRef().begin(), old.asArrayRef().end());
+      donations[d.callResult] = d.callOperand;
+      dialect->getDonationsAttrHelper().setAttr(
+          d.call, b.getDenseI64ArrayAttr(donations));
+    }
+  }
+
+  SmallVector<func::FuncOp> kernels;
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (isKernel(fn) && !fn.isExternal())
+      kernels.push_back(fn);
+  if (kernels.empty())
+    return;
+  ModuleOp target = getKernelModule(module);
+  if (!target) {
+    OpBuilder ob = OpBuilder::atBlockEnd(module.getBody());
+    target = ModuleOp::create(ob, module.getLoc(), StringRef("kernels"));
+    dialect->getKernelsAttrHelper().setAttr(target, b.getUnitAttr());
+  }
+  SymbolTable symbols(target);
+  for (func::FuncOp fn : kernels) {
+    if (symbols.lookup(fn.getSymName())) {
+      fn.emitError("dsv3-extract-kernels: the kernel module already has a @")
+          << fn.getSymName();
+      return signalPassFailure();
+    }
+    OpBuilder ob(fn);
+    auto declaration = func::FuncOp::create(ob, fn.getLoc(), fn.getSymName(),
+                                            fn.getFunctionType());
+    declaration.setPrivate();
+    dialect->getKernelAttrHelper().setAttr(declaration, b.getUnitAttr());
+    fn->moveBefore(target.getBody(), target.getBody()->end());
+    symbols.insert(fn);
+  }
+}
+
+} // namespace
