@@ -33,16 +33,26 @@ public:
   virtual Status synchronize() { return Status::ok(); }
 };
 
-/// The backend for `device` ("auto", "cpu" or "cuda"): an executable runs
-/// on the target it was compiled for; "auto" accepts either, the others
-/// insist, and a cuda executable on a machine without a GPU is an error
-/// that says so.
+struct BackendOptions {
+  /// "auto", "cpu" or "cuda".
+  std::string device = "auto";
+  /// Refuse an arena larger than this many bytes (0: only the memory
+  /// available limits it).
+  uint64_t memoryLimit = 0;
+};
+
+/// The backend for `options.device`: an executable runs on the target it
+/// was compiled for; "auto" accepts either, the others insist, and a cuda
+/// executable on a machine without a GPU is an error that says so. The
+/// planned arena is checked against the memory available (host memory, or
+/// the GPU's free memory) before anything is allocated.
 Expected<std::unique_ptr<Backend>> createBackend(const Executable &exe,
-                                                 const std::string &device);
+                                                 const BackendOptions &options);
 
 /// The CUDA backend, or why there is none (no driver, no GPU, no
-/// cuBLASLt).
-Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe);
+/// cuBLASLt, too little free memory).
+Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe,
+                                                     uint64_t memoryLimit);
 
 } // namespace dsv3::runtime
 

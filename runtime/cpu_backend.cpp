@@ -5,6 +5,7 @@
 #include "cpu_gemm.h"
 #include "element_type.h"
 #include "file_util.h"
+#include "memory.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -73,10 +74,18 @@ memrefCopy(int64_t elementSize, dsv3::runtime::UnrankedMemRef *src,
 
 namespace dsv3::runtime {
 
-Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe) {
+Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe,
+                                                         uint64_t memoryLimit) {
   if (exe.target() != "cpu")
     return Status::error("the executable is compiled for " + exe.target() +
                          ", not cpu");
+  Expected<uint64_t> available = availableHostMemory();
+  if (!available)
+    return available.status();
+  if (Status s = checkArenaFits(exe.arena_bytes(), *available, "host memory",
+                                memoryLimit);
+      !s)
+    return s;
   std::unique_ptr<CpuBackend> backend(new CpuBackend(exe));
   const std::string &library = exe.kernel_library();
   if (library.empty())
@@ -129,14 +138,15 @@ Status CpuBackend::download(int id, void *dst) {
 }
 
 Expected<std::unique_ptr<Backend>> createBackend(const Executable &exe,
-                                                 const std::string &device) {
+                                                 const BackendOptions &options) {
+  const std::string &device = options.device;
   if (device != "auto" && device != exe.target())
     return Status::error("--device=" + device + ": the executable is compiled "
                          "for " + exe.target() + "; compile it with "
                          "--target=" + device + " to run it there");
   if (exe.target() == "cuda")
-    return createCudaBackend(exe);
-  auto cpu = CpuBackend::create(exe);
+    return createCudaBackend(exe, options.memoryLimit);
+  auto cpu = CpuBackend::create(exe, options.memoryLimit);
   if (!cpu)
     return cpu.status();
   return std::unique_ptr<Backend>(std::move(*cpu));

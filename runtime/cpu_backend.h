@@ -22,9 +22,11 @@ namespace dsv3::runtime {
 
 class CpuBackend : public Backend {
 public:
-  /// Fails with the reason when the library does not load or a kernel is
-  /// missing from it.
-  static Expected<std::unique_ptr<CpuBackend>> create(const Executable &exe);
+  /// Fails with the reason when the arena does not fit in the memory
+  /// available (or in `memoryLimit` bytes, when non-zero), the library
+  /// does not load or a kernel is missing from it.
+  static Expected<std::unique_ptr<CpuBackend>> create(const Executable &exe,
+                                                      uint64_t memoryLimit = 0);
   ~CpuBackend() override;
   CpuBackend(const CpuBackend &) = delete;
   CpuBackend &operator=(const CpuBackend &) = delete;

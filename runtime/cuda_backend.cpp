@@ -3,10 +3,12 @@
 // The driver API (libcuda.so.1) and cuBLASLt are opened with dlopen, so the
 // binary starts on any machine and says why it cannot use a GPU when it
 // cannot. The arena is one cuMemAlloc; the cubin is loaded with
-// cuModuleLoadData; every command is enqueued on one stream: GPU launches
-// with cuLaunchKernel, GEMMs as strided-batched cuBLASLt matmuls, grouped
-// GEMMs as one matmul per expert after reading the group sizes back, and
-// copies with cuMemcpyDtoDAsync.
+// cuModuleLoadData; every command, transfer and memset is enqueued on one
+// stream: GPU launches with cuLaunchKernel, GEMMs as strided-batched
+// cuBLASLt matmuls, grouped GEMMs as one matmul per expert after reading the
+// group sizes back, and copies with cuMemcpyDtoDAsync. Transfers wait for
+// the stream, so the host buffer they read or fill is done with when they
+// return. Everything opened is released in the destructor.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +19,7 @@
 #include "cuda_launch.h"
 #include "cuda_lt.h"
 #include "element_type.h"
+#include "memory.h"
 
 #include <cuda.h>
 
@@ -35,17 +38,21 @@ namespace {
   X(cuDeviceGet)                                                               \
   X(cuDeviceGetName)                                                           \
   X(cuDevicePrimaryCtxRetain)                                                  \
+  X(cuDevicePrimaryCtxRelease_v2)                                              \
   X(cuCtxSetCurrent)                                                           \
   X(cuModuleLoadData)                                                          \
+  X(cuModuleUnload)                                                            \
   X(cuModuleGetFunction)                                                       \
+  X(cuMemGetInfo_v2)                                                           \
   X(cuMemAlloc_v2)                                                             \
   X(cuMemFree_v2)                                                              \
-  X(cuMemsetD8_v2)                                                             \
-  X(cuMemcpyHtoD_v2)                                                           \
-  X(cuMemcpyDtoH_v2)                                                           \
+  X(cuMemsetD8Async)                                                           \
+  X(cuMemcpyHtoDAsync_v2)                                                      \
+  X(cuMemcpyDtoHAsync_v2)                                                      \
   X(cuMemcpyDtoDAsync_v2)                                                      \
   X(cuLaunchKernel)                                                            \
   X(cuStreamCreate)                                                            \
+  X(cuStreamDestroy_v2)                                                        \
   X(cuStreamSynchronize)
 
 struct Api {
@@ -65,7 +72,8 @@ void *openFirst(std::initializer_list<const char *> names, std::string &tried) {
 
 class CudaBackend : public Backend {
 public:
-  static Expected<std::unique_ptr<Backend>> create(const Executable &exe);
+  static Expected<std::unique_ptr<Backend>> create(const Executable &exe,
+                                                   uint64_t memoryLimit);
   ~CudaBackend() override;
 
   std::string describe() const override { return description_; }
@@ -75,6 +83,10 @@ public:
   Status synchronize() override;
 
 private:
+  /// The first `bytes` of buffer `id`, copied to the host on the stream.
+  Status downloadBytes(int id, void *dst, int64_t bytes);
+  /// Zeroes `bytes` at `address` on the stream.
+  Status clear(CUdeviceptr address, int64_t bytes, const char *what);
   explicit CudaBackend(const Executable &exe) : exe_(exe) {}
   Status check(CUresult r, const char *what) const;
   CUdeviceptr address(int id) const { return arena_ + exe_.buffers(id).offset(); }
@@ -88,6 +100,8 @@ private:
   LtApi lt_;
   void *driver_ = nullptr, *ltLibrary_ = nullptr;
   std::string description_;
+  CUdevice device_ = 0;
+  bool contextRetained_ = false;
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
   CUmodule module_ = nullptr;
@@ -106,7 +120,8 @@ Status CudaBackend::check(CUresult r, const char *what) const {
   return Status::error(std::string(what) + ": " + name);
 }
 
-Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
+Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe,
+                                                       uint64_t memoryLimit) {
   std::unique_ptr<CudaBackend> b(new CudaBackend(exe));
   std::string tried;
   b->driver_ = openFirst({"libcuda.so.1", "libcuda.so"}, tried);
@@ -132,16 +147,29 @@ Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
     return s;
   if (count == 0)
     return Status::error("no CUDA GPU is visible");
-  CUdevice device;
   char name[256] = {0};
-  if (!(s = b->check(api.cuDeviceGet(&device, 0), "cuDeviceGet")) ||
-      !(s = b->check(api.cuDeviceGetName(name, sizeof(name), device),
+  if (!(s = b->check(api.cuDeviceGet(&b->device_, 0), "cuDeviceGet")) ||
+      !(s = b->check(api.cuDeviceGetName(name, sizeof(name), b->device_),
                      "cuDeviceGetName")) ||
-      !(s = b->check(api.cuDevicePrimaryCtxRetain(&b->context_, device),
-                     "cuDevicePrimaryCtxRetain")) ||
-      !(s = b->check(api.cuCtxSetCurrent(b->context_), "cuCtxSetCurrent")) ||
+      !(s = b->check(api.cuDevicePrimaryCtxRetain(&b->context_, b->device_),
+                     "cuDevicePrimaryCtxRetain")))
+    return s;
+  b->contextRetained_ = true;
+  if (!(s = b->check(api.cuCtxSetCurrent(b->context_), "cuCtxSetCurrent")) ||
       !(s = b->check(api.cuStreamCreate(&b->stream_, CU_STREAM_NON_BLOCKING),
                      "cuStreamCreate")))
+    return s;
+  // The arena (and cuBLASLt's workspace) must fit in what the GPU has free.
+  size_t freeBytes = 0, totalBytes = 0;
+  if (!(s = b->check(api.cuMemGetInfo_v2(&freeBytes, &totalBytes),
+                     "cuMemGetInfo")))
+    return s;
+  uint64_t usable = freeBytes > b->workspaceBytes_ + 64
+                        ? freeBytes - b->workspaceBytes_ - 64
+                        : 0;
+  if (!(s = checkArenaFits(exe.arena_bytes(), usable,
+                           "GPU memory on the " + std::string(name),
+                           memoryLimit)))
     return s;
   b->description_ = "cuda: " + std::string(name) + " (executable for sm_" +
                     std::to_string(exe.sm()) + ")";
@@ -162,8 +190,8 @@ Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
   }
   if (!(s = b->check(api.cuMemAlloc_v2(&b->arena_, exe.arena_bytes() + 64),
                      "allocating the arena")) ||
-      !(s = b->check(api.cuMemsetD8_v2(b->arena_, 0, exe.arena_bytes() + 64),
-                     "clearing the arena")) ||
+      !(s = b->clear(b->arena_, exe.arena_bytes() + 64, "clearing the arena")) ||
+      !(s = b->synchronize()) ||
       !(s = b->check(api.cuMemAlloc_v2(&b->workspace_, b->workspaceBytes_),
                      "allocating the cuBLASLt workspace")) ||
       !(s = checkLt(b->lt_.cublasLtCreate(&b->handle_), "cublasLtCreate")))
@@ -172,26 +200,54 @@ Expected<std::unique_ptr<Backend>> CudaBackend::create(const Executable &exe) {
 }
 
 CudaBackend::~CudaBackend() {
-  if (api_.cuMemFree_v2) {
-    if (arena_)
-      api_.cuMemFree_v2(arena_);
-    if (workspace_)
-      api_.cuMemFree_v2(workspace_);
-  }
+  // In the reverse order of creation; each only if it was made.
+  if (stream_)
+    api_.cuStreamSynchronize(stream_);
+  if (handle_)
+    lt_.cublasLtDestroy(handle_);
+  if (workspace_)
+    api_.cuMemFree_v2(workspace_);
+  if (arena_)
+    api_.cuMemFree_v2(arena_);
+  if (module_)
+    api_.cuModuleUnload(module_);
+  if (stream_)
+    api_.cuStreamDestroy_v2(stream_);
+  if (contextRetained_)
+    api_.cuDevicePrimaryCtxRelease_v2(device_);
+  if (ltLibrary_)
+    dlclose(ltLibrary_);
+  if (driver_)
+    dlclose(driver_);
+}
+
+Status CudaBackend::clear(CUdeviceptr at, int64_t bytes, const char *what) {
+  return check(api_.cuMemsetD8Async(at, 0, bytes, stream_), what);
 }
 
 Status CudaBackend::upload(int id, const void *src) {
-  if (Status s = synchronize(); !s)
+  // Ordered after the work already on the stream; waited for, because
+  // `src` belongs to the caller.
+  if (Status s = check(api_.cuMemcpyHtoDAsync_v2(address(id), src,
+                                                 exe_.buffers(id).bytes(),
+                                                 stream_),
+                       "cuMemcpyHtoDAsync");
+      !s)
     return s;
-  return check(api_.cuMemcpyHtoD_v2(address(id), src, exe_.buffers(id).bytes()),
-               "cuMemcpyHtoD");
+  return synchronize();
+}
+
+Status CudaBackend::downloadBytes(int id, void *dst, int64_t bytes) {
+  if (Status s = check(api_.cuMemcpyDtoHAsync_v2(dst, address(id), bytes,
+                                                 stream_),
+                       "cuMemcpyDtoHAsync");
+      !s)
+    return s;
+  return synchronize();
 }
 
 Status CudaBackend::download(int id, void *dst) {
-  if (Status s = synchronize(); !s)
-    return s;
-  return check(api_.cuMemcpyDtoH_v2(dst, address(id), exe_.buffers(id).bytes()),
-               "cuMemcpyDtoH");
+  return downloadBytes(id, dst, exe_.buffers(id).bytes());
 }
 
 Status CudaBackend::synchronize() {
@@ -228,8 +284,10 @@ Status CudaBackend::groupedGemm(const GroupedGemm &g) {
   // non-empty group. Rows past the groups are zero (forward).
   ElementType type = exe_.buffers(g.y()).dtype();
   int64_t eb = static_cast<int64_t>(elementBytes(type));
+  // Exactly one count per expert: the buffer may be larger than that.
   std::vector<int32_t> sizes(g.experts());
-  Status s = download(g.group_sizes(), sizes.data());
+  Status s = downloadBytes(g.group_sizes(), sizes.data(),
+                           g.experts() * static_cast<int64_t>(sizeof(int32_t)));
   if (!s)
     return s;
   int64_t rows = 0;
@@ -241,13 +299,12 @@ Status CudaBackend::groupedGemm(const GroupedGemm &g) {
   }
   if (!g.weight_grad() && rows < g.rows()) {
     CUdeviceptr tail = address(g.y()) + rows * g.n() * eb;
-    if (!(s = check(api_.cuMemsetD8_v2(tail, 0, (g.rows() - rows) * g.n() * eb),
+    if (!(s = clear(tail, (g.rows() - rows) * g.n() * eb,
                     "clearing rows past the groups")))
       return s;
   }
   if (g.weight_grad() &&
-      !(s = check(api_.cuMemsetD8_v2(address(g.y()), 0,
-                                     exe_.buffers(g.y()).bytes()),
+      !(s = clear(address(g.y()), exe_.buffers(g.y()).bytes(),
                   "clearing the weight gradient")))
     return s;
   int64_t row = 0;
@@ -319,8 +376,9 @@ Status CudaBackend::run(int index) {
 
 } // namespace
 
-Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe) {
-  return CudaBackend::create(exe);
+Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe,
+                                                     uint64_t memoryLimit) {
+  return CudaBackend::create(exe, memoryLimit);
 }
 
 } // namespace dsv3::runtime
@@ -329,7 +387,8 @@ Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe) {
 
 namespace dsv3::runtime {
 
-Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe) {
+Expected<std::unique_ptr<Backend>> createCudaBackend(const Executable &exe,
+                                                     uint64_t) {
   return Status::error("this dsv3-run was built without the CUDA toolkit's "
                        "headers, so it has no CUDA backend");
 }

@@ -21,6 +21,7 @@ namespace dsv3::runtime {
 
 #define DSV3_LT_FUNCTIONS(X)                                                   \
   X(cublasLtCreate)                                                            \
+  X(cublasLtDestroy)                                                           \
   X(cublasLtMatmulDescCreate)                                                  \
   X(cublasLtMatmulDescDestroy)                                                 \
   X(cublasLtMatmulDescSetAttribute)                                            \

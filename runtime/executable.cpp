@@ -51,6 +51,34 @@ const char *roleName(Role role) {
   }
 }
 
+std::string commandName(const Executable &exe, const Command &c) {
+  auto type = [&](int id) -> std::string {
+    return id >= 0 && id < exe.buffers_size()
+               ? elementTypeName(exe.buffers(id).dtype())
+               : "?";
+  };
+  switch (c.kind_case()) {
+  case Command::kLaunch:
+    return "launch " + c.launch().kernel();
+  case Command::kGpuLaunch:
+    return "gpu_launch " + c.gpu_launch().function();
+  case Command::kGemm:
+    return "gemm " + type(c.gemm().c()) + " " +
+           std::to_string(c.gemm().batch()) + "x" +
+           std::to_string(c.gemm().m()) + "x" + std::to_string(c.gemm().n()) +
+           "x" + std::to_string(c.gemm().k());
+  case Command::kGroupedGemm:
+    return std::string(c.grouped_gemm().weight_grad() ? "grouped_gemm_wgrad "
+                                                      : "grouped_gemm ") +
+           type(c.grouped_gemm().y());
+  case Command::kCopy:
+    return "copy " + std::to_string(c.copy().src()) + " -> " +
+           std::to_string(c.copy().dst());
+  default:
+    return "?";
+  }
+}
+
 Expected<Executable> parseExecutable(const std::string &bytes,
                                      const std::string &path) {
   if (bytes.size() < kExecutableHeaderBytes ||

@@ -21,6 +21,10 @@ namespace dsv3::runtime {
 const char *elementTypeName(ElementType type);
 const char *roleName(Role role);
 
+/// A command in a few words, for errors and traces: "launch
+/// dsv3_train_step_kernel_3", "gemm bf16 1x256x128x64", "copy 12 -> 3".
+std::string commandName(const Executable &exe, const Command &command);
+
 /// Parses the bytes of a .dsv3 file; `path` names it in errors.
 Expected<Executable> parseExecutable(const std::string &bytes,
                                      const std::string &path);

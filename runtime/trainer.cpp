@@ -65,10 +65,10 @@ template <typename F> void forEachStoredTensor(const Buffer &b, F f) {
 
 } // namespace
 
-Expected<std::unique_ptr<Trainer>> Trainer::create(Executable exe,
-                                                   const std::string &device) {
+Expected<std::unique_ptr<Trainer>>
+Trainer::create(Executable exe, const BackendOptions &options) {
   std::unique_ptr<Trainer> trainer(new Trainer(std::move(exe)));
-  auto backend = createBackend(trainer->exe_, device);
+  auto backend = createBackend(trainer->exe_, options);
   if (!backend)
     return backend.status();
   trainer->backend_ = std::move(*backend);
@@ -84,29 +84,41 @@ Expected<const std::vector<uint8_t> *> Trainer::fetch(int id) const {
 }
 
 Status Trainer::initialize(uint64_t seed) {
-  std::vector<float> values;
+  std::vector<uint8_t> bytes;
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);
     if (b.role() != PARAM && b.role() != OPT_STATE)
       continue;
-    int64_t n = b.bytes() / 4;
-    values.assign(n, 0.0f);
-    float *data = values.data();
+    if (!isFloatType(b.dtype()))
+      return Status::error("cannot initialize " + b.name() + ": it is " +
+                           elementTypeName(b.dtype()) +
+                           ", and parameters and moments are floats");
+    int64_t n = b.bytes() / static_cast<int64_t>(elementBytes(b.dtype()));
+    // Zero bits are zero in every float type.
+    bytes.assign(b.bytes(), 0);
+    void *data = bytes.data();
     const std::string &kind = b.init().kind();
     if (kind == "ones") {
-      std::fill(data, data + n, 1.0f);
+      for (int64_t i = 0; i < n; ++i)
+        storeElement(b.dtype(), data, i, 1.0);
     } else if (kind == "normal") {
       uint64_t state = seed;
       for (char ch : b.name())
         state = state * 1099511628211ull + static_cast<uint8_t>(ch);
       for (int64_t i = 0; i < n; i += 2) {
-        // Box-Muller: two normal samples per pair of uniforms.
+        // Box-Muller: two normal samples per pair of uniforms, each
+        // rounded to f32 and then to the buffer's type.
         double r = std::sqrt(-2.0 * std::log(uniform(state)));
         double t = 2.0 * M_PI * uniform(state);
-        data[i] = static_cast<float>(b.init().std() * r * std::cos(t));
+        storeElement(b.dtype(), data, i,
+                     static_cast<float>(b.init().std() * r * std::cos(t)));
         if (i + 1 < n)
-          data[i + 1] = static_cast<float>(b.init().std() * r * std::sin(t));
+          storeElement(b.dtype(), data, i + 1,
+                       static_cast<float>(b.init().std() * r * std::sin(t)));
       }
+    } else if (kind != "zeros" && !kind.empty()) {
+      return Status::error("cannot initialize " + b.name() +
+                           ": unknown initializer '" + kind + "'");
     }
     if (Status s = backend_->upload(id, data); !s)
       return s;
@@ -157,15 +169,30 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
       if (Status s = backend_->upload(id, &step); !s)
         return s;
   using Clock = std::chrono::steady_clock;
+  auto failed = [&](int i, const Status &s) {
+    return Status::error("step " + std::to_string(step + 1) + ", command " +
+                         std::to_string(i) + " (" +
+                         commandName(exe_, exe_.commands(i)) +
+                         "): " + s.message());
+  };
   for (int i = 0; i < exe_.commands_size(); ++i) {
     Clock::time_point start = trace ? Clock::now() : Clock::time_point();
     if (Status s = backend_->run(i); !s)
-      return Status::error("step " + std::to_string(step) + ": " + s.message());
+      return failed(i, s);
+    if (!trace && !syncEachCommand_)
+      continue;
+    // Timing a command on a GPU needs it finished; so does knowing which
+    // command failed.
+    if (Status s = backend_->synchronize(); !s)
+      return syncEachCommand_
+                 ? failed(i, s)
+                 : Status::error("step " + std::to_string(step + 1) +
+                                 ", after command " + std::to_string(i) +
+                                 ": " + s.message() +
+                                 " (--sync-each-command names the command "
+                                 "that failed)");
     if (!trace)
       continue;
-    // Timing a command on a GPU needs it finished.
-    if (Status s = backend_->synchronize(); !s)
-      return s;
     Clock::time_point end = Clock::now();
     const Command &c = exe_.commands(i);
     std::string name, category;
@@ -179,9 +206,9 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
       seen.push_back(id);
       bytes += exe_.buffers(id).bytes();
     };
+    name = commandName(exe_, c);
     switch (c.kind_case()) {
     case Command::kLaunch:
-      name = c.launch().kernel();
       category = "kernel";
       for (int id : c.launch().inputs())
         count(id);
@@ -189,25 +216,16 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
         count(id);
       break;
     case Command::kGpuLaunch:
-      name = c.gpu_launch().function();
       category = "kernel";
       for (const GpuArg &a : c.gpu_launch().args())
         if (a.value_case() == GpuArg::kBuffer)
           count(a.buffer());
       break;
     case Command::kGemm:
-      name = "gemm " + std::to_string(c.gemm().batch()) + "x" +
-             std::to_string(c.gemm().m()) + "x" + std::to_string(c.gemm().n()) +
-             "x" + std::to_string(c.gemm().k());
-      category = "gemm";
-      break;
     case Command::kGroupedGemm:
-      name = c.grouped_gemm().weight_grad() ? "grouped_gemm_wgrad"
-                                            : "grouped_gemm";
       category = "gemm";
       break;
     default:
-      name = "copy";
       category = "copy";
     }
     auto us = [&](Clock::time_point t) {
@@ -215,7 +233,12 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
     };
     trace->complete(name, category, us(start), us(end) - us(start), 0, bytes);
   }
-  return backend_->synchronize();
+  if (Status s = backend_->synchronize(); !s)
+    return Status::error("step " + std::to_string(step + 1) + ": " +
+                         s.message() +
+                         " (--sync-each-command names the command that "
+                         "failed)");
+  return Status::ok();
 }
 
 Expected<float> Trainer::loss() const {
@@ -224,9 +247,8 @@ Expected<float> Trainer::loss() const {
       auto data = fetch(id);
       if (!data)
         return data.status();
-      float v;
-      std::memcpy(&v, (*data)->data(), sizeof(v));
-      return v;
+      return static_cast<float>(
+          loadElement(exe_.buffers(id).dtype(), (*data)->data(), 0));
     }
   return std::numeric_limits<float>::quiet_NaN();
 }
@@ -237,24 +259,25 @@ Expected<std::vector<std::pair<std::string, double>>> Trainer::metrics() const {
   bool haveLoad = false;
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);
-    if (b.role() != METRIC || b.dtype() != TYPE_F32)
+    if (b.role() != METRIC || elementBytes(b.dtype()) == 0)
       continue;
     auto fetched = fetch(id);
     if (!fetched)
       return fetched.status();
-    const auto *data = reinterpret_cast<const float *>((*fetched)->data());
-    int64_t n = b.bytes() / 4;
+    const void *data = (*fetched)->data();
+    int64_t n = b.bytes() / static_cast<int64_t>(elementBytes(b.dtype()));
+    auto at = [&](int64_t i) { return loadElement(b.dtype(), data, i); };
     if (n == 1) {
-      out.emplace_back(b.name(), data[0]);
+      out.emplace_back(b.name(), at(0));
       continue;
     }
     double total = 0;
     for (int64_t i = 0; i < n; ++i)
-      total += data[i];
+      total += at(i);
     if (total <= 0)
       continue;
     for (int64_t i = 0; i < n; ++i) {
-      double share = data[i] * n / total;
+      double share = at(i) * n / total;
       loadMin = std::min(loadMin, share);
       loadMax = std::max(loadMax, share);
     }

@@ -27,9 +27,9 @@ namespace dsv3::runtime {
 
 class Trainer {
 public:
-  /// `device`: "auto", "cpu" or "cuda" (see createBackend).
-  static Expected<std::unique_ptr<Trainer>> create(Executable exe,
-                                                   const std::string &device = "auto");
+  /// The backend as `options` ask (see createBackend).
+  static Expected<std::unique_ptr<Trainer>>
+  create(Executable exe, const BackendOptions &options = {});
 
   const Backend &backend() const { return *backend_; }
 
@@ -45,9 +45,15 @@ public:
   Status setBatch(const Batch &batch);
 
   /// Runs step number `step` (0-based). With a trace, records one event per
-  /// command (microseconds since `origin`).
+  /// command (microseconds since `origin`). An error names the step and the
+  /// command that failed (on a GPU, with synchronizeEachCommand only: work
+  /// is asynchronous otherwise).
   Status step(int64_t step, TraceWriter *trace = nullptr,
               std::chrono::steady_clock::time_point origin = {});
+
+  /// Waits for every command to finish and checks it before the next (a
+  /// debugging mode: slower on a GPU, but an error names its command).
+  void synchronizeEachCommand(bool on) { syncEachCommand_ = on; }
 
   /// The bytes of buffer `id` on the CPU backend (buffer i is argument i
   /// of the step for every argument); nullptr on a GPU.
@@ -76,6 +82,7 @@ private:
 
   Executable exe_;
   std::unique_ptr<Backend> backend_;
+  bool syncEachCommand_ = false;
   /// Host copies of downloaded buffers (state views point into them).
   mutable std::map<int, std::vector<uint8_t>> host_;
 };

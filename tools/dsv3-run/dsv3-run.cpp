@@ -15,7 +15,9 @@
 #include "trainer.h"
 
 #include <chrono>
+#include <cerrno>
 #include <cinttypes>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,9 +32,11 @@ namespace {
 
 const char *kUsage = R"(usage: dsv3-run MODEL.dsv3 [options]
 
-Trains a model compiled with `dsv3-compile MODEL --target=cpu -o MODEL.dsv3`
-on the CPU: one line per step (loss, learning rate, gradient norm,
-tokens/s, TFLOP/s, peak memory) and a summary at the end.
+Trains a model compiled with `dsv3-compile MODEL -o MODEL.dsv3` on the CPU
+or a GPU: one line per step (loss, learning rate, gradient norm, tokens/s,
+TFLOP/s, peak memory) and a summary at the end. An executable whose planned
+arena does not fit in the memory available (host RAM, or the GPU's free
+memory) is refused before anything runs.
 
 options:
   --steps N          train until step N (default: the model's total_steps)
@@ -45,6 +49,9 @@ options:
                      model's training.seed)
   --device D         auto (default: where the executable was compiled for),
                      cpu or cuda; cuda without a visible GPU is an error
+  --memory-limit B   refuse an executable whose planned arena exceeds B
+                     bytes (K, M, G suffixes: powers of 1024), as it is
+                     refused when it exceeds the memory available
   --save DIR         write checkpoints under DIR (step-N directories and a
                      `latest` file; the last two are kept)
   --save-every K     checkpoint every K steps (default: only at the end)
@@ -52,6 +59,10 @@ options:
   --metrics FILE     append one JSON line of metrics per step
   --trace FILE       write a Chrome trace (one event per command)
   --log-every K      print every K-th step (default 1)
+  --sync-each-command
+                     wait for every command and check it before the next:
+                     slower on a GPU, but an error names the command that
+                     failed (GPU work is asynchronous otherwise)
   --dump             print the executable's buffers and commands, then exit
   --help             this text
 )";
@@ -63,11 +74,13 @@ struct Options {
   int64_t eos = -1;
   int64_t seed = -1;
   std::string device = "auto";
+  uint64_t memoryLimit = 0;
   std::string save;
   int64_t saveEvery = 0;
   std::string resume;
   std::string metrics, trace;
   int64_t logEvery = 1;
+  bool syncEachCommand = false;
   bool dump = false;
 };
 
@@ -126,6 +139,23 @@ Options parseOptions(int argc, char **argv) {
       o.device = next();
       if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
         usageError("--device " + o.device + ": expected auto, cpu or cuda");
+    } else if (arg == "--memory-limit") {
+      const char *value = next();
+      char *end = nullptr;
+      errno = 0;
+      unsigned long long v = std::strtoull(value, &end, 10);
+      uint64_t scale = 1;
+      if (end && *end && !end[1]) {
+        scale = *end == 'K' ? 1ull << 10 : *end == 'M' ? 1ull << 20
+              : *end == 'G' ? 1ull << 30 : 0;
+        ++end;
+      }
+      if (errno || !*value || *end || !scale || v == 0 ||
+          v > UINT64_MAX / scale)
+        usageError("--memory-limit " + std::string(value) +
+                   ": expected a positive number of bytes (K, M or G "
+                   "suffix allowed)");
+      o.memoryLimit = v * scale;
     } else if (arg == "--save") {
       o.save = next();
     } else if (arg == "--save-every") {
@@ -138,6 +168,8 @@ Options parseOptions(int argc, char **argv) {
       o.trace = next();
     } else if (arg == "--log-every") {
       o.logEvery = parseInt(arg, next(), 1);
+    } else if (arg == "--sync-each-command") {
+      o.syncEachCommand = true;
     } else if (arg == "--dump") {
       o.dump = true;
     } else if (arg.rfind("-", 0) == 0) {
@@ -313,11 +345,15 @@ int main(int argc, char **argv) {
   }
   Packer packer(*source, batch, seq);
 
+  BackendOptions backendOptions;
+  backendOptions.device = opt.device;
+  backendOptions.memoryLimit = opt.memoryLimit;
   Expected<std::unique_ptr<Trainer>> created =
-      Trainer::create(std::move(*exe), opt.device);
+      Trainer::create(std::move(*exe), backendOptions);
   if (!created)
     return fail(Status::error(opt.model + ": " + created.status().message()));
   Trainer &trainer = **created;
+  trainer.synchronizeEachCommand(opt.syncEachCommand);
 
   int64_t first = 0;
   if (!opt.resume.empty()) {

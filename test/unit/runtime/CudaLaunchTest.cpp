@@ -107,7 +107,7 @@ TEST(CudaLaunch, NoDriverIsAClearError) {
   }
   Executable exe;
   exe.set_target("cuda");
-  auto backend = createBackend(exe, "auto");
+  auto backend = createBackend(exe, BackendOptions());
   ASSERT_FALSE(backend);
   EXPECT_NE(backend.status().message().find("no CUDA driver on this machine"),
             std::string::npos)

@@ -156,6 +156,27 @@ TEST(ElementType, Bf16RoundsToNearestEven) {
       EXPECT_EQ(floatToBf16(bf16ToFloat(v)), v);
 }
 
+TEST(ElementType, HalfRoundsToNearestEven) {
+  EXPECT_EQ(floatToHalf(1.0f), 0x3c00);
+  EXPECT_EQ(halfToFloat(0x3c00), 1.0f);
+  // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: even (1) wins;
+  // 1 + 3 * 2^-11 ties up to the even 1 + 2^-9.
+  EXPECT_EQ(floatToHalf(1.0f + 0x1p-11f), 0x3c00);
+  EXPECT_EQ(floatToHalf(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
+  EXPECT_EQ(floatToHalf(1.0f + 3 * 0x1p-11f), 0x3c02);
+  EXPECT_EQ(floatToHalf(65504.0f), 0x7bff);
+  EXPECT_EQ(floatToHalf(65520.0f), 0x7c00); // ties up to infinity
+  EXPECT_EQ(floatToHalf(-0x1p-24f), 0x8001); // the smallest subnormal
+  EXPECT_EQ(floatToHalf(0x1p-25f), 0x0000);  // half of it: even (zero)
+  EXPECT_EQ(floatToHalf(0x3p-25f), 0x0002);  // 1.5 ulps ties to even 2
+  EXPECT_EQ(halfToFloat(0x0001), 0x1p-24f);
+  EXPECT_EQ(halfToFloat(0x03ff), 0x3ffp-24f); // the largest subnormal
+  EXPECT_TRUE(std::isnan(halfToFloat(floatToHalf(std::nanf("")))));
+  for (uint32_t v = 0; v < 0x10000; ++v) // widening is exact
+    if ((v & 0x7c00) != 0x7c00)
+      EXPECT_EQ(floatToHalf(halfToFloat(v)), v) << v;
+}
+
 /// A rank-2 strided descriptor as generated code builds it.
 struct Descriptor2 {
   float *allocated, *aligned;
