@@ -4,7 +4,8 @@
 // the runtime for three steps on packed synthetic batches, and runs the
 // interpreter's @train_step on the same initial state and batches. The
 // losses, updated parameters and moments must agree to relative 1e-5 at
-// every step, with bf16 GEMMs too: both sides round each GEMM's result to
+// every step (bf16 moments to the rounding their storage allows), with
+// bf16 GEMMs too: both sides round each GEMM's result to
 // bf16 (the executable after an f32 sum, the interpreter after an f64 one),
 // which differ only where the two sums straddle a rounding boundary. Each
 // tensor is compared by the norm of its difference
@@ -51,6 +52,8 @@ struct Model {
   /// Relative tolerance of the loss and of each state tensor.
   double tolerance;
   const char *label;
+  /// AdamW moments stored in bf16 (dsv3-autodiff moments=bf16).
+  bool bf16Moments = false;
 };
 
 void PrintTo(const Model &model, std::ostream *os) {
@@ -62,21 +65,8 @@ class ExecutableTest : public ::testing::TestWithParam<Model> {};
 HostTensor fromBuffer(const rt::Buffer &b, const void *data, Type type) {
   auto tensorType = cast<RankedTensorType>(type);
   HostTensor t(tensorType);
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    switch (b.dtype()) {
-    case rt::TYPE_F32:
-      t.data[i] = static_cast<const float *>(data)[i];
-      break;
-    case rt::TYPE_I32:
-      t.data[i] = static_cast<const int32_t *>(data)[i];
-      break;
-    case rt::TYPE_I64:
-      t.data[i] = static_cast<const int64_t *>(data)[i];
-      break;
-    default:
-      ADD_FAILURE() << "unexpected buffer type";
-    }
-  }
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data[i] = rt::loadElement(b.dtype(), data, i);
   return t;
 }
 
@@ -99,6 +89,8 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   TrainPipelineOptions options;
   applyCompileSettings(loaded->spec.compile(), options);
   options.target = CompileTarget::cpu;
+  if (model.bf16Moments)
+    options.moments = MomentsType::bf16;
   ASSERT_TRUE(checkTrainPipelineOptions(options).empty());
   PassManager stepPm(&context);
   buildTrainStepPipeline(stepPm, options);
@@ -114,7 +106,9 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   ASSERT_TRUE(succeeded(bytes));
   auto exe = rt::parseExecutable(*bytes, "test.dsv3");
   ASSERT_TRUE(exe) << exe.status().message();
-  auto created = rt::Trainer::create(*exe, "cpu");
+  rt::BackendOptions cpu;
+  cpu.device = "cpu";
+  auto created = rt::Trainer::create(*exe, cpu);
   ASSERT_TRUE(created) << created.status().message();
   rt::Trainer &trainer = **created;
   ASSERT_TRUE(trainer.initialize(7));
@@ -169,7 +163,8 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
         continue;
       {
         unsigned i = *updated;
-        const auto *got = static_cast<const float *>(trainer.bufferData(i));
+        const void *gotData = trainer.bufferData(i);
+        rt::ElementType gotType = exe->buffers(i).dtype();
         // Where AdamW's second moment is within 100x of eps the update is
         // lr * g / (|g| + eps): it follows the gradient's magnitude, so f32
         // rounding in a near-zero gradient moves it. Those elements are
@@ -181,7 +176,7 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
         double diff = 0, norm = 0, before = 0;
         int64_t sensitive = 0;
         for (int64_t e = 0; e < want.numel(); ++e) {
-          double d = got[e] - want.data[e];
+          double d = rt::loadElement(gotType, gotData, e) - want.data[e];
           if (v && v->data[e] > 0 &&
               std::sqrt(v->data[e] / correction) < 100 * eps) {
             ++sensitive;
@@ -218,7 +213,14 @@ INSTANTIATE_TEST_SUITE_P(
         Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5, "micro"},
         Model{"test/Conversion/Inputs/micro_moe_bf16.pbtxt", 2, 8, 1e-5,
               "micro_bf16"},
-        Model{"examples/tiny_moe.pbtxt", 2, 32, 1e-5, "tiny"}),
+        Model{"examples/tiny_moe.pbtxt", 2, 32, 1e-5, "tiny"},
+        // Both sides round the moments to bf16 after an f64 update; where
+        // the f32 and f64 gradients straddle a bf16 boundary the stored
+        // moment moves by 2^-8 of itself, and AdamW passes that on to the
+        // parameter (4e-3 of a tensor's norm is the largest seen). A
+        // misread or misrounded moment is off by far more.
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-2,
+              "micro_bf16_moments", /*bf16Moments=*/true}),
     [](const ::testing::TestParamInfo<Model> &info) {
       return std::string(info.param.label);
     });
