@@ -60,7 +60,7 @@ LogicalResult verifyName(NamedAttribute attr,
                          function_ref<InFlightDiagnostic()> emitError) {
   auto s = dyn_cast<StringAttr>(attr.getValue());
   if (!s || s.getValue().empty())
-    return emitError() << "'" << attr.getName()
+    return emitError() << "'" << attr.getName().getValue()
                        << "' must be a non-empty string";
   return success();
 }
@@ -69,15 +69,15 @@ LogicalResult verifyOffsets(Operation *op, NamedAttribute attr,
                             std::optional<size_t> size) {
   auto offsets = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
   if (!offsets)
-    return op->emitError() << "'" << attr.getName()
+    return op->emitError() << "'" << attr.getName().getValue()
                            << "' must be an array<i64>";
   if (size && offsets.size() != static_cast<int64_t>(*size))
-    return op->emitError() << "'" << attr.getName() << "' has "
+    return op->emitError() << "'" << attr.getName().getValue() << "' has "
                            << offsets.size() << " offsets for " << *size
                            << " results";
   for (int64_t o : offsets.asArrayRef())
     if (o < 0)
-      return op->emitError() << "'" << attr.getName()
+      return op->emitError() << "'" << attr.getName().getValue()
                              << "' has a negative offset";
   return success();
 }
@@ -335,13 +335,13 @@ LogicalResult Dsv3Dialect::verifyOperationAttribute(Operation *op,
       });
       if (key == std::end(kTrainingKeys))
         return op->emitError()
-               << "'" << name << "' has an unknown key '" << entry.getName()
-               << "'";
+               << "'" << name << "' has an unknown key '"
+               << entry.getName().getValue() << "'";
       bool ok = key->integer ? isa<IntegerAttr>(entry.getValue())
                              : isa<FloatAttr>(entry.getValue());
       if (!ok)
-        return op->emitError() << "'" << name << "': '" << entry.getName()
-                               << "' must be "
+        return op->emitError() << "'" << name << "': '"
+                               << entry.getName().getValue() << "' must be "
                                << (key->integer ? "an integer" : "a float");
     }
     return onModule();

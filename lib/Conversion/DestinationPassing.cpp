@@ -66,7 +66,8 @@ LogicalResult rewrite(func::FuncOp kernel) {
       argTypes.push_back(memrefOf(t));
   auto fn = func::FuncOp::create(b, loc, kernel.getSymName(),
                                  b.getFunctionType(argTypes, {}));
-  fn.setVisibility(kernel.getVisibility());
+  // Public: the runtime calls it. Private only as a tensor function, so that
+  // nothing but the step's calls reached it.
   for (NamedAttribute attr : kernel->getDiscardableAttrs())
     fn->setAttr(attr.getName(), attr.getValue());
   Block *entry = fn.addEntryBlock();
@@ -110,9 +111,15 @@ struct DestinationPassingPass
 
   void runOnOperation() override {
     SmallVector<func::FuncOp> kernels;
-    for (auto fn : getOperation().getOps<func::FuncOp>())
-      if (!fn.isExternal())
+    for (auto fn : getOperation().getOps<func::FuncOp>()) {
+      // Already destination-passing: memrefs in, nothing out.
+      bool done = fn.getNumResults() == 0 &&
+                  llvm::all_of(fn.getArgumentTypes(), [](Type t) {
+                    return isa<MemRefType>(t);
+                  });
+      if (!fn.isExternal() && !done)
         kernels.push_back(fn);
+    }
     for (func::FuncOp kernel : kernels)
       if (failed(rewrite(kernel)))
         return signalPassFailure();

@@ -86,7 +86,8 @@ def DestinationPassing : Pass<"dsv3-destination-passing", "mlir::ModuleOp"> {
     A result marked `dsv3.overwrites = i` (see `dsv3-extract-kernels`)
     gets no argument of its own: it is materialized in the tensor of input
     `i`, which is `writable`, so that one-shot bufferization computes it in
-    that buffer (an updated parameter written over the old one).
+    that buffer (an updated parameter written over the old one). A function
+    that already takes memrefs and returns nothing is left as it is.
 
     ```mlir
     func.func @k(%p: tensor<64xf32>, %g: tensor<64xf32>)

@@ -69,10 +69,10 @@ std::string rematName(RematPolicy r) {
   return "?";
 }
 
-/// The pipeline stages a kernel module goes through: to linalg on tensors,
-/// destination-passing, bufferized, temporaries hoisted.
-void buildKernelBufferizePipeline(OpPassManager &kernels,
-                                  bool parallelRouting) {
+} // namespace
+
+void mlir::dsv3::buildBufferizeKernelsPipeline(OpPassManager &kernels,
+                                               bool parallelRouting) {
   ConvertDsv3ToLinalgOptions toLinalg;
   toLinalg.parallelRouting = parallelRouting;
   kernels.addPass(createConvertDsv3ToLinalg(toLinalg));
@@ -90,8 +90,6 @@ void buildKernelBufferizePipeline(OpPassManager &kernels,
   hoist.all = true;
   kernels.addNestedPass<func::FuncOp>(createHoistAllocs(hoist));
 }
-
-} // namespace
 
 std::vector<Refusal>
 mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
@@ -179,7 +177,7 @@ void mlir::dsv3::buildLowerTrainStepPipeline(
   pm.addPass(createOutlineKernels());
   pm.addPass(createExtractKernels());
   // On the GPU a loop over the MoE copies would run on one thread.
-  buildKernelBufferizePipeline(pm.nest<ModuleOp>(), /*parallelRouting=*/cuda);
+  buildBufferizeKernelsPipeline(pm.nest<ModuleOp>(), /*parallelRouting=*/cuda);
   PlanMemoryOptions plan;
   plan.report = options.report;
   pm.addPass(createPlanMemory(plan));
@@ -278,9 +276,11 @@ void mlir::dsv3::buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
   GpuNVVMAttachTargetOptions target;
   target.chip = ("sm_" + Twine(sm)).str();
   target.optLevel = optLevel;
-  llvm::SmallString<128> libdevice(cudaPath);
-  llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
-  target.linkLibs.push_back(libdevice.str().str());
+  if (!cudaPath.empty()) {
+    llvm::SmallString<128> libdevice(cudaPath);
+    llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
+    target.linkLibs.push_back(libdevice.str().str());
+  }
   pm.addPass(createGpuNVVMAttachTarget(target));
 }
 
@@ -316,7 +316,8 @@ struct GpuLowerOptions : PassPipelineOptions<GpuLowerOptions> {
                      llvm::cl::init(90)};
   Option<std::string> cudaPath{
       *this, "cuda-path",
-      llvm::cl::desc("The CUDA toolkit whose libdevice is linked"),
+      llvm::cl::desc("The CUDA toolkit whose libdevice is linked (empty: "
+                     "none; libdevice calls stay unresolved in the PTX)"),
       llvm::cl::init("/usr/local/cuda")};
   Option<unsigned> optLevel{*this, "opt-level",
                             llvm::cl::desc("Optimization level (0-3)"),
@@ -348,6 +349,14 @@ void mlir::dsv3::registerDsv3Pipelines() {
       },
       [](function_ref<void(const mlir::detail::PassOptions &)> optHandler) {
         optHandler(TrainPipelineOptions());
+      });
+  PassPipelineRegistration<Dsv3LowerToLLVMOptions>(
+      "dsv3-bufferize-kernels",
+      "Bufferize kernels (tensors in, tensors out) into destination-passing "
+      "functions of memrefs with their temporaries hoisted into arguments: "
+      "the kernel module's stage of dsv3-train-pipeline",
+      [](OpPassManager &pm, const Dsv3LowerToLLVMOptions &options) {
+        buildBufferizeKernelsPipeline(pm, options.parallelRouting);
       });
   PassPipelineRegistration<Dsv3LowerToLLVMOptions>(
       "dsv3-lower-to-llvm",

@@ -160,6 +160,13 @@ void buildLowerTrainStepPipeline(OpPassManager &pm,
 /// Both of the above: `dsv3-train-pipeline`.
 void buildTrainPipeline(OpPassManager &pm, const TrainPipelineOptions &options);
 
+/// `dsv3-bufferize-kernels`: the kernels of a kernel module (tensors in,
+/// tensors out) to bufferized destination-passing functions:
+/// convert-dsv3-to-linalg, elementwise fusion, dsv3-destination-passing,
+/// eliminate-empty-tensors, one-shot bufferization, canonicalization (the
+/// copies of results onto themselves), dsv3-hoist-allocs.
+void buildBufferizeKernelsPipeline(OpPassManager &pm, bool parallelRouting);
+
 /// dsv3 on tensors to linalg on memrefs, for every function of the module:
 /// convert-dsv3-to-linalg (with `parallelRouting`, MoE routing without a
 /// loop over the copies, for the GPU), elementwise fusion, one-shot
@@ -186,7 +193,8 @@ void buildGpuMapPipeline(OpPassManager &pm);
 
 /// `dsv3-gpu-lower`: the launches outlined into one GPU module
 /// (gpu-kernel-outlining, dsv3-merge-gpu-modules), lowered to NVVM, with
-/// the sm_`sm` target and the toolkit's libdevice attached.
+/// the sm_`sm` target and the toolkit's libdevice (none when `cudaPath` is
+/// empty) attached.
 void buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
                            StringRef cudaPath, unsigned optLevel);
 
@@ -196,8 +204,8 @@ void buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
 /// this.
 void registerPipelineInterfaces(DialectRegistry &registry);
 
-/// Registers dsv3-train-pipeline, dsv3-lower-to-llvm, dsv3-gpu-map and
-/// dsv3-gpu-lower by name.
+/// Registers dsv3-train-pipeline, dsv3-bufferize-kernels,
+/// dsv3-lower-to-llvm, dsv3-gpu-map and dsv3-gpu-lower by name.
 void registerDsv3Pipelines();
 
 } // namespace mlir::dsv3

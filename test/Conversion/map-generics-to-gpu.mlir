@@ -3,7 +3,7 @@
 // the reductions, shared memory and a barrier where a block shares a row,
 // 64-bit values shuffled as two halves, and 16-byte vector accesses in the
 // elementwise launch.
-// RUN: dsv3-opt %s --dsv3-map-generics-to-gpu --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu --gpu-kernel-outlining | dsv3-opt --pass-pipeline='builtin.module(gpu.module(lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},reconcile-unrealized-casts),nvvm-attach-target{chip=sm_90},gpu-module-to-binary{format=isa})' | FileCheck %s --check-prefix=PTX
+// RUN: dsv3-opt %s --dsv3-gpu-map --dsv3-gpu-lower="cuda-path=" --gpu-module-to-binary="format=isa" | FileCheck %s --check-prefix=PTX
 // RUN: dsv3-opt %s --dsv3-map-generics-to-gpu='vector-width=1 warp-reduce-min=100000' | FileCheck %s --check-prefix=OFF
 
 // PTX: .visible .entry long_rows_kernel(

@@ -1,7 +1,7 @@
-// RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu | FileCheck %s
+// RUN: dsv3-opt %s --dsv3-bufferize-kernels --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu | FileCheck %s
 // The launches outline and compile to PTX for sm_90 (and, with ptxas from
 // the CUDA toolkit, to a cubin).
-// RUN: dsv3-opt %s --convert-dsv3-to-linalg --one-shot-bufferize --dsv3-hoist-allocs --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu --gpu-kernel-outlining | dsv3-opt --pass-pipeline='builtin.module(gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},reconcile-unrealized-casts),nvvm-attach-target{chip=sm_90},gpu-module-to-binary{format=isa})' | FileCheck %s --check-prefix=PTX
+// RUN: dsv3-opt %s --dsv3-bufferize-kernels --convert-linalg-to-parallel-loops --canonicalize --dsv3-map-to-gpu | dsv3-opt --dsv3-gpu-lower="cuda-path=" --gpu-module-to-binary="format=isa" | FileCheck %s --check-prefix=PTX
 
 // An RMSNorm row reduction and an elementwise SiLU: the row sums run one
 // row per thread (64 threads, one block), the elementwise part one element
@@ -14,7 +14,7 @@
 // CHECK:   scf.if
 // CHECK:     math.rsqrt
 // CHECK: return
-// PTX: gpu.binary @kernel_kernel
+// PTX: gpu.binary @dsv3_kernels
 // PTX-SAME: .target sm_90
 // PTX-SAME: .visible .entry kernel_kernel(
 func.func @kernel(%a: memref<64x128xf32>, %w: memref<128xf32>, %o: memref<64x128xf32>) attributes {dsv3.kernel} {
