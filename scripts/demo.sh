@@ -14,7 +14,7 @@ mkdir -p "$out"
 rm -rf "$out/metrics.jsonl" "$out/checkpoints"
 
 "$build_dir/bin/dsv3-compile" examples/tiny_moe.pbtxt --summary
-"$build_dir/bin/dsv3-compile" examples/tiny_moe.pbtxt --target=cpu \
+"$build_dir/bin/dsv3-compile" examples/tiny_moe.pbtxt \
   -o "$out/tiny_moe.dsv3"
 "$build_dir/bin/dsv3-run" "$out/tiny_moe.dsv3" --steps 300 \
   --data examples/data/corpus.txt --log-every 25 \

@@ -65,6 +65,12 @@ run() {  # name, seconds, command...
 
 run tiny_moe 60 "$work/dsv3-run" "$work/tiny_moe.cuda.dsv3" --steps 5 \
   --data "$work/corpus.txt" --metrics "$OUT/tiny_moe.gpu.jsonl"
+# GPU errors surface late: on a failure, one step again, each command
+# checked, names the command that failed.
+if [ "$(cat "$OUT/tiny_moe.rc")" != 0 ]; then
+  run tiny_moe_sync 60 "$work/dsv3-run" "$work/tiny_moe.cuda.dsv3" --steps 1 \
+    --data "$work/corpus.txt" --sync-each-command
+fi
 run small_moe 120 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 6 \
   --metrics "$OUT/small_moe.gpu.jsonl"
 run small_moe_trace 60 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 2 \
