@@ -69,19 +69,15 @@ FailureOr<std::string> mlir::dsv3::compileCpuKernels(ModuleOp kernels,
     *progress << "dsv3-compile: generating " << names.size()
               << " kernels for the host CPU (-O" << optLevel << ")\n";
 
-  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
-      createHostTargetMachine();
-  if (failed(machine))
-    return failure();
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateForHost(kernels, llvmContext, **machine);
-  if (!llvmModule || failed(addEntryPoints(*llvmModule, names)) ||
-      failed(optimizeForHost(*llvmModule, **machine, optLevel)))
+  FailureOr<HostModule> host =
+      buildHostModule(kernels, optLevel, [&](llvm::Module &module) {
+        return addEntryPoints(module, names);
+      });
+  if (failed(host))
     return failure();
   SmallString<0> object;
   llvm::raw_svector_ostream os(object);
-  if (failed(emitObject(*llvmModule, **machine, os)))
+  if (failed(emitObject(*host->module, *host->machine, os)))
     return failure();
   return linkSharedObject(object);
 }

@@ -62,6 +62,23 @@ mlir::dsv3::translateForHost(ModuleOp module, llvm::LLVMContext &context,
   return llvmModule;
 }
 
+FailureOr<mlir::dsv3::HostModule>
+mlir::dsv3::buildHostModule(ModuleOp module, unsigned optLevel,
+                            function_ref<LogicalResult(llvm::Module &)> amend) {
+  HostModule host;
+  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
+      createHostTargetMachine();
+  if (failed(machine))
+    return failure();
+  host.machine = std::move(*machine);
+  host.context = std::make_unique<llvm::LLVMContext>();
+  host.module = translateForHost(module, *host.context, *host.machine);
+  if (!host.module || (amend && failed(amend(*host.module))) ||
+      failed(optimizeForHost(*host.module, *host.machine, optLevel)))
+    return failure();
+  return host;
+}
+
 LogicalResult mlir::dsv3::optimizeForHost(llvm::Module &module,
                                           llvm::TargetMachine &machine,
                                           unsigned optLevel) {

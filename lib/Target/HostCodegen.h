@@ -32,6 +32,19 @@ LogicalResult optimizeForHost(llvm::Module &module,
                               llvm::TargetMachine &machine,
                               unsigned optLevel);
 
+/// A module translated for the host and optimized, with what it lives in.
+struct HostModule {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  std::unique_ptr<llvm::Module> module;
+};
+
+/// createHostTargetMachine, translateForHost, then `amend` (when given: to
+/// add to the LLVM module before it is optimized), then optimizeForHost.
+FailureOr<HostModule>
+buildHostModule(ModuleOp module, unsigned optLevel,
+                function_ref<LogicalResult(llvm::Module &)> amend = nullptr);
+
 /// Compiles `module` to an object file.
 LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
                          llvm::raw_pwrite_stream &os);

@@ -269,20 +269,14 @@ LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
   buildFusedModuleToLLVMPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
-  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
-      createHostTargetMachine();
-  if (failed(machine))
-    return failure();
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateForHost(module, llvmContext, **machine);
-  if (!llvmModule || failed(optimizeForHost(*llvmModule, **machine, optLevel)))
+  FailureOr<HostModule> host = buildHostModule(module, optLevel);
+  if (failed(host))
     return failure();
   if (!object) {
-    llvmModule->print(os, nullptr);
+    host->module->print(os, nullptr);
     return success();
   }
-  return emitObject(*llvmModule, **machine, os);
+  return emitObject(*host->module, *host->machine, os);
 }
 
 } // namespace
