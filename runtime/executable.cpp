@@ -144,6 +144,11 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       return fail(which + " lies outside the arena");
     if (b.offset() % 64 != 0)
       return fail(which + " is not 64-byte aligned");
+    // The trainer writes these itself: their type is part of the format.
+    if (b.role() == STEP && (b.dtype() != TYPE_I64 || b.bytes() != 8))
+      return fail(which + " is the step number but not an i64 scalar");
+    if (b.role() == BATCH && b.dtype() != TYPE_I32)
+      return fail(which + " is a batch input but not i32");
   }
   auto buffer = [&](int id, ElementType type, int64_t minBytes,
                     const std::string &what) -> Status {

@@ -65,20 +65,23 @@ LogicalResult verifyName(NamedAttribute attr,
   return success();
 }
 
+/// An array<i64> of non-negative entries (offsets, or sizes), one per
+/// result when `size` says how many.
 LogicalResult verifyOffsets(Operation *op, NamedAttribute attr,
-                            std::optional<size_t> size) {
+                            std::optional<size_t> size,
+                            StringRef what = "offset") {
   auto offsets = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
   if (!offsets)
     return op->emitError() << "'" << attr.getName().getValue()
                            << "' must be an array<i64>";
   if (size && offsets.size() != static_cast<int64_t>(*size))
     return op->emitError() << "'" << attr.getName().getValue() << "' has "
-                           << offsets.size() << " offsets for " << *size
-                           << " results";
+                           << offsets.size() << " " << what << "s for "
+                           << *size << " results";
   for (int64_t o : offsets.asArrayRef())
     if (o < 0)
       return op->emitError() << "'" << attr.getName().getValue()
-                             << "' has a negative offset";
+                             << "' has a negative " << what;
   return success();
 }
 
@@ -374,9 +377,10 @@ LogicalResult Dsv3Dialect::verifyOperationAttribute(Operation *op,
   }
   if (name == OffsetsAttrHelper::getNameStr())
     return verifyOffsets(op, attr, op->getNumResults());
-  if (name == ScratchOffsetsAttrHelper::getNameStr() ||
-      name == ScratchBytesAttrHelper::getNameStr())
+  if (name == ScratchOffsetsAttrHelper::getNameStr())
     return verifyOffsets(op, attr, std::nullopt);
+  if (name == ScratchBytesAttrHelper::getNameStr())
+    return verifyOffsets(op, attr, std::nullopt, "size");
   if (name == FlopsAttrHelper::getNameStr()) {
     auto i = dyn_cast<IntegerAttr>(value);
     if (!i || i.getInt() < 0)

@@ -1,23 +1,49 @@
 //===- Donation.cpp - updated state written over the state it replaces ----===//
+//
+// An update may take its input's buffer only if nothing can observe the old
+// value afterwards: no reader after the update, through the input itself or
+// any view of it (a reshape shares its input's bytes), in the step and, for
+// a kernel, inside the kernel; and the buffer is the update's alone (one
+// result, one argument, one call of the kernel).
+//
+//===----------------------------------------------------------------------===//
 
 #include "Analysis/Donation.h"
 
 #include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
+#include "llvm/ADT/SetVector.h"
+
 using namespace mlir;
 using namespace mlir::dsv3;
 
 namespace {
 
-/// The op of `block` that last reads `v` (through any nested op), or null.
-Operation *lastReader(Block &block, Value v) {
+/// `v` and every reshape of it, transitively: the values that share its
+/// bytes.
+llvm::SetVector<Value> viewsOf(Value v) {
+  llvm::SetVector<Value> views;
+  views.insert(v);
+  for (size_t i = 0; i < views.size(); ++i)
+    for (Operation *user : views[i].getUsers())
+      if (auto reshape = dyn_cast<ReshapeOp>(user))
+        views.insert(reshape.getResult());
+  return views;
+}
+
+/// The op of `block` that last reads any of `values` (through any nested
+/// op; a reshape only makes a view, it reads nothing), or null.
+Operation *lastReader(Block &block, ArrayRef<Value> values) {
   Operation *last = nullptr;
-  for (Operation *user : v.getUsers()) {
-    Operation *top = block.findAncestorOpInBlock(*user);
-    if (top && (!last || last->isBeforeInBlock(top)))
-      last = top;
-  }
+  for (Value v : values)
+    for (Operation *user : v.getUsers()) {
+      if (isa<ReshapeOp>(user))
+        continue;
+      Operation *top = block.findAncestorOpInBlock(*user);
+      if (top && (!last || last->isBeforeInBlock(top)))
+        last = top;
+    }
   return last;
 }
 
@@ -37,12 +63,23 @@ std::string kernelWhyNot(func::FuncOp callee, unsigned result,
   Operation *ret = body.getTerminator();
   Value inner = ret->getOperand(result);
   BlockArgument arg = body.getArgument(argument);
+  llvm::SetVector<Value> views = viewsOf(arg);
   Operation *update = inner.getDefiningOp();
   if (!isElementwiseUpdateOf(update, arg))
     return "not computed by an elementwise update in its kernel";
-  if (lastReader(body, arg) != update)
+  if (lastReader(body, views.getArrayRef()) != update)
     return "its kernel reads the input after the update";
+  if (llvm::any_of(ret->getOperands(),
+                   [&](Value v) { return views.contains(v); }))
+    return "its kernel returns the input too";
   return "";
+}
+
+/// How many calls of `callee` `module` holds.
+size_t callsOf(ModuleOp module, StringRef callee) {
+  size_t n = 0;
+  module.walk([&](func::CallOp call) { n += call.getCallee() == callee; });
+  return n;
 }
 
 } // namespace
@@ -63,27 +100,43 @@ mlir::dsv3::findDonations(func::FuncOp step,
     BlockArgument input = body.getArgument(*a);
     if (value == input)
       continue; // Passed through: already the same buffer.
+    llvm::SetVector<Value> views = viewsOf(input);
     std::string why;
     Operation *producer = value.getDefiningOp();
     Donation d{static_cast<unsigned>(r), *a, {}, 0, 0};
+    bool sharedName = false;
+    for (unsigned i = 0, e = step.getNumArguments(); i < e; ++i)
+      sharedName |= i != *a && getArgRole(step, i) == getArgRole(step, *a) &&
+                    getArgName(step, i) == getArgName(step, *a);
     if (input.getType() != value.getType())
       why = "its type differs from the input's";
-    else if (llvm::is_contained(ret->getOperands(), input))
+    else if (sharedName)
+      why = "another argument has its role and name";
+    else if (llvm::count(ret->getOperands(), value) > 1)
+      why = "the update is returned more than once";
+    else if (llvm::any_of(ret->getOperands(),
+                          [&](Value v) { return views.contains(v); }))
       why = "the input is returned too";
-    else if (!producer || lastReader(body, input) != producer)
+    else if (!producer || lastReader(body, views.getArrayRef()) != producer)
       why = "the input is read after the update";
     else if (auto call = dyn_cast<func::CallOp>(producer)) {
       unsigned k = cast<OpResult>(value).getResultNumber();
       SmallVector<unsigned> positions;
       for (auto [j, operand] : llvm::enumerate(call.getOperands()))
-        if (operand == input)
+        if (views.contains(operand))
           positions.push_back(j);
+      auto recorded = call->getAttrOfType<DenseI64ArrayAttr>(
+          Dsv3Dialect::DonationsAttrHelper::getNameStr());
       if (positions.size() != 1) {
         why = "the kernel reads the input more than once";
-      } else if (auto recorded = call->getAttrOfType<DenseI64ArrayAttr>(
-                     Dsv3Dialect::DonationsAttrHelper::getNameStr())) {
+      } else if (call.getOperand(positions.front()) != input) {
+        why = "the kernel reads the input through a view";
+      } else if (recorded) {
         if (recorded[k] != static_cast<int64_t>(positions.front()))
           why = "its kernel does not update it in place";
+      } else if (module && callsOf(module, call.getCallee()) != 1) {
+        // One kernel's code writes over its argument for every call.
+        why = "its kernel has more than one call";
       } else {
         why = kernelWhyNot(module ? module.lookupSymbol<func::FuncOp>(
                                         call.getCallee())
@@ -93,8 +146,9 @@ mlir::dsv3::findDonations(func::FuncOp step,
       d.call = call;
       d.callResult = k;
       d.callOperand = positions.empty() ? 0 : positions.front();
-    } else if (!isElementwiseUpdateOf(producer, input))
+    } else if (!isElementwiseUpdateOf(producer, input)) {
       why = "not computed by an elementwise update";
+    }
     if (!why.empty()) {
       if (notDonated)
         notDonated->push_back((getResultName(step, r) + ": " + why).str());

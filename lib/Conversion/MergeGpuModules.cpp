@@ -40,16 +40,22 @@ struct MergeGpuModulesPass
     Block &mergedBody = merged.getBodyRegion().front();
     llvm::StringMap<std::string> renamed;
     for (gpu::GPUModuleOp gpuModule : outlined) {
+      // Outlining makes a function per module, named by the unique module
+      // name; a module of several keeps their names under it.
+      bool single = llvm::range_size(gpuModule.getOps<gpu::GPUFuncOp>()) == 1;
       for (Operation &op : llvm::make_early_inc_range(gpuModule.getOps())) {
         if (auto fn = dyn_cast<gpu::GPUFuncOp>(op)) {
-          std::string unique = gpuModule.getName().str();
+          std::string unique =
+              single ? gpuModule.getName().str()
+                     : (gpuModule.getName() + "_" + fn.getName()).str();
           renamed[(gpuModule.getName() + "::" + fn.getName()).str()] = unique;
           fn.setName(unique);
           fn->moveBefore(&mergedBody, mergedBody.end());
           continue;
         }
-        // Globals the function reads (constants): one copy of each, as
-        // the outlined modules share their unique names.
+        // Globals the function reads (constants): outlining copies a host
+        // module's global into each GPU module under its own symbol, the
+        // same everywhere, so one copy of each serves them all.
         auto symbol = dyn_cast<SymbolOpInterface>(op);
         if (symbol &&
             !SymbolTable::lookupSymbolIn(merged, symbol.getNameAttr()))

@@ -33,10 +33,26 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/Path.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 using namespace mlir;
 using namespace mlir::dsv3;
 
 namespace {
+
+/// A double as briefly as it reads back exactly ("1e-07", "0.01").
+std::string shortest(double v) {
+  for (int digits = 1; digits < 17; ++digits) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.*g", digits, v);
+    if (std::strtod(text, nullptr) == v)
+      return text;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.17g", v);
+  return text;
+}
 
 /// How each option spells a value, for refusals.
 std::string precisionName(PrecisionPolicy p) {
@@ -123,7 +139,7 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
     refuse("qat", "int8",
            "is not supported yet: there is no quantization-aware training");
   if (o.l1 != 0.0)
-    refuse("l1", std::to_string(o.l1),
+    refuse("l1", shortest(o.l1),
            "is not supported yet: there is no L1-regularized pruning");
   if (o.dp < 1)
     refuse("dp", std::to_string(o.dp), "must be at least 1");
@@ -303,7 +319,7 @@ void mlir::dsv3::registerPipelineInterfaces(DialectRegistry &registry) {
 
 namespace {
 
-struct Dsv3LowerToLLVMOptions : PassPipelineOptions<Dsv3LowerToLLVMOptions> {
+struct RoutingOptions : PassPipelineOptions<RoutingOptions> {
   Option<bool> parallelRouting{
       *this, "parallel-routing",
       llvm::cl::desc("MoE routing with generics over chunks of copies "
@@ -350,20 +366,20 @@ void mlir::dsv3::registerDsv3Pipelines() {
       [](function_ref<void(const mlir::detail::PassOptions &)> optHandler) {
         optHandler(TrainPipelineOptions());
       });
-  PassPipelineRegistration<Dsv3LowerToLLVMOptions>(
+  PassPipelineRegistration<RoutingOptions>(
       "dsv3-bufferize-kernels",
       "Bufferize kernels (tensors in, tensors out) into destination-passing "
       "functions of memrefs with their temporaries hoisted into arguments: "
       "the kernel module's stage of dsv3-train-pipeline",
-      [](OpPassManager &pm, const Dsv3LowerToLLVMOptions &options) {
+      [](OpPassManager &pm, const RoutingOptions &options) {
         buildBufferizeKernelsPipeline(pm, options.parallelRouting);
       });
-  PassPipelineRegistration<Dsv3LowerToLLVMOptions>(
+  PassPipelineRegistration<RoutingOptions>(
       "dsv3-lower-to-llvm",
       "Lower dsv3 on tensors to the LLVM dialect for the CPU: "
       "convert-dsv3-to-linalg, elementwise fusion, one-shot bufferization "
       "across function boundaries, deallocation, loops, then LLVM",
-      [](OpPassManager &pm, const Dsv3LowerToLLVMOptions &options) {
+      [](OpPassManager &pm, const RoutingOptions &options) {
         buildLowerToLLVMPipeline(pm, /*barePtrCallConv=*/false,
                                  options.parallelRouting);
       });

@@ -61,8 +61,9 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
       llvm::cl::values(
           clEnumValN(PrecisionPolicy::fp32, "fp32", "everything in f32"),
           clEnumValN(PrecisionPolicy::bf16, "bf16",
-                     "projection and expert GEMMs in bf16, accumulating in "
-                     "f32; everything else f32"),
+                     "every GEMM but attention's in bf16 (projections, "
+                     "experts, the router's gate, the head), accumulating "
+                     "in f32; everything else f32"),
           clEnumValN(PrecisionPolicy::fp16, "fp16",
                      "fp16 GEMMs with dynamic loss scaling (not supported "
                      "yet)"),

@@ -1,4 +1,9 @@
 //===- Buffers.cpp - an executable's buffers, from the memory plan --------===//
+//
+// Offsets are the plan's; this only turns values into buffers with the
+// roles, names and initializers the runtime reads.
+//
+//===----------------------------------------------------------------------===//
 
 #include "Target/Buffers.h"
 

@@ -1,4 +1,9 @@
 //===- Commands.cpp - an executable's command list, per target ------------===//
+//
+// One op of the planned step at a time, in order: what each becomes is
+// decided by the op alone and the target.
+//
+//===----------------------------------------------------------------------===//
 
 #include "Target/Commands.h"
 

@@ -1,4 +1,9 @@
 //===- CpuKernels.cpp - an executable's kernels for the CPU ---------------===//
+//
+// Translation, entry points, optimization, object and link: the kernel
+// library the CPU backend loads from memory.
+//
+//===----------------------------------------------------------------------===//
 
 #include "Target/CpuKernels.h"
 

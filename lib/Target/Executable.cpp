@@ -1,4 +1,9 @@
 //===- Executable.cpp - the lowered training step as an executable --------===//
+//
+// Serialization only: every decision (what is a kernel, where each buffer
+// lives, what is written in place) was made by dsv3-train-pipeline.
+//
+//===----------------------------------------------------------------------===//
 
 #include "Target/Executable.h"
 

@@ -37,8 +37,14 @@ void ExtractKernelsPass::runOnOperation() {
   Dsv3Dialect *dialect = context->getOrLoadDialect<Dsv3Dialect>();
   Builder b(context);
 
+  auto step = module.lookupSymbol<func::FuncOp>(function);
+  if (!step || step.isExternal()) {
+    module.emitError("dsv3-extract-kernels: no function @")
+        << function.getValue() << " with a body";
+    return signalPassFailure();
+  }
   // Donations first: the analysis reads the kernels' bodies.
-  if (auto step = module.lookupSymbol<func::FuncOp>(function)) {
+  {
     for (Donation d : findDonations(step)) {
       if (!d.call)
         continue;

@@ -78,10 +78,11 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
       reads it and shared by the others; a value that is itself a widened bf16 result is
       read as that bf16 value, so no f32 -> bf16 -> f32 -> bf16 chain
       appears), accumulates in f32, rounds its result to bf16 and widens
-      it again. Everything else stays f32: the master weights, the AdamW
-      moments (unless `dsv3-autodiff` made them bf16), RMSNorm, attention
-      and its softmax, the router, the loss, gradient sums and the
-      optimizer. This is what `torch.autocast(dtype=torch.bfloat16)` does
+      it again: the projections, the experts, the router's gate projection
+      and the output head. Everything else stays f32: the master weights,
+      the AdamW moments (unless `dsv3-autodiff` made them bf16), RMSNorm,
+      attention and its softmax, the router's scoring and selection, the
+      loss, gradient sums and the optimizer. This is what `torch.autocast(dtype=torch.bfloat16)` does
       for linear layers, with the attention GEMMs left in f32.
 
     `fp16` (dynamic loss scaling) and `fp8` (block-scaled E4M3) are policies
@@ -197,18 +198,30 @@ def ExtractKernels : Pass<"dsv3-extract-kernels", "mlir::ModuleOp"> {
 def PlanMemory : Pass<"dsv3-plan-memory", "mlir::ModuleOp"> {
   let summary = "Place every tensor of the step in one arena";
   let description = [{
-    Liveness-based static placement. Every SSA tensor value of `function`
-    is a buffer (a reshape shares its input's buffer; values inside fusion
-    regions never reach memory), live from its definition to its last use,
-    or to the end when it is returned. An updated parameter or optimizer
-    state (a result with the `dsv3.role` and `dsv3.name` of an argument)
-    computed by `dsv3.adamw` or `dsv3.update_router_bias` is donated onto
-    its input's buffer when that op is the input's last reader: the update
-    happens in place. Buffers are placed largest first, each at the lowest
-    `alignment`-aligned offset free for its whole live range.
+    The one memory plan: the executable writer copies its offsets as they
+    are, and `dsv3-compile --report` prints it. Liveness-based static
+    placement: every SSA tensor value of `function` is a buffer (a reshape
+    shares its input's buffer; values inside fusion regions and kernels
+    never reach memory), live from its definition to its last use, or to
+    the end when it is returned. Parameters and optimizer state persist
+    across steps, so their buffers are live for the whole function; the
+    batch's and the step number's are reused once read.
+
+    An updated parameter or moment (a result with the `dsv3.role` and
+    `dsv3.name` of an argument) is donated onto its input's buffer when it
+    is written in place: computed by `dsv3.adamw` or
+    `dsv3.update_router_bias` that is the last reader of the input and of
+    every view of it, or by a kernel call whose `dsv3.donations` (from
+    `dsv3-extract-kernels`) hands it that operand's buffer. A call's other
+    recorded donations must end their operand's buffer, or the plan fails.
+    A kernel call's scratch buffers (its code's trailing memref arguments
+    in the nested `dsv3.kernels` module) are live for that call. Buffers
+    are placed largest first, each at the lowest `alignment`-aligned
+    offset free for its whole live range.
 
     Writes `dsv3.offset` on arguments, `dsv3.offsets` on ops (one per
-    result), and `dsv3.arena_bytes` and `dsv3.peak_live_bytes` (the most
+    result), `dsv3.scratch_offsets` and `dsv3.scratch_bytes` on kernel
+    calls, and `dsv3.arena_bytes` and `dsv3.peak_live_bytes` (the most
     bytes live at once, a lower bound for any placement) on the function.
     With `report`, prints the arena size, the peak and the largest buffers
     live at the peak:

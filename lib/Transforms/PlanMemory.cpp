@@ -141,8 +141,16 @@ void PlanMemoryPass::runOnOperation() {
   SmallVector<Donation> donations = findDonations(fn, &notDonated);
   for (Donation d : donations)
     storage.unionSets(body.getArgument(d.argument), ret.getOperand(d.result));
-  // A call that writes a result over an operand it was told to (other than
-  // state updates, which the analysis checked) must be its last reader.
+  // A call told to write a result over an operand (other than the state
+  // updates the analysis checked) must end that buffer's life: no later
+  // reader of it or of a view of it, and no state or result that outlives
+  // the step in it.
+  auto classEnd = [&](Value v) {
+    int64_t last = -1;
+    for (auto it = storage.findLeader(v); it != storage.member_end(); ++it)
+      last = std::max(last, lastUse.count(*it) ? lastUse[*it] : defIndex[*it]);
+    return last;
+  };
   for (Operation &op : body) {
     auto recorded = op.getAttrOfType<DenseI64ArrayAttr>(
         Dsv3Dialect::DonationsAttrHelper::getNameStr());
@@ -155,18 +163,18 @@ void PlanMemoryPass::runOnOperation() {
       Value result = op.getResult(r);
       if (storage.isEquivalent(operand, result))
         continue;
-      if (lastUse.lookup(operand) != defIndex[result] ||
-          lastUse.lookup(operand) == end) {
+      if (classEnd(operand) != defIndex[result] ||
+          classEnd(operand) == end) {
         op.emitError("dsv3-plan-memory: result ")
             << r << " overwrites operand " << d
-            << ", which is read after this op";
+            << ", whose buffer is read after this op";
         return signalPassFailure();
       }
       storage.unionSets(operand, result);
     }
   }
 
-  // One request per buffer.
+  // A request per class of values sharing bytes.
   llvm::DenseMap<Value, size_t> bufferOf;
   SmallVector<BufferRequest> requests;
   SmallVector<Value> leaders;
@@ -185,7 +193,7 @@ void PlanMemoryPass::runOnOperation() {
     req.end = std::max(req.end, last);
     bufferOf[v] = it->second;
   }
-  // Kernel scratch, live for its call.
+  // Kernel scratch: the call's own, reused by the next call.
   llvm::DenseMap<Operation *, SmallVector<size_t>> scratchOf;
   llvm::DenseMap<size_t, std::string> scratchCallee;
   index = 0;

@@ -5,7 +5,9 @@ compiler's stages are strung together (lib/Pipelines/Pipelines.h).
 - C++ outside lib/Pipelines may not string together the passes the
   pipelines are made of (a file creating two of them): it builds its
   pipelines with lib/Pipelines' functions. One is a single pass run on its
-  own (a pass's unit test).
+  own (a pass's unit test). The serializer's gpu-module-to-binary, which
+  turns the lowered GPU module into PTX and a cubin, is emission, not a
+  stage, and is not among them.
 - A test's RUN line may not spell a pipeline: no --pass-pipeline string,
   and no tool invocation with four or more of those passes (the pass under
   test and what it needs before it is a test of a single pass; more is a

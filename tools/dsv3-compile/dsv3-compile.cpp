@@ -30,6 +30,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -150,7 +151,7 @@ cl::opt<int64_t> sm("sm",
                     cl::cat(settings));
 cl::opt<std::string> precision(
     "precision",
-    cl::desc("fp32, or bf16 (projection and expert GEMMs in bf16, "
+    cl::desc("fp32, or bf16 (every GEMM but attention's in bf16, "
              "accumulating in f32); fp16 and fp8 are refused "
              "(compile.precision)"),
     cl::value_desc("fp32|bf16|fp16|fp8"), cl::cat(settings));
@@ -230,7 +231,9 @@ llvm::StringSet<> applyFlags(TrainPipelineOptions &o) {
     given.insert("sparsity");
   }
   apply(qat, "qat", qat, [&](P p) { o.qat = p.qat.getValue(); });
-  apply(l1, "l1", std::to_string(l1), [&](P p) { o.l1 = p.l1.getValue(); });
+  // Every digit, so that the option gets the flag's value exactly.
+  apply(l1, "l1", llvm::formatv("{0:e16}", l1.getValue()).str(),
+        [&](P p) { o.l1 = p.l1.getValue(); });
   apply(dp, "dp", std::to_string(dp), [&](P p) { o.dp = p.dp.getValue(); });
   apply(ep, "ep", std::to_string(ep), [&](P p) { o.ep = p.ep.getValue(); });
   apply(zero, "zero", std::to_string(zero), [&](P p) { o.zero = p.zero.getValue(); });
@@ -404,9 +407,23 @@ int main(int argc, char **argv) {
   bool cuda = options.target == CompileTarget::cuda;
   if (emit == Emit::PTX && !cuda)
     usage("--emit=ptx needs the cuda target (--target=cuda)");
+  bool hostCode = emit == Emit::LLVM || emit == Emit::Object;
+  if (hostCode && cuda)
+    usage("--emit=llvm and --emit=object compile the step for this CPU; "
+          "the cuda target has --emit=ptx");
+  // The report and the plan are text on stdout: they cannot share it with
+  // IR printed there.
+  bool textOnStdout = outputPath == "-" &&
+                      (emit == Emit::Forward || emit == Emit::Train ||
+                       emit == Emit::Lowered || emit == Emit::LLVM);
+  if (report && textOnStdout)
+    usage("--report prints to stdout; write the IR with -o FILE");
+  // What is written is lowered by the whole pipeline; the report alone (or
+  // beside an earlier stage's output) lowers a copy.
   bool lowers = emit == Emit::Lowered || emit == Emit::Executable ||
-                emit == Emit::PTX || report;
-  if (lowers && cuda && failed(checkCudaToolkit(cudaPath, llvm::errs())))
+                emit == Emit::PTX;
+  if ((lowers || report) && cuda &&
+      failed(checkCudaToolkit(cudaPath, llvm::errs())))
     return 1;
 
   // Written to a temporary file and renamed only on success, so a failed
@@ -442,6 +459,13 @@ int main(int argc, char **argv) {
     pipelineTimer.stopTimer();
     if (failed(ran))
       return 1;
+    if (report && !lowers) {
+      OwningOpRef<ModuleOp> copy = module->clone();
+      PassManager lowerPm(&context);
+      buildLowerTrainStepPipeline(lowerPm, options);
+      if (failed(lowerPm.run(*copy)))
+        return 1;
+    }
   }
 
   if (emit == Emit::Train || emit == Emit::Lowered) {

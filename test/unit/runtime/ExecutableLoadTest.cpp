@@ -113,6 +113,13 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
             std::string::npos);
   EXPECT_NE(check([](Executable &e) { e.add_commands(); }).find("has no kind"),
             std::string::npos);
+  // The trainer writes the step number as an i64 and the batch as i32.
+  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(0)->set_role(STEP); })
+                .find("is the step number but not an i64 scalar"),
+            std::string::npos);
+  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(0)->set_role(BATCH); })
+                .find("is a batch input but not i32"),
+            std::string::npos);
   // A GEMM's type is its result's: f32 or bf16, with operands alike.
   auto allBf16 = [](Executable &e) {
     for (int i = 0; i < 3; ++i) {
