@@ -445,7 +445,7 @@ struct CrossEntropyGradToLinalg : OpConversionPattern<CrossEntropyGradOp> {
                   nb, l, arith::MulFOp::create(nb, l, a[6], a[4]), a[5]);
               c = arith::SelectOp::create(nb, l, positive, c, zero);
               if (c.getType() != t)
-                c = arith::TruncFOp::create(nb, l, t, c);
+                c = truncateFloat(nb, l, c, t);
               Value g = arith::MulFOp::create(
                   nb, l, c, arith::SubFOp::create(nb, l, p, onehot));
               yieldValue(nb, l, g);
@@ -538,7 +538,7 @@ struct RopeToLinalg : OpConversionPattern<RopeOp> {
                   nb, l, first, arith::SubFOp::create(nb, l, xc, ps),
                   arith::AddFOp::create(nb, l, xc, ps));
               if (!elem.isF64())
-                v = arith::TruncFOp::create(nb, l, elem, v);
+                v = truncateFloat(nb, l, v, elem);
               yieldValue(nb, l, v);
             })
             .getResult(0);

@@ -25,39 +25,13 @@ Value constF(OpBuilder &b, Location loc, Type t, double v) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
 }
 
-/// An f64 rounded to bf16, to nearest even, without a libcall: first to f32
-/// rounding to odd (truncate, and set the lowest bit when that lost
-/// anything), which keeps enough of the discarded bits for the second
-/// rounding, f32 to bf16 to nearest even, to give the one correct result.
-/// NaN stays NaN; past the f32 range the result is infinity.
-Value f64ToBf16(OpBuilder &b, Location loc, Value v) {
-  Type f32 = b.getF32Type(), i32 = b.getI32Type();
-  Value f = arith::TruncFOp::create(b, loc, f32, v);
-  Value back = arith::ExtFOp::create(b, loc, b.getF64Type(), f);
-  Value inexact =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, back, v);
-  Value roundedUp = arith::CmpFOp::create(
-      b, loc, arith::CmpFPredicate::OGT, math::AbsFOp::create(b, loc, back),
-      math::AbsFOp::create(b, loc, v));
-  Value bits = arith::BitcastOp::create(b, loc, i32, f);
-  Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
-  Value towardZero = arith::SelectOp::create(
-      b, loc, roundedUp, arith::SubIOp::create(b, loc, bits, one), bits);
-  Value odd = arith::SelectOp::create(
-      b, loc, inexact, arith::OrIOp::create(b, loc, towardZero, one), bits);
-  return arith::TruncFOp::create(b, loc, b.getBF16Type(),
-                                 arith::BitcastOp::create(b, loc, f32, odd));
-}
-
 Value toType(OpBuilder &b, Location loc, Value v, Type t) {
   if (v.getType() == t)
     return v;
-  if (v.getType().isF64() && t.isBF16())
-    return f64ToBf16(b, loc, v);
   auto from = cast<FloatType>(v.getType()), to = cast<FloatType>(t);
   return from.getWidth() < to.getWidth()
              ? Value(arith::ExtFOp::create(b, loc, t, v))
-             : Value(arith::TruncFOp::create(b, loc, t, v));
+             : truncateFloat(b, loc, v, t);
 }
 
 SmallVector<utils::IteratorType> all(int64_t rank, utils::IteratorType it) {

@@ -19,6 +19,28 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
+Value mlir::dsv3::truncateFloat(OpBuilder &b, Location loc, Value v, Type to) {
+  if (!(v.getType().isF64() && to.isBF16()))
+    return arith::TruncFOp::create(b, loc, to, v);
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  Value f = arith::TruncFOp::create(b, loc, f32, v);
+  Value back = arith::ExtFOp::create(b, loc, b.getF64Type(), f);
+  // Unordered too: NaN stays NaN (its mantissa only gains a bit).
+  Value inexact =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, back, v);
+  Value roundedUp = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OGT, math::AbsFOp::create(b, loc, back),
+      math::AbsFOp::create(b, loc, v));
+  Value bits = arith::BitcastOp::create(b, loc, i32, f);
+  Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+  Value towardZero = arith::SelectOp::create(
+      b, loc, roundedUp, arith::SubIOp::create(b, loc, bits, one), bits);
+  Value odd = arith::SelectOp::create(
+      b, loc, inexact, arith::OrIOp::create(b, loc, towardZero, one), bits);
+  return arith::TruncFOp::create(b, loc, to,
+                                 arith::BitcastOp::create(b, loc, f32, odd));
+}
+
 namespace {
 
 /// Converts scalar `v` to `to` (float widths, float <-> signed int, i1).
@@ -30,7 +52,7 @@ Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
   if (fromFloat && toFloat)
     return fromFloat.getWidth() < toFloat.getWidth()
                ? Value(arith::ExtFOp::create(b, loc, to, v))
-               : Value(arith::TruncFOp::create(b, loc, to, v));
+               : truncateFloat(b, loc, v, to);
   if (fromFloat)
     return to.isInteger(1)
                ? Value(arith::CmpFOp::create(

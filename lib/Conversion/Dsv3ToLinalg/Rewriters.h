@@ -49,6 +49,13 @@ void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
 Value buildContraction(OpBuilder &b, Location loc, Value lhs, Value rhs,
                        Value zeroInit, ArrayRef<AffineMap> maps);
 
+/// Float scalar `v` narrowed to the float type `to`, rounded to nearest
+/// even once. An f64 bound for bf16 goes to f32 by round-to-odd first
+/// (truncate, and set the lowest bit when that lost anything), which keeps
+/// enough of the discarded bits for the rounding to bf16 to give the one
+/// correct result, and which no target needs a libcall for.
+Value truncateFloat(OpBuilder &b, Location loc, Value v, Type to);
+
 } // namespace mlir::dsv3
 
 #endif // DSV3_CONVERSION_DSV3TOLINALG_REWRITERS_H

@@ -207,7 +207,7 @@ struct RouterToLoops : OpConversionPattern<RouterOp> {
             Value wi = norm ? Value(arith::DivFOp::create(nb, l, s[i], sum)) : s[i];
             wi = arith::MulFOp::create(nb, l, wi, scale);
             if (wi.getType() != wType.getElementType())
-              wi = arith::TruncFOp::create(nb, l, wType.getElementType(), wi);
+              wi = truncateFloat(nb, l, wi, wType.getElementType());
             Value idi = arith::IndexCastOp::create(nb, l, iType.getElementType(),
                                                    picks[i]);
             if (i == 0) {
