@@ -30,7 +30,6 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -199,30 +198,41 @@ cl::opt<int64_t> zero("zero",
 }
 
 /// Sets the options the command line gives, on top of the description's;
-/// returns the names of those it set. Each flag's value is parsed by the
-/// pipeline option it sets, so both accept the same spellings.
+/// returns the names of those it set. A named value (a target, a policy)
+/// is parsed by the pipeline option it sets, so both accept the same
+/// spellings; a number is the number.
 llvm::StringSet<> applyFlags(TrainPipelineOptions &o) {
   llvm::StringSet<> given;
-  auto apply = [&](cl::Option &flag, StringRef option, const std::string &value,
+  auto named = [&](cl::opt<std::string> &flag, StringRef option,
                    function_ref<void(const TrainPipelineOptions &)> take) {
     if (!flag.getNumOccurrences())
       return;
     TrainPipelineOptions parsed;
-    if (failed(parsed.parseFromString((option + "=" + value).str())))
-      usage("--" + flag.ArgStr + "=" + value + " is not a valid value (see "
+    if (failed(parsed.parseFromString((option + "=" + flag).str())))
+      usage("--" + flag.ArgStr + "=" + flag + " is not a valid value (see "
             "--help)");
     take(parsed);
     given.insert(option);
   };
+  auto number = [&](auto &flag, StringRef option, auto &into) {
+    if (!flag.getNumOccurrences())
+      return;
+    into = flag.getValue();
+    given.insert(option);
+  };
   using P = const TrainPipelineOptions &;
-  apply(target, "target", target, [&](P p) { o.target = p.target.getValue(); });
-  apply(sm, "sm", std::to_string(sm), [&](P p) { o.sm = p.sm.getValue(); });
-  apply(precision, "precision", precision,
+  named(target, "target", [&](P p) { o.target = p.target.getValue(); });
+  named(precision, "precision",
         [&](P p) { o.precision = p.precision.getValue(); });
-  apply(moments, "moments", moments, [&](P p) { o.moments = p.moments.getValue(); });
-  apply(remat, "remat", remat, [&](P p) { o.remat = p.remat.getValue(); });
-  apply(rematBudget, "remat-budget", std::to_string(rematBudget),
-        [&](P p) { o.rematBudget = p.rematBudget.getValue(); });
+  named(moments, "moments", [&](P p) { o.moments = p.moments.getValue(); });
+  named(remat, "remat", [&](P p) { o.remat = p.remat.getValue(); });
+  named(qat, "qat", [&](P p) { o.qat = p.qat.getValue(); });
+  number(sm, "sm", o.sm);
+  number(rematBudget, "remat-budget", o.rematBudget);
+  number(l1, "l1", o.l1);
+  number(dp, "dp", o.dp);
+  number(ep, "ep", o.ep);
+  number(zero, "zero", o.zero);
   if (sparsity.getNumOccurrences()) {
     o.sparsity.clear();
     for (const std::string &s : sparsity)
@@ -230,13 +240,6 @@ llvm::StringSet<> applyFlags(TrainPipelineOptions &o) {
         o.sparsity.push_back(s);
     given.insert("sparsity");
   }
-  apply(qat, "qat", qat, [&](P p) { o.qat = p.qat.getValue(); });
-  // Every digit, so that the option gets the flag's value exactly.
-  apply(l1, "l1", llvm::formatv("{0:e16}", l1.getValue()).str(),
-        [&](P p) { o.l1 = p.l1.getValue(); });
-  apply(dp, "dp", std::to_string(dp), [&](P p) { o.dp = p.dp.getValue(); });
-  apply(ep, "ep", std::to_string(ep), [&](P p) { o.ep = p.ep.getValue(); });
-  apply(zero, "zero", std::to_string(zero), [&](P p) { o.zero = p.zero.getValue(); });
   return given;
 }
 
