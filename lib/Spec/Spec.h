@@ -41,7 +41,17 @@ struct LoadedSpec {
   std::function<std::string(llvm::StringRef fieldPath)> locate;
   /// The source's own name for a ModelSpec field path.
   std::function<std::string(llvm::StringRef fieldPath)> fieldName;
+  /// Fields the description left out whose values were derived (config.json:
+  /// from its model_type), as "key = value (why)".
+  std::vector<std::string> derived;
 };
+
+/// The model as a Hugging Face config.json (model_type deepseek_v3 for
+/// sigmoid routing, deepseek_v2 for softmax) that transformers' DeepSeek
+/// classes load to compute the same function; fails with the reason when
+/// the model uses something they cannot express.
+FailureOr<std::string> huggingFaceConfig(const spec::ModelSpec &spec,
+                                         std::string &whyNot);
 
 /// Reads `path` (`.json`: a DeepSeek config.json; anything else: ModelSpec
 /// text format), applies `overrides` and validates the result. Every

@@ -140,7 +140,7 @@ public:
   ConfigTranslator(StringRef path, StringRef text, llvm::raw_ostream &errs)
       : path(path.str()), text(text.str()), errs(errs) {}
 
-  FailureOr<LoadedSpec> translate(const json &config);
+  FailureOr<LoadedSpec> translate(json config);
 
 private:
   /// 1-based line of `"key"` (inside `"parent"` when given), 0 if absent.
@@ -231,7 +231,7 @@ private:
       std::make_shared<llvm::StringMap<std::string>>();
 };
 
-FailureOr<LoadedSpec> ConfigTranslator::translate(const json &config) {
+FailureOr<LoadedSpec> ConfigTranslator::translate(json config) {
   if (!config.is_object()) {
     errs << path << ": expected a JSON object at the top level\n";
     return failure();
@@ -244,15 +244,45 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(const json &config) {
   auto *moe = s.mutable_moe();
   auto &k = *keys;
 
-  // Keys a DeepSeek config carries that do not change the training graph.
+  // Keys a DeepSeek config carries that do not change the training graph
+  // (inference, serialization and bookkeeping settings of transformers and
+  // of DeepSeek's own repositories), and keys read further down.
   static const std::set<std::string> ignored = {
-      "architectures", "auto_map", "model_type", "torch_dtype",
+      "architectures", "auto_map", "model_type", "torch_dtype", "dtype",
       "transformers_version", "bos_token_id", "eos_token_id", "pad_token_id",
       "use_cache", "max_position_embeddings", "pretraining_tp",
       "quantization_config", "ep_size", "seq_aux", "topk_method",
       "num_key_value_heads", "aux_loss_alpha", "rope_scaling",
+      "rope_parameters", "rope_interleave", "qk_head_dim", "mlp_bias",
       "initializer_range", "attention_bias", "attention_dropout",
-      "hidden_act", "moe_layer_freq"};
+      "hidden_act", "moe_layer_freq", "output_router_logits",
+      "router_aux_loss_coef", "output_attentions", "output_hidden_states",
+      "return_dict", "torchscript", "_name_or_path", "name_or_path",
+      "id2label", "label2id", "problem_type", "tokenizer_class",
+      "chunk_size_feed_forward", "is_encoder_decoder", "use_return_dict",
+      "_attn_implementation_autoset", "_commit_hash", "tf_legacy_loss",
+      "use_bfloat16", "keys_to_ignore_at_inference"};
+
+  // Defaults where a field is absent, by model_type: transformers'
+  // DeepseekV3Config has no scoring_func or topk_method because V3 always
+  // scores with a sigmoid and balances with the correction bias.
+  std::string modelType;
+  getString(config, "model_type", modelType);
+  if (!modelType.empty() && modelType != "deepseek_v3" &&
+      modelType != "deepseek_v2")
+    error("model_type", "expected \"deepseek_v2\" or \"deepseek_v3\", got \"" +
+                            modelType + "\"");
+  auto derive = [&](const char *key, const json &value) {
+    if (modelType.empty() || config.contains(key))
+      return;
+    config[key] = value;
+    loaded.derived.push_back(std::string(key) + " = " + value.dump() +
+                             " (absent; the " + modelType + " default)");
+  };
+  bool v3 = modelType == "deepseek_v3";
+  derive("scoring_func", v3 ? "sigmoid" : "softmax");
+  derive("topk_method", v3 ? "noaux_tc" : "greedy");
+  derive("norm_topk_prob", v3);
 
   struct IntKey {
     const char *key;
@@ -372,6 +402,31 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(const json &config) {
   if (getBool(config, "attention_bias", flag) && flag)
     error("attention_bias", "attention projections with bias are not "
                             "supported");
+  if (getBool(config, "mlp_bias", flag) && flag)
+    error("mlp_bias", "MLP projections with bias are not supported");
+  // transformers 5 writes head_dim = qk_rope_head_dim and qk_head_dim =
+  // qk_nope_head_dim + qk_rope_head_dim for MLA; both are implied.
+  if (attn->kind() == spec::Attention::MLA) {
+    if (attn->has_head_dim() && attn->head_dim() != attn->qk_rope_head_dim())
+      error("head_dim", "with MLA (kv_lora_rank > 0) the head width is "
+                        "qk_nope_head_dim + qk_rope_head_dim; head_dim, when "
+                        "given, must equal qk_rope_head_dim (" +
+                            Twine(attn->qk_rope_head_dim()) + "), got " +
+                            Twine(attn->head_dim()));
+    attn->clear_head_dim();
+    int64_t qkHead;
+    if (getInt(config, "qk_head_dim", qkHead) &&
+        qkHead != attn->qk_nope_head_dim() + attn->qk_rope_head_dim())
+      error("qk_head_dim", "must be qk_nope_head_dim + qk_rope_head_dim (" +
+                               Twine(attn->qk_nope_head_dim() +
+                                     attn->qk_rope_head_dim()) +
+                               "), got " + Twine(qkHead));
+  }
+  // DeepSeek's rotary layout pairs adjacent dimensions (x0, x1), (x2, x3);
+  // transformers' rope_interleave = false would rotate halves instead.
+  if (getBool(config, "rope_interleave", flag) && !flag)
+    error("rope_interleave", "only true (DeepSeek's interleaved rotary "
+                             "pairs) is supported");
   int64_t freq;
   if (getInt(config, "moe_layer_freq", freq) && freq != 1)
     error("moe_layer_freq", "only 1 (every layer after the dense ones is MoE) "
@@ -405,53 +460,84 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(const json &config) {
   if (getDouble(config, "initializer_range", std))
     s.mutable_training()->set_init_std(std);
 
-  // rope_scaling: {"type": "yarn", "factor": ..., ...} or null.
-  auto scaling = config.find("rope_scaling");
+  // RoPE: rope_scaling ({"type": "yarn", ...} or null; transformers 4 and
+  // DeepSeek's repositories) or rope_parameters ({"rope_type": "default" or
+  // "yarn", "rope_theta", ...}; transformers 5), not both.
+  bool hasScaling = config.contains("rope_scaling") &&
+                    !config["rope_scaling"].is_null();
+  bool hasParameters = config.contains("rope_parameters") &&
+                       !config["rope_parameters"].is_null();
+  if (hasScaling && hasParameters)
+    error("rope_parameters", "given together with rope_scaling; a config "
+                             "has one or the other");
+  const char *ropeKey = hasParameters ? "rope_parameters" : "rope_scaling";
+  auto scaling = config.find(ropeKey);
   if (scaling != config.end() && !scaling->is_null()) {
     if (!scaling->is_object()) {
-      error("rope_scaling", "expected an object or null, got " +
-                                typeName(*scaling));
+      error(ropeKey, "expected an object or null, got " + typeName(*scaling));
     } else {
       std::string type;
-      if (!getString(*scaling, "type", type, "rope_scaling"))
-        getString(*scaling, "rope_type", type, "rope_scaling");
-      if (type != "yarn")
-        error("type", "only \"yarn\" rope scaling is supported, got \"" +
-                          type + "\"",
-              "rope_scaling");
-      auto *yarn = arch->mutable_yarn();
+      if (!getString(*scaling, "type", type, ropeKey))
+        getString(*scaling, "rope_type", type, ropeKey);
+      bool plain = hasParameters && type == "default";
+      if (type != "yarn" && !plain)
+        error(scaling->contains("type") ? "type" : "rope_type",
+              Twine("only ") + (hasParameters ? "\"default\" and " : "") +
+                  "\"yarn\" rope scaling is supported, got \"" + type + "\"",
+              ropeKey);
       static const std::set<std::string> yarnKeys = {
           "type", "rope_type", "factor", "original_max_position_embeddings",
-          "beta_fast", "beta_slow", "mscale", "mscale_all_dim"};
+          "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "rope_theta"};
       for (auto it = scaling->begin(); it != scaling->end(); ++it)
-        if (!yarnKeys.count(it.key()))
-          error(it.key(), "unknown field", "rope_scaling");
+        if (!yarnKeys.count(it.key()) ||
+            (plain && it.key() != "rope_type" && it.key() != "type" &&
+             it.key() != "rope_theta"))
+          error(it.key(),
+                plain ? "unknown field for rope_type \"default\""
+                      : "unknown field",
+                ropeKey);
       double v;
       int64_t n;
-      if (getDouble(*scaling, "factor", v, "rope_scaling"))
-        yarn->set_factor(v);
-      if (getInt(*scaling, "original_max_position_embeddings", n,
-                 std::nullopt, "rope_scaling"))
-        yarn->set_original_max_position(n);
-      if (getDouble(*scaling, "beta_fast", v, "rope_scaling"))
-        yarn->set_beta_fast(v);
-      if (getDouble(*scaling, "beta_slow", v, "rope_scaling"))
-        yarn->set_beta_slow(v);
-      if (getDouble(*scaling, "mscale", v, "rope_scaling"))
-        yarn->set_mscale(v);
-      if (getDouble(*scaling, "mscale_all_dim", v, "rope_scaling"))
-        yarn->set_mscale_all_dim(v);
-      k["arch.yarn.factor"] = "rope_scaling.factor";
-      k["arch.yarn.original_max_position"] =
-          "rope_scaling.original_max_position_embeddings";
-      k["arch.yarn.beta_fast"] = "rope_scaling.beta_fast";
-      k["arch.yarn.beta_slow"] = "rope_scaling.beta_slow";
+      if (hasParameters && getDouble(*scaling, "rope_theta", v, ropeKey)) {
+        if (config.contains("rope_theta") && config["rope_theta"] != v)
+          error("rope_theta", "differs from rope_parameters.rope_theta");
+        arch->set_rope_theta(v);
+        k["arch.rope_theta"] = "rope_parameters.rope_theta";
+      }
+      if (!plain) {
+        auto *yarn = arch->mutable_yarn();
+        if (getDouble(*scaling, "factor", v, ropeKey))
+          yarn->set_factor(v);
+        if (getInt(*scaling, "original_max_position_embeddings", n,
+                   std::nullopt, ropeKey))
+          yarn->set_original_max_position(n);
+        if (getDouble(*scaling, "beta_fast", v, ropeKey))
+          yarn->set_beta_fast(v);
+        if (getDouble(*scaling, "beta_slow", v, ropeKey))
+          yarn->set_beta_slow(v);
+        if (getDouble(*scaling, "mscale", v, ropeKey))
+          yarn->set_mscale(v);
+        if (getDouble(*scaling, "mscale_all_dim", v, ropeKey))
+          yarn->set_mscale_all_dim(v);
+        std::string parent = ropeKey;
+        k["arch.yarn.factor"] = parent + ".factor";
+        k["arch.yarn.original_max_position"] =
+            parent + ".original_max_position_embeddings";
+        k["arch.yarn.beta_fast"] = parent + ".beta_fast";
+        k["arch.yarn.beta_slow"] = parent + ".beta_slow";
+      }
     }
   }
   if (failed)
     return failure();
 
-  s.set_name(llvm::sys::path::stem(path).str());
+  // A Hugging Face directory's config.json is named after its directory.
+  StringRef stem = llvm::sys::path::stem(path);
+  StringRef dir = llvm::sys::path::filename(llvm::sys::path::parent_path(path));
+  s.set_name((stem == "config" && !dir.empty() && dir != "." && dir != ".."
+                  ? dir
+                  : stem)
+                 .str());
   auto keyMap = keys;
   std::string file = path, source = text;
   loaded.fieldName = [keyMap](StringRef fieldPath) {

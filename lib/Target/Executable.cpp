@@ -48,6 +48,8 @@ mlir::dsv3::buildExecutable(ModuleOp module,
   exe.set_format_version(1);
   exe.set_target(options.target);
   exe.set_spec(options.specText);
+  exe.set_hf_config(options.huggingFaceConfig);
+  exe.set_hf_config_missing(options.huggingFaceConfigMissing);
   exe.set_model(getModelName(module).str());
   TrainingConfig training = TrainingConfig::get(module);
   exe.set_micro_batch(training.microBatch);

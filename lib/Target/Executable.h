@@ -31,6 +31,9 @@ struct ExecutableOptions {
   unsigned optLevel = 2;
   /// The model description, stored in the executable for the record.
   std::string specText;
+  /// The model as a Hugging Face config.json, written beside every
+  /// checkpoint; or why it has none.
+  std::string huggingFaceConfig, huggingFaceConfigMissing;
   /// cuda: where to put the kernels' PTX as well (nullptr: nowhere).
   std::string *ptx = nullptr;
   /// Where progress lines go (nullptr: nowhere).

@@ -444,6 +444,9 @@ int main(int argc, char **argv) {
     auto forward = module->lookupSymbol<func::FuncOp>("forward");
     printModelSummary(output->os(), getModelName(*module),
                       summarizeForward(forward));
+    if (loaded)
+      for (const std::string &d : loaded->derived)
+        output->os() << "derived: " << d << "\n";
   }
   if (runsPipeline || report) {
     PassManager pm(&context);
@@ -487,6 +490,15 @@ int main(int argc, char **argv) {
     exeOptions.cudaPath = cudaPath;
     exeOptions.optLevel = optLevel;
     exeOptions.specText = sourceText;
+    if (loaded) {
+      FailureOr<std::string> config = huggingFaceConfig(
+          loaded->spec, exeOptions.huggingFaceConfigMissing);
+      if (succeeded(config))
+        exeOptions.huggingFaceConfig = *config;
+    } else {
+      exeOptions.huggingFaceConfigMissing =
+          "it was compiled from a forward graph, not a model description";
+    }
     exeOptions.progress = &llvm::errs();
     std::string ptx;
     if (emit == Emit::PTX)
