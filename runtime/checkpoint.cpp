@@ -91,6 +91,9 @@ Status CheckpointStore::save(const CheckpointState &state,
                          {"rng", state.rng},     {"data_cursor", state.dataCursor}};
   if (Status s = writeFileSynced(tmp + "/state.json", json.dump(2) + "\n"); !s)
     return s;
+  if (!state.hfConfig.empty())
+    if (Status s = writeFileSynced(tmp + "/config.json", state.hfConfig); !s)
+      return s;
   if (Status s = syncDirectory(tmp); !s)
     return s;
 

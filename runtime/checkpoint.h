@@ -2,7 +2,8 @@
 //
 // A checkpoint is a directory `step-<N>` under a root: model.safetensors
 // (parameters, Hugging Face names), optimizer.safetensors (AdamW moments),
-// state.json (step, RNG, data cursor). It is written under a temporary
+// state.json (step, RNG, data cursor) and, when the model has one, its
+// Hugging Face config.json. It is written under a temporary
 // name, fsynced and renamed; then the `latest` file is replaced the same
 // way. A process killed at any point leaves `latest` naming a complete
 // checkpoint.
@@ -25,6 +26,9 @@ struct CheckpointState {
   /// Opaque RNG state and data cursor of the trainer, restored as is.
   std::string rng;
   int64_t dataCursor = 0;
+  /// The model's Hugging Face config.json, written beside model.safetensors
+  /// so that the directory loads with transformers (empty: none).
+  std::string hfConfig;
 };
 
 struct LoadedCheckpoint {

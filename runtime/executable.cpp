@@ -51,6 +51,19 @@ const char *roleName(Role role) {
   }
 }
 
+const char *commandCategory(const Command &c) {
+  switch (c.kind_case()) {
+  case Command::kLaunch:
+  case Command::kGpuLaunch:
+    return "kernel";
+  case Command::kGemm:
+  case Command::kGroupedGemm:
+    return "gemm";
+  default:
+    return "copy";
+  }
+}
+
 std::string commandName(const Executable &exe, const Command &c) {
   auto type = [&](int id) -> std::string {
     return id >= 0 && id < exe.buffers_size()

@@ -25,6 +25,10 @@ const char *roleName(Role role);
 /// dsv3_train_step_kernel_3", "gemm bf16 1x256x128x64", "copy 12 -> 3".
 std::string commandName(const Executable &exe, const Command &command);
 
+/// What a command's time counts as in traces and reports: "kernel",
+/// "gemm", "copy" or "collective".
+const char *commandCategory(const Command &command);
+
 /// Parses the bytes of a .dsv3 file; `path` names it in errors.
 Expected<Executable> parseExecutable(const std::string &bytes,
                                      const std::string &path);

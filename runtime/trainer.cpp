@@ -84,10 +84,14 @@ Expected<const std::vector<uint8_t> *> Trainer::fetch(int id) const {
 }
 
 Status Trainer::initialize(uint64_t seed) {
+  return initialize(seed, {PARAM, OPT_STATE});
+}
+
+Status Trainer::initialize(uint64_t seed, std::initializer_list<Role> roles) {
   std::vector<uint8_t> bytes;
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);
-    if (b.role() != PARAM && b.role() != OPT_STATE)
+    if (std::find(roles.begin(), roles.end(), b.role()) == roles.end())
       continue;
     if (!isFloatType(b.dtype()))
       return Status::error("cannot initialize " + b.name() + ": it is " +
@@ -123,6 +127,41 @@ Status Trainer::initialize(uint64_t seed) {
     if (Status s = backend_->upload(id, data); !s)
       return s;
   }
+  return Status::ok();
+}
+
+Status Trainer::initializeFrom(HuggingFaceCheckpoint &ckpt, uint64_t seed) {
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    const Buffer &b = exe_.buffers(id);
+    if (b.role() != PARAM)
+      continue;
+    std::vector<uint8_t> &copy = host_[id];
+    copy.assign(b.bytes(), 0);
+    uint8_t *base = copy.data();
+    Status status;
+    forEachStoredTensor(b, [&](const std::string &name,
+                               const std::vector<int64_t> &shape,
+                               int64_t offset) {
+      if (status)
+        status = ckpt.read(name, shape, b.dtype(), base + offset);
+    });
+    if (!status)
+      return status;
+  }
+  std::vector<std::string> unread = ckpt.unread();
+  if (!unread.empty())
+    return Status::error(
+        ckpt.dir() + ": " + std::to_string(unread.size()) +
+        " tensor(s) the model does not have, first " + unread.front() +
+        " (a checkpoint of another model, or one with MTP modules the "
+        "model was compiled without: see dsv3-compile --mtp-depth)");
+  // Only once every tensor converted: a bad checkpoint changes nothing.
+  if (Status s = initialize(seed, {OPT_STATE}); !s)
+    return s;
+  for (int id = 0; id < exe_.buffers_size(); ++id)
+    if (exe_.buffers(id).role() == PARAM)
+      if (Status s = backend_->upload(id, host_[id].data()); !s)
+        return s;
   return Status::ok();
 }
 
@@ -175,11 +214,14 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
                          commandName(exe_, exe_.commands(i)) +
                          "): " + s.message());
   };
+  bool timed = trace || profile_;
+  if (profile_)
+    commandSeconds_.resize(exe_.commands_size(), 0.0);
   for (int i = 0; i < exe_.commands_size(); ++i) {
-    Clock::time_point start = trace ? Clock::now() : Clock::time_point();
+    Clock::time_point start = timed ? Clock::now() : Clock::time_point();
     if (Status s = backend_->run(i); !s)
       return failed(i, s);
-    if (!trace && !syncEachCommand_)
+    if (!timed && !syncEachCommand_)
       continue;
     // Timing a command on a GPU needs it finished; so does knowing which
     // command failed.
@@ -191,9 +233,13 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
                                  ": " + s.message() +
                                  " (--sync-each-command names the command "
                                  "that failed)");
-    if (!trace)
+    if (!timed)
       continue;
     Clock::time_point end = Clock::now();
+    if (profile_)
+      commandSeconds_[i] += std::chrono::duration<double>(end - start).count();
+    if (!trace)
+      continue;
     const Command &c = exe_.commands(i);
     std::string name, category;
     // A kernel's bytes: each distinct buffer it is given, once (what it
@@ -207,26 +253,16 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
       bytes += exe_.buffers(id).bytes();
     };
     name = commandName(exe_, c);
-    switch (c.kind_case()) {
-    case Command::kLaunch:
-      category = "kernel";
+    category = commandCategory(c);
+    if (c.kind_case() == Command::kLaunch) {
       for (int id : c.launch().inputs())
         count(id);
       for (int id : c.launch().outputs())
         count(id);
-      break;
-    case Command::kGpuLaunch:
-      category = "kernel";
+    } else if (c.kind_case() == Command::kGpuLaunch) {
       for (const GpuArg &a : c.gpu_launch().args())
         if (a.value_case() == GpuArg::kBuffer)
           count(a.buffer());
-      break;
-    case Command::kGemm:
-    case Command::kGroupedGemm:
-      category = "gemm";
-      break;
-    default:
-      category = "copy";
     }
     auto us = [&](Clock::time_point t) {
       return std::chrono::duration<double, std::micro>(t - origin).count();
@@ -238,6 +274,8 @@ Status Trainer::step(int64_t step, TraceWriter *trace,
                          s.message() +
                          " (--sync-each-command names the command that "
                          "failed)");
+  if (profile_)
+    ++profiledSteps_;
   return Status::ok();
 }
 

@@ -13,10 +13,12 @@
 
 #include "backend.h"
 #include "data.h"
+#include "hf_checkpoint.h"
 #include "metrics.h"
 #include "safetensors.h"
 
 #include <chrono>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +42,11 @@ public:
   /// name, so the values do not depend on the order of the buffers.
   Status initialize(uint64_t seed);
 
+  /// Parameters from a Hugging Face checkpoint (every tensor by its name
+  /// and shape, converted to the buffer's type; none left over), moments
+  /// as `initialize` sets them. On an error nothing is changed.
+  Status initializeFrom(HuggingFaceCheckpoint &ckpt, uint64_t seed);
+
   /// Copies a packed batch in; fails on a shape mismatch or a token outside
   /// the vocabulary.
   Status setBatch(const Batch &batch);
@@ -54,6 +61,12 @@ public:
   /// Waits for every command to finish and checks it before the next (a
   /// debugging mode: slower on a GPU, but an error names its command).
   void synchronizeEachCommand(bool on) { syncEachCommand_ = on; }
+
+  /// Times every command of the steps run while on (on a GPU each command
+  /// is then waited for), summed per command over `profiledSteps`.
+  void profile(bool on) { profile_ = on; }
+  const std::vector<double> &commandSeconds() const { return commandSeconds_; }
+  int64_t profiledSteps() const { return profiledSteps_; }
 
   /// The bytes of buffer `id` on the CPU backend (buffer i is argument i
   /// of the step for every argument); nullptr on a GPU.
@@ -77,12 +90,17 @@ public:
 private:
   Trainer(Executable exe) : exe_(std::move(exe)) {}
 
+  Status initialize(uint64_t seed, std::initializer_list<Role> roles);
+
   /// A host copy of buffer `id`, fresh from the backend.
   Expected<const std::vector<uint8_t> *> fetch(int id) const;
 
   Executable exe_;
   std::unique_ptr<Backend> backend_;
   bool syncEachCommand_ = false;
+  bool profile_ = false;
+  std::vector<double> commandSeconds_;
+  int64_t profiledSteps_ = 0;
   /// Host copies of downloaded buffers (state views point into them).
   mutable std::map<int, std::vector<uint8_t>> host_;
 };

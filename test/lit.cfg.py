@@ -46,6 +46,25 @@ except OSError:
     pass
 config.substitutions.append(("%ptxas", os.path.join(cuda_path, "bin", "ptxas")))
 
+# Test tooling from PyPI (scripts/setup.sh): transformers and PyTorch as
+# the independent reference of the Hugging Face tests, tensorboard to read
+# event files. Run with the `python3` on PATH, resolved to its interpreter.
+import shutil
+import subprocess
+tools_python = None
+if shutil.which("python3"):
+    try:
+        tools_python = subprocess.run(
+            ["python3", "-c",
+             "import sys, torch, transformers, tensorboard, safetensors; "
+             "print(sys.executable)"],
+            capture_output=True, text=True, timeout=120).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        tools_python = None
+if tools_python:
+    config.available_features.add("python-tools")
+config.substitutions.append(("%pytools", tools_python or "false"))
+
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 

@@ -11,7 +11,10 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "executable.h"
+#include "hf_checkpoint.h"
 #include "metrics.h"
+#include "report.h"
+#include "tensorboard.h"
 #include "trainer.h"
 
 #include <chrono>
@@ -34,7 +37,11 @@ const char *kUsage = R"(usage: dsv3-run MODEL.dsv3 [options]
 
 Trains a model compiled with `dsv3-compile MODEL -o MODEL.dsv3` on the CPU
 or a GPU: one line per step (loss, learning rate, gradient norm, tokens/s,
-TFLOP/s, peak memory) and a summary at the end. An executable whose planned
+TFLOP/s, peak memory) and, at the end, a summary, where the step's time
+went (per command category and the ten slowest commands; on a GPU from
+the last step, each command waited for) and the MFU. Checkpoints of a
+model transformers can compute carry its config.json, so a checkpoint
+directory loads with AutoModelForCausalLM.from_pretrained. An executable whose planned
 arena does not fit in the memory available (host RAM, or the GPU's free
 memory) is refused before anything runs.
 
@@ -56,8 +63,19 @@ options:
                      `latest` file; the last two are kept)
   --save-every K     checkpoint every K steps (default: only at the end)
   --resume DIR       continue from the latest checkpoint under DIR
+  --init-from DIR    start from the weights of a Hugging Face model
+                     directory (model.safetensors, or the shards its
+                     model.safetensors.index.json names; f32, bf16, f16,
+                     and fp8 with weight_scale_inv dequantized): every
+                     tensor is checked by name and shape, none may be left
+                     over; moments start at zero
   --metrics FILE     append one JSON line of metrics per step
+  --tensorboard DIR  write the step metrics as TensorBoard scalars (a new
+                     events.out.tfevents.* file in DIR)
   --trace FILE       write a Chrome trace (one event per command)
+  --peak-tflops X    the peak MFU is measured against, in TFLOP/s
+                     (default: on the CPU, the best rate of an f32 GEMM
+                     measured at the start; on a GPU, none)
   --log-every K      print every K-th step (default 1)
   --sync-each-command
                      wait for every command and check it before the next:
@@ -77,8 +95,9 @@ struct Options {
   uint64_t memoryLimit = 0;
   std::string save;
   int64_t saveEvery = 0;
-  std::string resume;
-  std::string metrics, trace;
+  std::string resume, initFrom;
+  std::string metrics, trace, tensorboard;
+  double peakTflops = 0;
   int64_t logEvery = 1;
   bool syncEachCommand = false;
   bool dump = false;
@@ -162,6 +181,19 @@ Options parseOptions(int argc, char **argv) {
       o.saveEvery = parseInt(arg, next(), 1);
     } else if (arg == "--resume") {
       o.resume = next();
+    } else if (arg == "--init-from") {
+      o.initFrom = next();
+    } else if (arg == "--tensorboard") {
+      o.tensorboard = next();
+    } else if (arg == "--peak-tflops") {
+      const char *value = next();
+      char *end = nullptr;
+      errno = 0;
+      o.peakTflops = std::strtod(value, &end);
+      if (errno || !*value || *end || !(o.peakTflops > 0) ||
+          !std::isfinite(o.peakTflops))
+        usageError(std::string("--peak-tflops ") + value +
+                   ": expected a positive number");
     } else if (arg == "--metrics") {
       o.metrics = next();
     } else if (arg == "--trace") {
@@ -184,6 +216,8 @@ Options parseOptions(int argc, char **argv) {
     usageError("no executable given");
   if (o.saveEvery && o.save.empty())
     usageError("--save-every needs --save DIR");
+  if (!o.initFrom.empty() && !o.resume.empty())
+    usageError("--init-from and --resume both set the weights; give one");
   if (o.eos >= 0 && o.data.empty())
     usageError("--eos applies to a token file given with --data");
   return o;
@@ -373,6 +407,15 @@ int main(int argc, char **argv) {
     first = ckpt->state.step;
     std::printf("resumed %s from %s at step %" PRId64 "\n", model.c_str(),
                 ckpt->dir.c_str(), first);
+  } else if (!opt.initFrom.empty()) {
+    Expected<HuggingFaceCheckpoint> hf =
+        HuggingFaceCheckpoint::open(opt.initFrom);
+    if (!hf)
+      return fail(hf.status());
+    if (Status s = trainer.initializeFrom(*hf, seed); !s)
+      return fail(s);
+    std::printf("initialized %s from %s\n", model.c_str(),
+                opt.initFrom.c_str());
   } else if (Status s = trainer.initialize(seed); !s) {
     return fail(s);
   }
@@ -392,6 +435,31 @@ int main(int argc, char **argv) {
   std::unique_ptr<TraceWriter> trace;
   if (!opt.trace.empty())
     trace = std::make_unique<TraceWriter>(opt.trace);
+  bool onGpu = trainer.executable().target() == "cuda";
+  // The peak MFU is stated against.
+  double peakFlops = opt.peakTflops * 1e12;
+  std::string peakSource =
+      opt.peakTflops > 0 ? "given by --peak-tflops"
+      : onGpu            ? "give the GPU's peak for the step's precision "
+                           "with --peak-tflops"
+                         : "";
+  if (peakFlops == 0 && !onGpu) {
+    peakFlops = measureCpuGemmPeak();
+    peakSource = "an f32 GEMM of 1024^3 measured on this CPU";
+  }
+  std::unique_ptr<TensorBoardWriter> tensorboard;
+  if (!opt.tensorboard.empty()) {
+    auto opened = TensorBoardWriter::open(opt.tensorboard);
+    if (!opened)
+      return fail(opened.status());
+    tensorboard = std::move(*opened);
+  }
+  if (!opt.save.empty() && trainer.executable().hf_config().empty())
+    std::printf("note: checkpoints get no config.json for transformers: "
+                "%s\n",
+                trainer.executable().hf_config_missing().empty()
+                    ? "the executable has none"
+                    : trainer.executable().hf_config_missing().c_str());
   std::unique_ptr<CheckpointStore> store;
   if (!opt.save.empty())
     store = std::make_unique<CheckpointStore>(opt.save);
@@ -401,6 +469,7 @@ int main(int argc, char **argv) {
     state.step = completed;
     state.rng = std::to_string(seed);
     state.dataCursor = packer.cursor();
+    state.hfConfig = trainer.executable().hf_config();
     auto params = trainer.state(PARAM);
     if (!params)
       return params.status();
@@ -432,6 +501,10 @@ int main(int argc, char **argv) {
     if (Status s = trainer.setBatch(b); !s)
       return fail(Status::error((opt.data.empty() ? "synthetic data" : opt.data) +
                                 ": " + s.message()));
+    // The CPU is timed on every step (it runs one command at a time
+    // anyway); a GPU on the last, where waiting for each command costs
+    // that step only.
+    trainer.profile(!onGpu || step + 1 == steps);
     Clock::time_point start = Clock::now();
     if (Status s = trainer.step(step, trace.get(), origin); !s)
       return fail(s);
@@ -463,16 +536,22 @@ int main(int argc, char **argv) {
       return fail(Status::error("step " + std::to_string(step + 1) +
                                 ": the loss is " + std::to_string(loss) +
                                 "; stopping (no checkpoint written)"));
-    if (metrics) {
+    if (metrics || tensorboard) {
       std::vector<std::pair<std::string, double>> row = {
           {"loss", loss},
           {"tokens_per_s", tokensPerSecond},
           {"tflops", tflops},
           {"step_s", seconds},
           {"peak_memory_mib", peakMemoryMiB()}};
+      if (peakFlops > 0)
+        row.emplace_back("mfu", flopsPerStep / seconds / peakFlops);
       row.insert(row.end(), values.begin(), values.end());
-      if (Status s = metrics->write(step + 1, row); !s)
-        return fail(s);
+      if (metrics)
+        if (Status s = metrics->write(step + 1, row); !s)
+          return fail(s);
+      if (tensorboard)
+        if (Status s = tensorboard->write(step + 1, row); !s)
+          return fail(s);
     }
     if (store && opt.saveEvery && (step + 1) % opt.saveEvery == 0)
       if (Status s = save(step + 1); !s)
@@ -489,5 +568,14 @@ int main(int argc, char **argv) {
               ran, totalSeconds, ran * batch * seq / totalSeconds,
               ran * flopsPerStep / totalSeconds / 1e12, firstLoss, first + 1,
               lastLoss, steps);
+  RunReport report;
+  report.commandSeconds = trainer.commandSeconds();
+  report.profiledSteps = trainer.profiledSteps();
+  report.timing = onGpu ? "the last step, each command waited for"
+                        : "every step";
+  report.stepSeconds = totalSeconds / ran;
+  report.peakFlops = peakFlops;
+  report.peakSource = peakSource;
+  printRunReport(stdout, trainer.executable(), report);
   return 0;
 }
