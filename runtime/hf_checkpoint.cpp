@@ -83,6 +83,23 @@ std::optional<double> element(DType dtype, const uint8_t *data, int64_t i) {
   }
 }
 
+/// `v` rounded to f32 by round-to-odd (truncate, then set the last bit if
+/// anything was dropped): rounding that to bf16 or f16 to nearest-even
+/// gives the same as rounding `v` to them directly, which rounding `v` to
+/// the nearest f32 first would not always.
+float roundToOdd(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) == v || !std::isfinite(f))
+    return f;
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::fabs(static_cast<double>(f)) > std::fabs(v))
+    --bits; // one step toward zero: the magnitude is in the low bits
+  bits |= 1;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 } // namespace
 
 Expected<HuggingFaceCheckpoint>
@@ -102,12 +119,19 @@ HuggingFaceCheckpoint::open(const std::string &dir) {
         !json.contains("weight_map") || !json["weight_map"].is_object())
       return Status::error(index + ": expected a JSON object with a "
                                    "\"weight_map\" object");
+    if (json["weight_map"].empty())
+      return Status::error(index + ": the weight_map is empty");
     for (auto it = json["weight_map"].begin(); it != json["weight_map"].end();
          ++it) {
-      if (!it->is_string() || it->get<std::string>().find('/') !=
-                                  std::string::npos)
+      static const std::string kSuffix = ".safetensors";
+      std::string file = it->is_string() ? it->get<std::string>() : "";
+      if (file.size() <= kSuffix.size() ||
+          file.compare(file.size() - kSuffix.size(), kSuffix.size(),
+                       kSuffix) != 0 ||
+          file.find('/') != std::string::npos)
         return Status::error(index + ": weight_map[\"" + it.key() +
-                             "\"] is not a file name in the directory");
+                             "\"] is not a .safetensors file name in the "
+                             "directory");
       weightMap[it.key()] = it->get<std::string>();
       names.push_back(it->get<std::string>());
     }
@@ -198,6 +222,7 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
     scale = reinterpret_cast<const float *>(s->second.file->data(scaleName));
     scaleCols = blocks[1];
   }
+  bool narrow = type == TYPE_BF16 || type == TYPE_F16;
   for (int64_t i = 0; i < n; ++i) {
     std::optional<double> v = element(e.dtype, data, i);
     if (!v)
@@ -211,12 +236,28 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
                   4);
       x *= s;
     }
-    storeElement(type, dst, i, x);
+    if (!std::isfinite(x))
+      return Status::error(where + ": element " + std::to_string(i) + " is " +
+                           std::to_string(x) + " (a weight must be finite)");
+    storeElement(type, dst, i, narrow ? roundToOdd(x) : x);
+    if (!std::isfinite(loadElement(type, dst, i)))
+      return Status::error(where + ": element " + std::to_string(i) + " (" +
+                           std::to_string(x) + ") overflows " +
+                           elementTypeName(type));
   }
   read_.insert(name);
   if (!scaleName.empty())
     read_.insert(scaleName);
   return Status::ok();
+}
+
+bool HuggingFaceCheckpoint::has(const std::string &name) const {
+  return tensors_.count(name) != 0;
+}
+
+std::string HuggingFaceCheckpoint::fileOf(const std::string &name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? dir_ : it->second.file->path();
 }
 
 std::vector<std::string> HuggingFaceCheckpoint::unread() const {

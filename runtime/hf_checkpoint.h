@@ -3,7 +3,9 @@
 // A Hugging Face model directory holds its weights as model.safetensors, or
 // as shards named by model.safetensors.index.json ({"weight_map": {tensor:
 // file}}). This reads either and converts a tensor to the element type a
-// buffer wants: f32, bf16 and f16 exactly as rounding allows, and
+// buffer wants: f64, f32, bf16 and f16 by value, each rounded once to
+// the nearest value of the buffer's type (a value that overflows it, or
+// is not finite, is an error), and
 // DeepSeek's fp8 weights (F8_E4M3 with a `weight_scale_inv` of one f32 per
 // 128 x 128 block) dequantized.
 //
@@ -36,6 +38,10 @@ public:
   /// missing, has another shape, or has a type that cannot be converted.
   Status read(const std::string &name, const std::vector<int64_t> &shape,
               ElementType type, void *dst);
+
+  bool has(const std::string &name) const;
+  /// The file holding tensor `name` (the directory if none does).
+  std::string fileOf(const std::string &name) const;
 
   /// Tensors never read (the scales of fp8 tensors that were read, and
   /// rotary tables, do not count), sorted.

@@ -158,7 +158,16 @@ Expected<SafetensorsFile> SafetensorsFile::read(const std::string &path) {
       return fail(8, where + "data_offsets must be two non-negative integers");
     entry.begin = offsets[0].get<size_t>();
     entry.end = offsets[1].get<size_t>();
-    size_t expected = numElements(entry.shape) * dtypeBytes(entry.dtype);
+    uint64_t count = 1, expected = 0;
+    bool overflow = false;
+    for (int64_t d : entry.shape)
+      overflow |= __builtin_mul_overflow(count, static_cast<uint64_t>(d),
+                                         &count);
+    overflow |= __builtin_mul_overflow(count, dtypeBytes(entry.dtype),
+                                       &expected);
+    if (overflow || expected > dataSize)
+      return fail(8, where + "shape needs more bytes than the file's data "
+                             "section holds");
     if (entry.end < entry.begin || entry.end - entry.begin != expected)
       return fail(8, where + "data_offsets [" + std::to_string(entry.begin) +
                          ", " + std::to_string(entry.end) + ") hold " +

@@ -131,37 +131,73 @@ Status Trainer::initialize(uint64_t seed, std::initializer_list<Role> roles) {
 }
 
 Status Trainer::initializeFrom(HuggingFaceCheckpoint &ckpt, uint64_t seed) {
+  // Converted into buffers of its own first: a checkpoint that fails any
+  // check changes nothing, not even the host copies state() hands out.
+  std::map<int, std::vector<uint8_t>> converted;
+  std::map<std::string, int> byName;
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);
     if (b.role() != PARAM)
       continue;
-    std::vector<uint8_t> &copy = host_[id];
+    byName[b.name()] = id;
+    std::vector<uint8_t> &copy = converted[id];
     copy.assign(b.bytes(), 0);
-    uint8_t *base = copy.data();
     Status status;
     forEachStoredTensor(b, [&](const std::string &name,
                                const std::vector<int64_t> &shape,
                                int64_t offset) {
       if (status)
-        status = ckpt.read(name, shape, b.dtype(), base + offset);
+        status = ckpt.read(name, shape, b.dtype(), copy.data() + offset);
     });
     if (!status)
       return status;
   }
+  // DeepSeek's checkpoints give each MTP module copies of the embedding
+  // and the output head, which dsv3 shares with the model: they must be
+  // the same tensors.
+  const std::string kProj = ".eh_proj.weight";
+  for (const auto &[name, id] : byName) {
+    if (name.size() <= kProj.size() ||
+        name.compare(name.size() - kProj.size(), kProj.size(), kProj) != 0)
+      continue;
+    std::string prefix = name.substr(0, name.size() - kProj.size() + 1);
+    auto head = byName.count("lm_head.weight") ? "lm_head.weight"
+                                               : "model.embed_tokens.weight";
+    for (auto [copyName, mainName] :
+         {std::pair<std::string, std::string>{prefix + "embed_tokens.weight",
+                                              "model.embed_tokens.weight"},
+          {prefix + "shared_head.head.weight", head}}) {
+      auto main = byName.find(mainName);
+      if (!ckpt.has(copyName) || main == byName.end())
+        continue;
+      const Buffer &b = exe_.buffers(main->second);
+      std::vector<uint8_t> copy(b.bytes());
+      std::vector<int64_t> shape(b.shape().begin(), b.shape().end());
+      if (Status s = ckpt.read(copyName, shape, b.dtype(), copy.data()); !s)
+        return s;
+      if (copy != converted[main->second])
+        return Status::error(ckpt.fileOf(copyName) + ": " + copyName +
+                             " differs from " + mainName +
+                             ", which the MTP module shares in this model");
+    }
+  }
   std::vector<std::string> unread = ckpt.unread();
   if (!unread.empty())
     return Status::error(
-        ckpt.dir() + ": " + std::to_string(unread.size()) +
-        " tensor(s) the model does not have, first " + unread.front() +
-        " (a checkpoint of another model, or one with MTP modules the "
-        "model was compiled without: see dsv3-compile --mtp-depth)");
-  // Only once every tensor converted: a bad checkpoint changes nothing.
+        ckpt.fileOf(unread.front()) + ": holds " + unread.front() +
+        (unread.size() > 1
+             ? " and " + std::to_string(unread.size() - 1) + " more tensor(s)"
+             : std::string()) +
+        " the model does not have (a checkpoint of another model, or one "
+        "with MTP modules the model was compiled without: see dsv3-compile "
+        "--mtp-depth)");
+  for (auto &[id, bytes] : converted)
+    if (Status s = backend_->upload(id, bytes.data()); !s)
+      return s;
   if (Status s = initialize(seed, {OPT_STATE}); !s)
     return s;
-  for (int id = 0; id < exe_.buffers_size(); ++id)
-    if (exe_.buffers(id).role() == PARAM)
-      if (Status s = backend_->upload(id, host_[id].data()); !s)
-        return s;
+  for (auto &[id, bytes] : converted)
+    host_[id] = std::move(bytes);
   return Status::ok();
 }
 

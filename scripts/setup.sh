@@ -43,6 +43,9 @@ python_tools=(torch==2.15.0 transformers==5.24.0 tensorboard==2.21.0
 if ! python3 -c "import torch, transformers, tensorboard, safetensors, numpy" \
     2>/dev/null; then
   echo "setup: pip installing ${python_tools[*]} (test tooling)"
-  python3 -m pip install -q --disable-pip-version-check "${python_tools[@]}"
+  python3 -m pip install -q --disable-pip-version-check "${python_tools[@]}" ||
+    { echo "setup: pip could not install the test tooling for" \
+           "$(command -v python3); put a Python whose pip can (a venv," \
+           "for instance) first on PATH" >&2; exit 1; }
   echo "setup: done"
 fi

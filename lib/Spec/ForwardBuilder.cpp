@@ -78,6 +78,11 @@ private:
   Value norm(Value x, Value w) {
     return RmsNormOp::create(b, x, w, llvm::APFloat(arch.rms_norm_eps()));
   }
+  /// MLA's norms of the compressed query and key/value take a fixed eps of
+  /// 1e-6, whatever rms_norm_eps says (DeepSeek's and transformers' code).
+  Value latentNorm(Value x, Value w) {
+    return RmsNormOp::create(b, x, w, llvm::APFloat(1e-6));
+  }
   Value add(Value x, Value y) { return AddOp::create(b, x, y); }
   /// Keeps [:, from:from+len] of a [batch, seq, ...] tensor.
   Value sliceSeq(Value x, int64_t from, int64_t len);
@@ -209,7 +214,7 @@ Value ForwardBuilder::mlaAttention(Value x, const std::string &prefix,
     Value qa = param(p + "q_a_proj.weight", {qRank, hidden}, InitKind::normal);
     Value qNorm = param(p + "q_a_layernorm.weight", {qRank}, InitKind::ones);
     Value qb = param(p + "q_b_proj.weight", {heads * qkDim, qRank}, InitKind::normal);
-    q = linear(norm(linear(x, qa), qNorm), qb);
+    q = linear(latentNorm(linear(x, qa), qNorm), qb);
   } else {
     Value wq = param(p + "q_proj.weight", {heads * qkDim, hidden}, InitKind::normal);
     q = linear(x, wq);
@@ -236,7 +241,7 @@ Value ForwardBuilder::mlaAttention(Value x, const std::string &prefix,
   Value kPe = SliceOp::create(b, latent, ArrayRef<int64_t>{0, 0, kvRank},
                               ArrayRef<int64_t>{batch, len, kvRank + ropeDim},
                               nullptr);
-  Value kv = reshape(linear(norm(compressed, kvNorm), kvb),
+  Value kv = reshape(linear(latentNorm(compressed, kvNorm), kvb),
                      {batch, len, heads, nope + vDim});
   Value kNope = SliceOp::create(b, kv, ArrayRef<int64_t>{0, 0, 0, 0},
                                 ArrayRef<int64_t>{batch, len, heads, nope},

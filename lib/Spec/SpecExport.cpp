@@ -37,6 +37,15 @@ FailureOr<std::string> mlir::dsv3::huggingFaceConfig(const spec::ModelSpec &s,
     return refuse("it has MTP modules (mtp.depth " +
                   std::to_string(s.mtp().depth()) +
                   "), which transformers' DeepSeek classes do not compute");
+  if (moe.num_shared_experts() == 0)
+    return refuse("it has no shared expert; transformers' DeepSeek classes "
+                  "always have one");
+  if (arch.has_yarn() && arch.yarn().factor() > 1 &&
+      (arch.yarn().mscale() == 0) != (arch.yarn().mscale_all_dim() == 0) &&
+      arch.yarn().mscale() != 1)
+    return refuse("its YaRN mscale is scaled against a zero mscale_all_dim "
+                  "(or the reverse), which transformers computes "
+                  "differently");
   bool sigmoid = moe.scoring() == spec::MoE::SIGMOID;
   bool grouped = moe.n_group() > 1;
   if (sigmoid) {
@@ -48,9 +57,13 @@ FailureOr<std::string> mlir::dsv3::huggingFaceConfig(const spec::ModelSpec &s,
       return refuse("its sigmoid router ranks groups by their best score; "
                     "transformers' DeepseekV3 ranks them by the sum of two");
   } else {
-    if (moe.norm_topk_prob() && moe.top_k() > 1)
+    if (moe.norm_topk_prob())
       return refuse("its softmax router normalizes the top-k weights "
                     "(moe.norm_topk_prob); transformers' DeepseekV2 does not");
+    if (moe.bias_update_speed() > 0)
+      return refuse("its softmax router has a correction bias "
+                    "(moe.bias_update_speed); transformers' DeepseekV2 has "
+                    "none");
     if (grouped && moe.group_score() != spec::MoE::MAX)
       return refuse("its softmax router ranks groups by the sum of two "
                     "scores; transformers' DeepseekV2 ranks them by the best");

@@ -152,7 +152,10 @@ private:
         return 0;
     }
     size_t at = text.find("\"" + key.str() + "\"", from);
-    return at == std::string::npos ? 0 : lineOf(text, at);
+    // A key that is missing from its object: the object's line.
+    if (at == std::string::npos)
+      return parent.empty() ? 0 : lineOf(text, from);
+    return lineOf(text, at);
   }
 
   void error(StringRef key, const Twine &message, StringRef parent = "") {
@@ -279,10 +282,49 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(json config) {
     loaded.derived.push_back(std::string(key) + " = " + value.dump() +
                              " (absent; the " + modelType + " default)");
   };
+  // Every field that shapes the math, as transformers' DeepseekV3Config /
+  // DeepseekV2Config default it (null where theirs is None).
   bool v3 = modelType == "deepseek_v3";
   derive("scoring_func", v3 ? "sigmoid" : "softmax");
   derive("topk_method", v3 ? "noaux_tc" : "greedy");
   derive("norm_topk_prob", v3);
+  derive("vocab_size", v3 ? 129280 : 102400);
+  derive("hidden_size", v3 ? 7168 : 4096);
+  derive("intermediate_size", v3 ? 18432 : 11008);
+  derive("moe_intermediate_size", v3 ? 2048 : 1407);
+  derive("num_hidden_layers", v3 ? 61 : 32);
+  derive("num_attention_heads", v3 ? 128 : 32);
+  derive("n_shared_experts", v3 ? 1 : 2);
+  derive("n_routed_experts", v3 ? 256 : 64);
+  derive("routed_scaling_factor", v3 ? 2.5 : 1.0);
+  derive("kv_lora_rank", 512);
+  derive("q_lora_rank", 1536);
+  derive("qk_rope_head_dim", 64);
+  derive("qk_nope_head_dim", 128);
+  derive("v_head_dim", 128);
+  derive("first_k_dense_replace", v3 ? 3 : 0);
+  derive("rms_norm_eps", 1e-6);
+  derive("tie_word_embeddings", false);
+  if (v3) {
+    derive("n_group", 8);
+    derive("topk_group", 4);
+    derive("num_experts_per_tok", 8);
+    derive("num_nextn_predict_layers", 1);
+  }
+  if (!config.contains("rope_parameters") && !config.contains("rope_scaling"))
+    derive("rope_theta", 10000.0);
+  // DeepSeek-V3 routes one way only (its own code and transformers' refuse
+  // or ignore anything else).
+  if (v3) {
+    auto method = config.find("topk_method");
+    auto scoring = config.find("scoring_func");
+    if (scoring != config.end() && *scoring != "sigmoid")
+      error("scoring_func", "model_type deepseek_v3 scores experts with a "
+                            "sigmoid, got " + scoring->dump());
+    if (method != config.end() && *method != "noaux_tc")
+      error("topk_method", "model_type deepseek_v3 routes with \"noaux_tc\" "
+                           "(the correction bias), got " + method->dump());
+  }
 
   struct IntKey {
     const char *key;
@@ -390,9 +432,19 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(json config) {
   k["arch.attention.kind"] = "kv_lora_rank";
   k["arch.attention.num_kv_heads"] = "num_key_value_heads";
   int64_t kvHeads;
-  if (getInt(config, "num_key_value_heads", kvHeads) &&
-      attn->kind() == spec::Attention::MHA)
-    attn->set_num_kv_heads(kvHeads);
+  if (getInt(config, "num_key_value_heads", kvHeads, std::nullopt)) {
+    if (attn->kind() == spec::Attention::MHA)
+      attn->set_num_kv_heads(kvHeads);
+    else if (kvHeads != arch->num_heads())
+      error("num_key_value_heads",
+            "with MLA every head has its own key and value (from the "
+            "shared latent); it must equal num_attention_heads (" +
+                Twine(arch->num_heads()) + "), got " + Twine(kvHeads));
+  }
+  double dropout;
+  if (getDouble(config, "attention_dropout", dropout) && dropout != 0)
+    error("attention_dropout", "attention dropout is not supported; it must "
+                               "be 0, got " + Twine(json(dropout).dump()));
 
   // Settings the graph does not model must have the values it assumes.
   std::string act;
@@ -476,9 +528,15 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(json config) {
     if (!scaling->is_object()) {
       error(ropeKey, "expected an object or null, got " + typeName(*scaling));
     } else {
-      std::string type;
-      if (!getString(*scaling, "type", type, ropeKey))
-        getString(*scaling, "rope_type", type, ropeKey);
+      std::string type, ropeType;
+      bool hasType = getString(*scaling, "type", type, ropeKey);
+      bool hasRopeType = getString(*scaling, "rope_type", ropeType, ropeKey);
+      if (hasType && hasRopeType && type != ropeType)
+        error("rope_type", "\"" + ropeType + "\" disagrees with type \"" +
+                               type + "\"",
+              ropeKey);
+      if (!hasType)
+        type = hasRopeType ? ropeType : hasParameters ? "default" : "";
       bool plain = hasParameters && type == "default";
       if (type != "yarn" && !plain)
         error(scaling->contains("type") ? "type" : "rope_type",
@@ -498,19 +556,30 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(json config) {
                 ropeKey);
       double v;
       int64_t n;
-      if (hasParameters && getDouble(*scaling, "rope_theta", v, ropeKey)) {
+      if (getDouble(*scaling, "rope_theta", v, ropeKey)) {
         if (config.contains("rope_theta") && config["rope_theta"] != v)
-          error("rope_theta", "differs from rope_parameters.rope_theta");
+          error("rope_theta",
+                Twine("differs from ") + ropeKey + ".rope_theta");
         arch->set_rope_theta(v);
-        k["arch.rope_theta"] = "rope_parameters.rope_theta";
+        k["arch.rope_theta"] = std::string(ropeKey) + ".rope_theta";
       }
       if (!plain) {
         auto *yarn = arch->mutable_yarn();
         if (getDouble(*scaling, "factor", v, ropeKey))
           yarn->set_factor(v);
+        else
+          error("factor", "YaRN needs its context extension factor",
+                ropeKey);
         if (getInt(*scaling, "original_max_position_embeddings", n,
                    std::nullopt, ropeKey))
           yarn->set_original_max_position(n);
+        else if (getInt(config, "max_position_embeddings", n))
+          yarn->set_original_max_position(n);
+        else
+          error("original_max_position_embeddings",
+                "YaRN needs the context length before extension (here or "
+                "as max_position_embeddings)",
+                ropeKey);
         if (getDouble(*scaling, "beta_fast", v, ropeKey))
           yarn->set_beta_fast(v);
         if (getDouble(*scaling, "beta_slow", v, ropeKey))
@@ -519,6 +588,17 @@ FailureOr<LoadedSpec> ConfigTranslator::translate(json config) {
           yarn->set_mscale(v);
         if (getDouble(*scaling, "mscale_all_dim", v, ropeKey))
           yarn->set_mscale_all_dim(v);
+        // DeepSeek's code scales the rotary tables by mscale(f, mscale) /
+        // mscale(f, mscale_all_dim) always; transformers only when both are
+        // non-zero, and by mscale(f, 1) otherwise. They agree unless one
+        // is zero and mscale is not 1.
+        if ((yarn->mscale() == 0) != (yarn->mscale_all_dim() == 0) &&
+            yarn->mscale() != 1)
+          error("mscale",
+                "with mscale_all_dim " + Twine(json(yarn->mscale_all_dim()).dump()) +
+                    " DeepSeek's code and transformers scale the rotary "
+                    "tables differently; give both non-zero, or mscale 1",
+                ropeKey);
         std::string parent = ropeKey;
         k["arch.yarn.factor"] = parent + ".factor";
         k["arch.yarn.original_max_position"] =

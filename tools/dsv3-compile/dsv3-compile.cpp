@@ -53,7 +53,8 @@ enum class Emit {
   LLVM,
   Object,
   Executable,
-  PTX
+  PTX,
+  HfConfig
 };
 
 cl::OptionCategory category("dsv3-compile options");
@@ -95,7 +96,11 @@ cl::opt<Emit> emit(
                    "default with --target or -o FILE.dsv3)"),
         clEnumValN(Emit::PTX, "ptx",
                    "with --target=cuda: the PTX of every GPU function of "
-                   "the executable")),
+                   "the executable"),
+        clEnumValN(Emit::HfConfig, "hf-config",
+                   "the model as a Hugging Face config.json (what every "
+                   "checkpoint of its executable carries), or why "
+                   "transformers cannot compute it")),
     cl::cat(category));
 
 cl::opt<bool> summary("summary",
@@ -299,7 +304,8 @@ int main(int argc, char **argv) {
       "executable that dsv3-run trains (-o MODEL.dsv3, for the description's\n"
       "compile.target unless --target says otherwise), or prints the forward\n"
       "graph (--emit=forward), the training step (--emit=train), the lowered\n"
-      "module (--emit=lowered), parameter and FLOP counts (--summary) or the\n"
+      "module (--emit=lowered), the Hugging Face config.json its checkpoints\n"
+      "carry (--emit=hf-config), parameter and FLOP counts (--summary) or the\n"
       "cost and memory plan (--report). The compile settings override the\n"
       "description's compile {} block; one the compiler cannot honour yet is\n"
       "refused by name.\n");
@@ -316,7 +322,8 @@ int main(int argc, char **argv) {
     emit = Emit::Executable;
   if (emit == Emit::None && !summary && !report)
     usage("nothing to do: name an executable with -o MODEL.dsv3, or pass "
-          "--emit=forward|train|lowered|llvm|object|ptx, --summary or "
+          "--emit=forward|train|lowered|llvm|object|ptx|hf-config, "
+          "--summary or "
           "--report");
   bool native = emit == Emit::LLVM || emit == Emit::Object ||
                 emit == Emit::Executable || emit == Emit::PTX;
@@ -381,6 +388,28 @@ int main(int argc, char **argv) {
     }
   }
   loadTimer.stopTimer();
+
+  if (emit == Emit::HfConfig) {
+    if (!loaded)
+      usage("--emit=hf-config needs a model description (.pbtxt or "
+            "config.json), not a forward graph");
+    std::string whyNot;
+    FailureOr<std::string> config = huggingFaceConfig(loaded->spec, whyNot);
+    if (failed(config)) {
+      llvm::errs() << inputPath << ": no Hugging Face config: " << whyNot
+                   << "\n";
+      return 1;
+    }
+    std::string error;
+    auto output = openOutputFile(outputPath, &error);
+    if (!output) {
+      llvm::errs() << "dsv3-compile: " << error << "\n";
+      return 1;
+    }
+    output->os() << *config;
+    output->keep();
+    return 0;
+  }
 
   // The pipeline's options: the description's compile {}, then the flags.
   TrainPipelineOptions options;

@@ -74,6 +74,33 @@ TEST(HuggingFaceCheckpoint, DequantizesFp8PerBlockWithPartialBlocks) {
   EXPECT_EQ(ckpt->unread(), std::vector<std::string>{"extra.weight"});
 }
 
+TEST(HuggingFaceCheckpoint, RoundsOnceAndRefusesOverflowAndNaN) {
+  std::string dir = tempDir("round");
+  // Just above the halfway point between bf16's 1 and 1 + 2^-7: rounded to
+  // f32 first it would become the halfway point and then round to even, 1.
+  std::vector<double> v = {1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -30)};
+  std::vector<float> big = {1e5f}, nan = {NAN};
+  ASSERT_TRUE(writeSafetensors(dir + "/model.safetensors",
+                               {{"v", DType::F64, {1}, v.data()},
+                                {"big", DType::F32, {1}, big.data()},
+                                {"nan", DType::F32, {1}, nan.data()}},
+                               {})
+                  .isOk());
+  auto ckpt = HuggingFaceCheckpoint::open(dir);
+  ASSERT_TRUE(ckpt.isOk());
+  uint16_t b = 0;
+  ASSERT_TRUE(ckpt->read("v", {1}, TYPE_BF16, &b).isOk());
+  EXPECT_EQ(b, 0x3f81); // 1 + 2^-7
+  Status s = ckpt->read("big", {1}, TYPE_F16, &b);
+  EXPECT_NE(s.message().find("big: element 0 (100000.000000) overflows f16"),
+            std::string::npos)
+      << s.message();
+  float f;
+  s = ckpt->read("nan", {1}, TYPE_F32, &f);
+  EXPECT_NE(s.message().find("(a weight must be finite)"), std::string::npos)
+      << s.message();
+}
+
 TEST(HuggingFaceCheckpoint, RefusesFp8WithoutScalesAndMisplacedShards) {
   std::string dir = tempDir("noscale");
   std::vector<uint8_t> q(4, 0x38);
