@@ -131,10 +131,16 @@ Expected<LoadedCheckpoint> CheckpointStore::loadLatest() const {
   if (Status s = readFile(latest, bytes); !s)
     return Status::error(root_ + ": no checkpoint here (" + s.message() + ")");
   std::string name(bytes.begin(), bytes.end());
-  while (!name.empty() && (name.back() == '\n' || name.back() == ' '))
+  if (!name.empty() && name.back() == '\n')
     name.pop_back();
-  if (name.rfind("step-", 0) != 0 || name.find('/') != std::string::npos)
-    return Status::error(latest + ": does not name a step directory");
+  // Exactly what save() writes: "step-" and eight or more digits.
+  bool digits = name.size() >= 13 &&
+                name.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (name.rfind("step-", 0) != 0 || !digits)
+    return Status::error(latest + ": does not name a step directory (it "
+                                  "holds '" +
+                         name.substr(0, 64) +
+                         "'; expected step-NNNNNNNN and a newline)");
   return load(root_ + "/" + name);
 }
 
@@ -168,6 +174,21 @@ Expected<LoadedCheckpoint> CheckpointStore::load(const std::string &dir) {
   ckpt.state.step = json["step"].get<int64_t>();
   ckpt.state.rng = json["rng"].get<std::string>();
   ckpt.state.dataCursor = json["data_cursor"].get<int64_t>();
+  if (ckpt.state.step < 0)
+    return Status::error(statePath + ": step " +
+                         std::to_string(ckpt.state.step) +
+                         " (a step count is not negative)");
+  if (ckpt.state.dataCursor < 0 || ckpt.state.dataCursor >= (int64_t(1) << 62))
+    return Status::error(statePath + ": data_cursor " +
+                         std::to_string(ckpt.state.dataCursor) +
+                         " is not a position a run reaches (0 to 2^62)");
+  // The trainer's RNG state is its seed, in decimal.
+  const std::string &rng = ckpt.state.rng;
+  if (rng.empty() || rng.size() > 20 ||
+      rng.find_first_not_of("0123456789") != std::string::npos ||
+      (rng.size() == 20 && rng > "18446744073709551615"))
+    return Status::error(statePath + ": rng '" + rng.substr(0, 32) +
+                         "' is not a seed (a decimal 64-bit integer)");
   auto params = SafetensorsFile::read(dir + "/model.safetensors");
   if (!params)
     return params.status();

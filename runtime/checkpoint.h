@@ -23,7 +23,8 @@ namespace dsv3::runtime {
 struct CheckpointState {
   std::string model;
   int64_t step = 0;
-  /// Opaque RNG state and data cursor of the trainer, restored as is.
+  /// The trainer's RNG state (its seed, in decimal; anything else is
+  /// refused on load) and data cursor, restored as they are.
   std::string rng;
   int64_t dataCursor = 0;
   /// The model's Hugging Face config.json, written beside model.safetensors

@@ -11,10 +11,52 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <elf.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 namespace dsv3::runtime {
+
+Status checkSharedObject(const std::string &bytes) {
+  auto within = [&](uint64_t offset, uint64_t size) {
+    return offset <= bytes.size() && size <= bytes.size() - offset;
+  };
+  Elf64_Ehdr eh;
+  if (bytes.size() < sizeof(eh) ||
+      std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0)
+    return Status::error("no ELF header");
+  std::memcpy(&eh, bytes.data(), sizeof(eh));
+  if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+      eh.e_type != ET_DYN || eh.e_machine != EM_X86_64)
+    return Status::error("not a 64-bit little-endian x86-64 shared object");
+  if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
+      !within(eh.e_phoff, uint64_t(eh.e_phnum) * sizeof(Elf64_Phdr)))
+    return Status::error("program headers outside the file");
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+    if (ph.p_type == PT_LOAD && !within(ph.p_offset, ph.p_filesz))
+      return Status::error("segment " + std::to_string(i) + " ends at byte " +
+                           std::to_string(ph.p_offset + ph.p_filesz) +
+                           " of " + std::to_string(bytes.size()));
+  }
+  if (eh.e_shnum > 0) {
+    if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
+        !within(eh.e_shoff, uint64_t(eh.e_shnum) * sizeof(Elf64_Shdr)))
+      return Status::error("section headers outside the file");
+    for (int i = 0; i < eh.e_shnum; ++i) {
+      Elf64_Shdr sh;
+      std::memcpy(&sh, bytes.data() + eh.e_shoff + i * sizeof(sh),
+                  sizeof(sh));
+      if (sh.sh_type != SHT_NOBITS && !within(sh.sh_offset, sh.sh_size))
+        return Status::error("section " + std::to_string(i) +
+                             " lies outside the file");
+    }
+  }
+  return Status::ok();
+}
+
+
 
 namespace {
 
@@ -90,6 +132,9 @@ Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe,
   const std::string &library = exe.kernel_library();
   if (library.empty())
     return Status::error("the executable holds no kernel library");
+  if (Status s = checkSharedObject(library); !s)
+    return Status::error("the kernel library is not a loadable shared "
+                         "object: " + s.message());
   int fd = memfd_create("dsv3-kernels", MFD_CLOEXEC);
   if (fd < 0)
     return Status::error(std::string("memfd_create: ") + std::strerror(errno));

@@ -20,6 +20,12 @@
 
 namespace dsv3::runtime {
 
+/// Checks that an ELF shared object for this machine holds everything its
+/// headers point at, so the dynamic loader never maps past the end of a
+/// truncated or crafted file (which is a SIGBUS inside dlopen).
+Status checkSharedObject(const std::string &bytes);
+
+
 class CpuBackend : public Backend {
 public:
   /// Fails with the reason when the arena does not fit in the memory

@@ -64,6 +64,12 @@ public:
       ::close(fd);
       return Status::error(path + ": cannot stat: " + std::strerror(errno));
     }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::error(path + (S_ISDIR(st.st_mode)
+                                       ? ": is a directory, not a data file"
+                                       : ": not a regular file"));
+    }
     auto file = std::make_shared<MappedFile>();
     file->size_ = static_cast<size_t>(st.st_size);
     if (file->size_ > 0) {

@@ -5,7 +5,12 @@
 #include "executable_format.h"
 #include "file_util.h"
 
+#include <algorithm>
+#include <iterator>
+#include <limits>
+#include <map>
 #include <sstream>
+#include <vector>
 
 namespace dsv3::runtime {
 
@@ -126,16 +131,53 @@ Expected<Executable> loadExecutable(const std::string &path) {
   return parseExecutable(std::string(bytes.begin(), bytes.end()), path);
 }
 
+namespace {
+
+/// The product of `factors`, or -1 when it overflows an int64 (the factors
+/// are non-negative).
+int64_t product(std::initializer_list<int64_t> factors) {
+  int64_t p = 1;
+  for (int64_t f : factors)
+    if (f < 0 || __builtin_mul_overflow(p, f, &p))
+      return -1;
+  return p;
+}
+
+} // namespace
+
 Status checkExecutable(const Executable &exe, const std::string &path) {
   auto fail = [&](const std::string &what) {
     return Status::error(path + ": invalid executable: " + what);
   };
-  if (exe.format_version() != 1)
+  if (exe.format_version() != 2)
     return fail("format version " + std::to_string(exe.format_version()) +
-                ", this dsv3-run reads version 1");
+                ", this dsv3-run reads version 2 (recompile the model with "
+                "this dsv3-compile)");
+  if (exe.target() != "cpu" && exe.target() != "cuda")
+    return fail("target '" + exe.target() + "' (cpu or cuda)");
   if (exe.arena_bytes() < 0)
     return fail("negative arena size");
+  if (exe.peak_live_bytes() < 0 || exe.peak_live_bytes() > exe.arena_bytes())
+    return fail("peak live bytes " + std::to_string(exe.peak_live_bytes()) +
+                " outside [0, the arena's " +
+                std::to_string(exe.arena_bytes()) + "]");
+  if (exe.total_steps() < 0)
+    return fail("negative total_steps " + std::to_string(exe.total_steps()));
+  if (exe.commands_size() == 0)
+    return fail("no commands");
+  // The batch the loader packs: [micro_batch, seq_len] i32 per field.
+  int64_t batchBytes = 0;
+  if (exe.micro_batch() < 1 || exe.seq_len() < 1 || exe.vocab_size() < 1 ||
+      __builtin_mul_overflow(exe.micro_batch(), exe.seq_len(), &batchBytes) ||
+      __builtin_mul_overflow(batchBytes, int64_t(4), &batchBytes) ||
+      batchBytes > exe.arena_bytes())
+    return fail("batch " + std::to_string(exe.micro_batch()) + " x " +
+                std::to_string(exe.seq_len()) + " with vocabulary " +
+                std::to_string(exe.vocab_size()) +
+                ": each must be positive and the batch must fit the arena");
   int n = exe.buffers_size();
+  int losses = 0, steps = 0;
+  std::vector<std::string> batchFields;
   for (int i = 0; i < n; ++i) {
     const Buffer &b = exe.buffers(i);
     std::string which = "buffer " + std::to_string(i) +
@@ -143,17 +185,27 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
     size_t eb = elementBytes(b.dtype());
     if (eb == 0)
       return fail(which + " has no element type");
+    if (!Role_IsValid(b.role()) || b.role() == ROLE_UNSPECIFIED)
+      return fail(which + " has no known role (" + std::to_string(b.role()) +
+                  ")");
     int64_t elements = 1;
     for (int64_t d : b.shape()) {
       if (d < 0)
         return fail(which + " has a negative dimension");
-      elements *= d;
+      if (__builtin_mul_overflow(elements, d, &elements))
+        return fail(which + " has more elements than an int64 counts");
     }
-    if (b.bytes() != elements * static_cast<int64_t>(eb))
+    int64_t needed;
+    if (__builtin_mul_overflow(elements, static_cast<int64_t>(eb), &needed) ||
+        b.bytes() != needed)
       return fail(which + " is " + std::to_string(b.bytes()) +
                   " bytes, its shape needs " +
-                  std::to_string(elements * eb));
-    if (b.offset() < 0 || b.offset() + b.bytes() > exe.arena_bytes())
+                  (needed == elements * static_cast<int64_t>(eb)
+                       ? std::to_string(needed)
+                       : std::string("more than an int64 counts")));
+    // Written so that it cannot overflow: offset + bytes <= arena.
+    if (b.offset() < 0 || b.offset() > exe.arena_bytes() ||
+        b.bytes() > exe.arena_bytes() - b.offset())
       return fail(which + " lies outside the arena");
     if (b.offset() % 64 != 0)
       return fail(which + " is not 64-byte aligned");
@@ -162,7 +214,75 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       return fail(which + " is the step number but not an i64 scalar");
     if (b.role() == BATCH && b.dtype() != TYPE_I32)
       return fail(which + " is a batch input but not i32");
+    if (b.role() == LOSS && (b.dtype() != TYPE_F32 || b.bytes() != 4))
+      return fail(which + " is the loss but not an f32 scalar");
+    steps += b.role() == STEP;
+    losses += b.role() == LOSS;
+    if (b.role() == BATCH) {
+      static const char *const kFields[] = {"tokens", "targets", "positions",
+                                            "segment_ids"};
+      if (std::find(std::begin(kFields), std::end(kFields), b.batch_field()) ==
+          std::end(kFields))
+        return fail(which + " is batch field '" + b.batch_field() +
+                    "' (tokens, targets, positions or segment_ids)");
+      if (std::find(batchFields.begin(), batchFields.end(), b.batch_field()) !=
+          batchFields.end())
+        return fail(which + " is batch field '" + b.batch_field() +
+                    "' a second time");
+      batchFields.push_back(b.batch_field());
+      if (b.shape_size() != 2 || b.shape(0) != exe.micro_batch() ||
+          b.shape(1) != exe.seq_len())
+        return fail(which + " is not the [" +
+                    std::to_string(exe.micro_batch()) + ", " +
+                    std::to_string(exe.seq_len()) + "] batch");
+    }
+    if (b.role() == PARAM || b.role() == OPT_STATE) {
+      const std::string &kind = b.init().kind();
+      if (kind != "normal" && kind != "zeros" && kind != "ones")
+        return fail(which + " has initializer '" + kind +
+                    "' (normal, zeros or ones)");
+      if (kind == "normal" && !(b.init().std() >= 0 && b.init().std() < 1e6))
+        return fail(which + " has a normal initializer with std " +
+                    std::to_string(b.init().std()));
+    }
+    // The token embedding is indexed by the tokens the loader admits.
+    static const std::string kEmbedding = "embed_tokens.weight";
+    if (b.role() == PARAM && b.name().size() >= kEmbedding.size() &&
+        b.name().compare(b.name().size() - kEmbedding.size(),
+                         kEmbedding.size(), kEmbedding) == 0 &&
+        (b.shape_size() != 2 || b.shape(0) < exe.vocab_size()))
+      return fail(which + " has fewer rows than the vocabulary (" +
+                  std::to_string(exe.vocab_size()) + ")");
   }
+  if (losses != 1 || steps != 1)
+    return fail(std::to_string(losses) + " loss and " + std::to_string(steps) +
+                " step buffers; an executable has one of each");
+  // State that lives across steps never shares bytes with other state.
+  {
+    std::vector<std::pair<int64_t, int>> persistent;
+    for (int i = 0; i < n; ++i) {
+      Role role = exe.buffers(i).role();
+      if (role != ACTIVATION && exe.buffers(i).bytes() > 0)
+        persistent.emplace_back(exe.buffers(i).offset(), i);
+    }
+    std::sort(persistent.begin(), persistent.end());
+    for (size_t k = 1; k < persistent.size(); ++k) {
+      const Buffer &prev = exe.buffers(persistent[k - 1].second);
+      if (prev.offset() + prev.bytes() > persistent[k].first)
+        return fail("buffers " + std::to_string(persistent[k - 1].second) +
+                    " and " + std::to_string(persistent[k].second) +
+                    " (both kept across steps) overlap in the arena");
+    }
+  }
+  std::map<std::string, const KernelSignature *> signatures;
+  for (const KernelSignature &k : exe.kernels())
+    if (!signatures.emplace(k.kernel(), &k).second)
+      return fail("kernel " + k.kernel() + " has two signatures");
+  auto overlap = [&](int x, int y) {
+    const Buffer &a = exe.buffers(x), &b = exe.buffers(y);
+    return a.offset() < b.offset() + b.bytes() &&
+           b.offset() < a.offset() + a.bytes();
+  };
   auto buffer = [&](int id, ElementType type, int64_t minBytes,
                     const std::string &what) -> Status {
     if (id < 0 || id >= n)
@@ -195,19 +315,43 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
     std::string what = "command " + std::to_string(i);
     Status s;
     switch (c.kind_case()) {
-    case Command::kLaunch:
-      if (c.launch().kernel().empty())
+    case Command::kLaunch: {
+      const Launch &l = c.launch();
+      if (exe.target() != "cpu")
+        return fail(what + " is a cpu kernel launch in a " + exe.target() +
+                    " executable");
+      if (l.kernel().empty())
         return fail(what + " launches no kernel");
-      for (int id : c.launch().inputs())
-        if (!(s = buffer(id, ELEMENT_TYPE_UNSPECIFIED, 0, what)))
-          return s;
-      for (int id : c.launch().outputs())
-        if (!(s = buffer(id, ELEMENT_TYPE_UNSPECIFIED, 0, what)))
-          return s;
-      for (int id : c.launch().scratch())
-        if (!(s = buffer(id, ELEMENT_TYPE_UNSPECIFIED, 0, what)))
-          return s;
+      auto sig = signatures.find(l.kernel());
+      if (sig == signatures.end())
+        return fail(what + " launches " + l.kernel() +
+                    ", which has no signature");
+      // Every buffer exactly as large as the kernel's code takes it.
+      auto args = [&](const auto &ids, const auto &bytes,
+                      const char *kind) -> Status {
+        if (ids.size() != bytes.size())
+          return fail(what + " (" + l.kernel() + ") passes " +
+                      std::to_string(ids.size()) + " " + kind +
+                      ", the kernel takes " + std::to_string(bytes.size()));
+        for (int j = 0; j < ids.size(); ++j) {
+          if (Status st = buffer(ids[j], ELEMENT_TYPE_UNSPECIFIED, 0, what);
+              !st)
+            return st;
+          if (exe.buffers(ids[j]).bytes() != bytes[j])
+            return fail(what + " (" + l.kernel() + ") passes buffer " +
+                        std::to_string(ids[j]) + " of " +
+                        std::to_string(exe.buffers(ids[j]).bytes()) +
+                        " bytes as " + kind + " " + std::to_string(j) +
+                        ", the kernel takes " + std::to_string(bytes[j]));
+        }
+        return Status::ok();
+      };
+      if (!(s = args(l.inputs(), sig->second->input_bytes(), "inputs")) ||
+          !(s = args(l.outputs(), sig->second->output_bytes(), "outputs")) ||
+          !(s = args(l.scratch(), sig->second->scratch_bytes(), "scratch")))
+        return s;
       break;
+    }
     case Command::kGemm: {
       const Gemm &g = c.gemm();
       if (g.batch() < 1 || g.m() < 1 || g.n() < 1 || g.k() < 1 ||
@@ -219,12 +363,20 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
         return s;
       int64_t eb = elementBytes(type);
       auto need = [&](int64_t stride, int64_t rows, int64_t cols) {
-        return ((g.batch() - 1) * stride + rows * cols) * eb;
+        int64_t before = product({g.batch() - 1, stride});
+        int64_t one = product({rows, cols});
+        int64_t total;
+        if (before < 0 || one < 0 || __builtin_add_overflow(before, one, &total))
+          return std::numeric_limits<int64_t>::max();
+        total = product({total, eb});
+        return total < 0 ? std::numeric_limits<int64_t>::max() : total;
       };
       if (!(s = buffer(g.a(), type, need(g.stride_a(), g.m(), g.k()), what)) ||
           !(s = buffer(g.b(), type, need(g.stride_b(), g.k(), g.n()), what)) ||
           !(s = buffer(g.c(), type, need(g.stride_c(), g.m(), g.n()), what)))
         return s;
+      if (overlap(g.c(), g.a()) || overlap(g.c(), g.b()))
+        return fail(what + ": the GEMM's result overlaps an operand");
       break;
     }
     case Command::kGroupedGemm: {
@@ -235,20 +387,27 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       if (!(s = gemmType(g.y(), what, type)))
         return s;
       int64_t eb = elementBytes(type);
-      int64_t xBytes = g.rows() * g.k() * eb;
-      int64_t wBytes = g.weight_grad() ? g.rows() * g.n() * eb
-                                       : g.experts() * g.k() * g.n() * eb;
-      int64_t yBytes = g.weight_grad() ? g.experts() * g.k() * g.n() * eb
-                                       : g.rows() * g.n() * eb;
+      auto bytes = [](int64_t p) {
+        return p < 0 ? std::numeric_limits<int64_t>::max() : p;
+      };
+      int64_t xBytes = bytes(product({g.rows(), g.k(), eb}));
+      int64_t rowsN = bytes(product({g.rows(), g.n(), eb}));
+      int64_t weights = bytes(product({g.experts(), g.k(), g.n(), eb}));
+      int64_t wBytes = g.weight_grad() ? rowsN : weights;
+      int64_t yBytes = g.weight_grad() ? weights : rowsN;
       if (!(s = buffer(g.x(), type, xBytes, what)) ||
           !(s = buffer(g.w(), type, wBytes, what)) ||
-          !(s = buffer(g.group_sizes(), TYPE_I32, g.experts() * 4, what)) ||
+          !(s = buffer(g.group_sizes(), TYPE_I32,
+                       bytes(product({g.experts(), 4})), what)) ||
           !(s = buffer(g.y(), type, yBytes, what)))
         return s;
       break;
     }
     case Command::kGpuLaunch: {
       const GpuLaunch &l = c.gpu_launch();
+      if (exe.target() != "cuda")
+        return fail(what + " is a GPU launch in a " + exe.target() +
+                    " executable");
       if (l.function().empty() || l.grid_size() != 3 || l.block_size() != 3)
         return fail(what + ": a GPU launch needs a function and 3-d sizes");
       for (int d = 0; d < 3; ++d)

@@ -10,6 +10,9 @@
 #include <cmath>
 #include <cstring>
 #include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace dsv3::runtime {
 
@@ -62,6 +65,20 @@ Status TraceWriter::close() {
   }
   nlohmann::json trace = {{"traceEvents", events},
                           {"displayTimeUnit", "ms"}};
+  // A device or pipe (/dev/stdout, /dev/full) is written as it is; a file
+  // through a temporary one, so a failed run never leaves half a trace.
+  struct stat st;
+  if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode))
+      return Status::error(path_ + ": is a directory, not a trace file");
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      return Status::error(path_ + ": cannot write the trace: " +
+                           std::strerror(errno));
+    Status s = writeAll(fd, trace.dump(), path_);
+    ::close(fd);
+    return s;
+  }
   std::string tmp = path_ + ".tmp";
   if (Status s = writeFileSynced(tmp, trace.dump()); !s)
     return s;

@@ -93,11 +93,17 @@ Status writeSafetensors(const std::string &path,
 }
 
 Expected<SafetensorsFile> SafetensorsFile::read(const std::string &path) {
+  std::vector<uint8_t> bytes;
+  if (Status status = readFile(path, bytes); !status)
+    return status;
+  return parse(std::move(bytes), path);
+}
+
+Expected<SafetensorsFile> SafetensorsFile::parse(std::vector<uint8_t> bytes,
+                                                 const std::string &path) {
   SafetensorsFile file;
   file.path_ = path;
-  Status status = readFile(path, file.bytes_);
-  if (!status)
-    return status;
+  file.bytes_ = std::move(bytes);
   const std::vector<uint8_t> &b = file.bytes_;
   auto fail = [&](size_t offset, const std::string &what) {
     return Status::error(path + ": at byte " + std::to_string(offset) + ": " +

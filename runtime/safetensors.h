@@ -50,6 +50,9 @@ Status writeSafetensors(const std::string &path,
 class SafetensorsFile {
 public:
   static Expected<SafetensorsFile> read(const std::string &path);
+  /// The same checks on bytes already in memory (`path` names them).
+  static Expected<SafetensorsFile> parse(std::vector<uint8_t> bytes,
+                                         const std::string &path);
 
   struct Entry {
     DType dtype;

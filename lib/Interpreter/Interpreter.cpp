@@ -125,6 +125,9 @@ LogicalResult Evaluator::evalOp(Operation &op) {
         &op, call.getCalleeAttr());
     if (!callee)
       return op.emitError("interpreter: unknown callee");
+    if (callee.isExternal())
+      return op.emitError("interpreter: @")
+             << call.getCallee() << " is a declaration; it has no body to run";
     SmallVector<HostTensor> args;
     for (const HostTensor *t : in)
       args.push_back(*t);

@@ -39,10 +39,16 @@ private:
   std::string name(StringRef field) const { return loaded.fieldName(field); }
 
   /// `value` must be > 0 (`> min - 1` in general).
+  /// Sizes are at most 2^31 - 1: tensor shapes, element counts and FLOPs
+  /// are computed in 64 bits from them.
   void atLeast(StringRef field, int64_t value, int64_t min) {
     if (value < min)
       error(field, Twine(value) + " must be >= " + Twine(min));
+    else if (value > kMaxSize)
+      error(field, Twine(value) + " must be at most " + Twine(kMaxSize) +
+                       " (2^31 - 1)");
   }
+  static constexpr int64_t kMaxSize = (int64_t(1) << 31) - 1;
   void positive(StringRef field, double value) {
     if (!(value > 0))
       error(field, num(value) + " must be positive");
@@ -61,6 +67,7 @@ private:
   void checkMoE();
   void checkTraining();
   void checkCompile();
+  void checkSizes();
 
   const LoadedSpec &loaded;
   llvm::raw_ostream &errs;
@@ -216,12 +223,49 @@ void Validator::checkCompile() {
   // valid, and --summary or --emit=forward work on it.
 }
 
+void Validator::checkSizes() {
+  // Each size is bounded; so must their products be: an upper bound on
+  // the parameters and on one step's tokens, in 128 bits.
+  const spec::ModelSpec &m = loaded.spec;
+  const spec::Architecture &a = m.arch();
+  const spec::Attention &t = a.attention();
+  atLeast("training.seq_len", m.training().seq_len(), 1);
+  atLeast("arch.dense_intermediate_size",
+          std::max<int64_t>(a.dense_intermediate_size(), 0), 0);
+  atLeast("moe.top_k", std::max<int64_t>(m.moe().top_k(), 0), 0);
+  if (failed)
+    return;
+  using Wide = __int128;
+  Wide hidden = a.hidden_size(), heads = a.num_heads();
+  Wide headWidth = std::max<int64_t>(t.head_dim(), 0) + t.qk_nope_head_dim() +
+                   t.qk_rope_head_dim() + t.v_head_dim() + 1;
+  Wide attention = hidden * (t.q_lora_rank() + t.kv_lora_rank() + hidden) +
+                   (t.q_lora_rank() + t.kv_lora_rank() + hidden) * heads *
+                       headWidth * 3;
+  Wide experts = m.moe().num_routed_experts() + m.moe().num_shared_experts();
+  Wide ffn = 3 * hidden *
+             (std::max<int64_t>(a.dense_intermediate_size(), 0) +
+              experts * std::max<int64_t>(m.moe().intermediate_size(), 0));
+  Wide params = 2 * Wide(a.vocab_size()) * hidden +
+                (Wide(a.num_layers()) + m.mtp().depth()) * (attention + ffn);
+  if (params >= (Wide(1) << 62))
+    error("arch.hidden_size", "the model's sizes give more than 2^62 "
+                              "parameters");
+  Wide tokens = Wide(m.training().micro_batch()) * m.training().seq_len() *
+                m.training().grad_accum();
+  if (tokens > kMaxSize)
+    error("training.micro_batch",
+          "micro_batch x seq_len x grad_accum is more than 2^31 - 1 tokens "
+          "per step");
+}
+
 LogicalResult Validator::run() {
   checkArchitecture();
   checkAttention();
   checkMoE();
   checkTraining();
   checkCompile();
+  checkSizes();
   return failure(failed);
 }
 

@@ -58,6 +58,19 @@ void emitLaunch(func::CallOp call, const StepBuffers &buffers,
     else
       launch->add_scratch(id);
   }
+  // The kernel's signature, from its first launch (every launch of a kernel
+  // passes buffers of the same types).
+  for (const rt::KernelSignature &k : exe.kernels())
+    if (k.kernel() == launch->kernel())
+      return;
+  rt::KernelSignature *signature = exe.add_kernels();
+  signature->set_kernel(launch->kernel());
+  for (int id : launch->inputs())
+    signature->add_input_bytes(exe.buffers(id).bytes());
+  for (int id : launch->outputs())
+    signature->add_output_bytes(exe.buffers(id).bytes());
+  for (int id : launch->scratch())
+    signature->add_scratch_bytes(exe.buffers(id).bytes());
 }
 
 LogicalResult emitGpuLaunches(func::CallOp call, const StepBuffers &buffers,

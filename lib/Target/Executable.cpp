@@ -45,7 +45,7 @@ mlir::dsv3::buildExecutable(ModuleOp module,
   }
 
   rt::Executable exe;
-  exe.set_format_version(1);
+  exe.set_format_version(2);
   exe.set_target(options.target);
   exe.set_spec(options.specText);
   exe.set_hf_config(options.huggingFaceConfig);

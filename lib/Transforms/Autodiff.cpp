@@ -44,6 +44,12 @@ void AutodiffPass::runOnOperation() {
                                                      << " to differentiate";
     return signalPassFailure();
   }
+  if (forward.isExternal()) {
+    forward.emitError("dsv3-autodiff: @")
+        << forward.getName() << " is a declaration; it needs a body to "
+        << "differentiate";
+    return signalPassFailure();
+  }
   if (module.lookupSymbol("train_step")) {
     module.emitError("dsv3-autodiff: the module already has a @train_step");
     return signalPassFailure();

@@ -57,7 +57,11 @@ struct FusePass : dsv3::impl::FuseBase<FusePass> {
   using dsv3::impl::FuseBase<FusePass>::FuseBase;
 
   void runOnOperation() override {
-    getOperation()->walk([&](func::FuncOp fn) { fuseBlock(fn.getBody().front()); });
+    // Declarations have no body to fuse.
+    getOperation()->walk([&](func::FuncOp fn) {
+      if (!fn.isExternal())
+        fuseBlock(fn.getBody().front());
+    });
   }
 
   void fuseBlock(Block &block);

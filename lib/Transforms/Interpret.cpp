@@ -61,6 +61,11 @@ struct InterpretPass : dsv3::impl::InterpretBase<InterpretPass> {
           << function.getValue();
       return signalPassFailure();
     }
+    if (fn.isExternal()) {
+      fn.emitError("dsv3-interpret: @")
+          << function.getValue() << " is a declaration; it has no body to run";
+      return signalPassFailure();
+    }
     for (unsigned i = 0; i < fn.getNumArguments(); ++i)
       if (failed(checkInterpretable(fn.getArgument(i).getLoc(),
                                     fn.getArgument(i).getType())))

@@ -22,12 +22,16 @@ using namespace dsv3::runtime;
 
 namespace {
 
-/// A valid executable: two f32 [4, 8] buffers and a GEMM [4x8] x [8x8]^T.
+/// A valid executable: two f32 [4, 8] buffers and a GEMM [4x8] x [8x8]^T,
+/// with the step and loss buffers every executable has (ids 3 and 4).
 Executable smallExecutable() {
   Executable exe;
-  exe.set_format_version(1);
+  exe.set_format_version(2);
   exe.set_target("cpu");
-  exe.set_arena_bytes(512);
+  exe.set_arena_bytes(640);
+  exe.set_micro_batch(1);
+  exe.set_seq_len(1);
+  exe.set_vocab_size(1);
   for (int i = 0; i < 3; ++i) {
     Buffer *b = exe.add_buffers();
     b->set_dtype(TYPE_F32);
@@ -39,6 +43,16 @@ Executable smallExecutable() {
   }
   exe.mutable_buffers(1)->set_offset(128);
   exe.mutable_buffers(2)->set_offset(384);
+  Buffer *step = exe.add_buffers();
+  step->set_dtype(TYPE_I64);
+  step->set_bytes(8);
+  step->set_offset(512);
+  step->set_role(STEP);
+  Buffer *loss = exe.add_buffers();
+  loss->set_dtype(TYPE_F32);
+  loss->set_bytes(4);
+  loss->set_offset(576);
+  loss->set_role(LOSS);
   Gemm *g = exe.add_commands()->mutable_gemm();
   g->set_a(0);
   g->set_b(1);
@@ -87,10 +101,10 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
     return s ? std::string() : s.message();
   };
   EXPECT_EQ(check([](Executable &) {}), "");
-  EXPECT_NE(check([](Executable &e) { e.set_format_version(2); })
-                .find("format version 2"),
+  EXPECT_NE(check([](Executable &e) { e.set_format_version(1); })
+                .find("format version 1"),
             std::string::npos);
-  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(2)->set_offset(448); })
+  EXPECT_NE(check([](Executable &e) { e.mutable_buffers(2)->set_offset(576); })
                 .find("outside the arena"),
             std::string::npos);
   EXPECT_NE(check([](Executable &e) { e.mutable_buffers(0)->set_bytes(4); })
@@ -101,7 +115,7 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
             std::string::npos);
   EXPECT_NE(check([](Executable &e) {
               e.mutable_commands(0)->mutable_gemm()->set_c(7);
-            }).find("names buffer 7 of 3"),
+            }).find("names buffer 7 of 5"),
             std::string::npos);
   EXPECT_NE(check([](Executable &e) {
               e.mutable_commands(0)->mutable_gemm()->set_m(5);
