@@ -35,10 +35,11 @@ int64_t interesting(std::mt19937_64 &rng, int64_t old) {
   switch (rng() % 3) {
   case 0:
     return values[rng() % (sizeof(values) / sizeof(values[0]))];
+  // Wrapping arithmetic: the mutator itself must not overflow.
   case 1:
-    return old + static_cast<int64_t>(rng() % 129) - 64;
+    return static_cast<int64_t>(static_cast<uint64_t>(old) + rng() % 129 - 64);
   default:
-    return old * 2;
+    return static_cast<int64_t>(static_cast<uint64_t>(old) * 2);
   }
 }
 

@@ -196,13 +196,13 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
         return fail(which + " has more elements than an int64 counts");
     }
     int64_t needed;
-    if (__builtin_mul_overflow(elements, static_cast<int64_t>(eb), &needed) ||
-        b.bytes() != needed)
+    bool overflows =
+        __builtin_mul_overflow(elements, static_cast<int64_t>(eb), &needed);
+    if (overflows || b.bytes() != needed)
       return fail(which + " is " + std::to_string(b.bytes()) +
                   " bytes, its shape needs " +
-                  (needed == elements * static_cast<int64_t>(eb)
-                       ? std::to_string(needed)
-                       : std::string("more than an int64 counts")));
+                  (overflows ? std::string("more than an int64 counts")
+                             : std::to_string(needed)));
     // Written so that it cannot overflow: offset + bytes <= arena.
     if (b.offset() < 0 || b.offset() > exe.arena_bytes() ||
         b.bytes() > exe.arena_bytes() - b.offset())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the lit suite, then the GoogleTest
-# unit tests through ctest. Exits non-zero if anything fails.
+# Sets up, builds and runs every test: the lit suite, the GoogleTest unit
+# tests through ctest, then a smoke run of each fuzz target (FUZZ_SECONDS,
+# default 60, each). Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +13,6 @@ echo "== lit"
 /usr/lib/llvm-22/bin/lit -sv "$build_dir/test"
 echo "== ctest"
 ctest --test-dir "$build_dir" --output-on-failure
+# A smoke run of each fuzz target (scripts/fuzz.sh runs one for longer).
+echo "== fuzz (${FUZZ_SECONDS:-60} s per target)"
+scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"

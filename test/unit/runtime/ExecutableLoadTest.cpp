@@ -110,6 +110,12 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
   EXPECT_NE(check([](Executable &e) { e.mutable_buffers(0)->set_bytes(4); })
                 .find("its shape needs 128"),
             std::string::npos);
+  // Found by the executable fuzzer: the message itself overflowed.
+  EXPECT_NE(check([](Executable &e) {
+              e.mutable_buffers(0)->set_shape(0, INT64_MAX);
+              e.mutable_buffers(0)->set_shape(1, 1);
+            }).find("its shape needs more than an int64 counts"),
+            std::string::npos);
   EXPECT_NE(check([](Executable &e) { e.mutable_buffers(1)->set_offset(130); })
                 .find("not 64-byte aligned"),
             std::string::npos);
