@@ -201,6 +201,27 @@ Status Trainer::initializeFrom(HuggingFaceCheckpoint &ckpt, uint64_t seed) {
   return Status::ok();
 }
 
+Status Trainer::snapshotState() {
+  for (int id = 0; id < exe_.buffers_size(); ++id) {
+    Role role = exe_.buffers(id).role();
+    if (role != PARAM && role != OPT_STATE)
+      continue;
+    std::vector<uint8_t> &copy = snapshot_[id];
+    copy.resize(exe_.buffers(id).bytes());
+    if (Status s = backend_->download(id, copy.data()); !s)
+      return s;
+  }
+  return Status::ok();
+}
+
+Status Trainer::restoreSnapshot() {
+  for (auto &[id, bytes] : snapshot_)
+    if (Status s = backend_->upload(id, bytes.data()); !s)
+      return s;
+  host_.clear();
+  return Status::ok();
+}
+
 Status Trainer::setBatch(const Batch &batch) {
   for (int id = 0; id < exe_.buffers_size(); ++id) {
     const Buffer &b = exe_.buffers(id);

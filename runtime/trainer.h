@@ -82,6 +82,11 @@ public:
   /// valid until the next call.
   Expected<std::vector<TensorView>> state(Role role) const;
 
+  /// Keeps a copy of the parameters and optimizer state, and puts it back:
+  /// a step whose loss or gradients are not finite is undone this way.
+  Status snapshotState();
+  Status restoreSnapshot();
+
   /// Loads parameters and optimizer state from checkpoint files; checks
   /// that every tensor is there with its dtype and shape.
   Status restore(const SafetensorsFile &params,
@@ -101,6 +106,7 @@ private:
   bool profile_ = false;
   std::vector<double> commandSeconds_;
   int64_t profiledSteps_ = 0;
+  std::map<int, std::vector<uint8_t>> snapshot_;
   /// Host copies of downloaded buffers (state views point into them).
   mutable std::map<int, std::vector<uint8_t>> host_;
 };

@@ -76,6 +76,12 @@ options:
   --peak-tflops X    the peak MFU is measured against, in TFLOP/s
                      (default: on the CPU, the best rate of an f32 GEMM
                      measured at the start; on a GPU, none)
+  --on-nonfinite M   what a step whose loss or gradient norm is not finite
+                     does: stop (default: the run ends with an error before
+                     that step's parameters are saved) or skip (the step is
+                     undone, parameters and moments as they were before it,
+                     and counted: `skipped` in the progress line and the
+                     metrics; costs a copy of that state every step)
   --log-every K      print every K-th step (default 1)
   --sync-each-command
                      wait for every command and check it before the next:
@@ -99,6 +105,7 @@ struct Options {
   std::string metrics, trace, tensorboard;
   double peakTflops = 0;
   int64_t logEvery = 1;
+  bool skipNonFinite = false;
   bool syncEachCommand = false;
   bool dump = false;
 };
@@ -198,6 +205,11 @@ Options parseOptions(int argc, char **argv) {
       o.metrics = next();
     } else if (arg == "--trace") {
       o.trace = next();
+    } else if (arg == "--on-nonfinite") {
+      std::string mode = next();
+      if (mode != "stop" && mode != "skip")
+        usageError("--on-nonfinite " + mode + ": expected stop or skip");
+      o.skipNonFinite = mode == "skip";
     } else if (arg == "--log-every") {
       o.logEvery = parseInt(arg, next(), 1);
     } else if (arg == "--sync-each-command") {
@@ -493,7 +505,7 @@ int main(int argc, char **argv) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point origin = Clock::now();
   double firstLoss = NAN, lastLoss = NAN, totalSeconds = 0, lastSeconds = 0;
-  int64_t ran = 0;
+  int64_t ran = 0, skipped = 0;
   Batch b;
   for (int64_t step = first; step < steps; ++step) {
     if (Status s = packer.next(b); !s)
@@ -505,6 +517,9 @@ int main(int argc, char **argv) {
     // anyway); a GPU on the last, where waiting for each command costs
     // that step only.
     trainer.profile(!onGpu || step + 1 == steps);
+    if (opt.skipNonFinite)
+      if (Status s = trainer.snapshotState(); !s)
+        return fail(s);
     Clock::time_point start = Clock::now();
     if (Status s = trainer.step(step, trace.get(), origin); !s)
       return fail(s);
@@ -526,17 +541,38 @@ int main(int argc, char **argv) {
       return fail(valuesOr.status());
     auto values = *valuesOr;
     std::map<std::string, double> byName(values.begin(), values.end());
-    if ((step + 1) % opt.logEvery == 0 || step + 1 == steps || step == first) {
+    // Non-finite gradients have already reached the parameters, even
+    // when the loss (computed before the update) is finite.
+    bool finite = std::isfinite(loss) &&
+                  (!byName.count("grad_norm") ||
+                   std::isfinite(byName["grad_norm"]));
+    if (!finite && opt.skipNonFinite) {
+      if (Status s = trainer.restoreSnapshot(); !s)
+        return fail(s);
+      ++skipped;
+    }
+    if ((step + 1) % opt.logEvery == 0 || step + 1 == steps || step == first ||
+        (!finite && opt.skipNonFinite)) {
       std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.3e  "
-                  "grad_norm %.3f  %.0f tok/s  %.3f TFLOP/s  peak %.0f MiB\n",
+                  "grad_norm %.3f  %.0f tok/s  %.3f TFLOP/s  peak %.0f MiB",
                   step + 1, steps, loss, byName["lr"], byName["grad_norm"],
                   tokensPerSecond, tflops, peakMemoryMiB());
+      if (skipped > 0)
+        std::printf("  skipped %" PRId64 "%s", skipped,
+                    finite ? "" : " (this step undone)");
+      std::printf("\n");
       std::fflush(stdout);
     }
-    if (!std::isfinite(loss))
-      return fail(Status::error("step " + std::to_string(step + 1) +
-                                ": the loss is " + std::to_string(loss) +
-                                "; stopping (no checkpoint written)"));
+    if (!finite && !opt.skipNonFinite)
+      return fail(Status::error(
+          "step " + std::to_string(step + 1) + ": the " +
+          (std::isfinite(loss) ? "gradient norm is " +
+                                     std::to_string(byName["grad_norm"])
+                               : "loss is " + std::to_string(loss)) +
+          "; stopping before this step is saved (--on-nonfinite=skip undoes "
+          "such steps instead)"));
+    if (opt.skipNonFinite)
+      values.emplace_back("skipped", static_cast<double>(skipped));
     if (metrics || tensorboard) {
       std::vector<std::pair<std::string, double>> row = {
           {"loss", loss},
