@@ -9,6 +9,7 @@
 
 #include "checkpoint.h"
 #include "file_util.h"
+#include "fuzz_input.h"
 
 #include <cstdint>
 #include <string>
@@ -19,23 +20,8 @@
 using namespace dsv3::runtime;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const std::string root =
-      "/tmp/dsv3-checkpoint-fuzz-" + std::to_string(::getpid());
-  std::string input(reinterpret_cast<const char *>(data), size);
-  std::vector<std::string> parts;
-  const std::string separator = "\n--8<--\n";
-  size_t at = 0;
-  while (parts.size() < 3) {
-    size_t next = input.find(separator, at);
-    if (next == std::string::npos)
-      break;
-    parts.push_back(input.substr(at, next - at));
-    at = next + separator.size();
-  }
-  parts.push_back(input.substr(at));
-  parts.resize(4);
-  removeTree(root);
-  ::mkdir(root.c_str(), 0755);
+  std::vector<std::string> parts = splitInput(data, size, 4);
+  std::string root = freshScratchDir("checkpoint-fuzz");
   std::string step = root + "/step-00000001";
   ::mkdir(step.c_str(), 0755);
   (void)writeFileSynced(root + "/latest", parts[0]);

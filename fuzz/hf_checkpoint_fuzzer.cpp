@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "file_util.h"
+#include "fuzz_input.h"
 #include "hf_checkpoint.h"
 
 #include <cstdint>
@@ -20,23 +21,8 @@
 using namespace dsv3::runtime;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const std::string dir =
-      "/tmp/dsv3-hf-fuzz-" + std::to_string(::getpid());
-  std::string input(reinterpret_cast<const char *>(data), size);
-  std::vector<std::string> parts;
-  const std::string separator = "\n--8<--\n";
-  size_t at = 0;
-  while (parts.size() < 2) {
-    size_t next = input.find(separator, at);
-    if (next == std::string::npos)
-      break;
-    parts.push_back(input.substr(at, next - at));
-    at = next + separator.size();
-  }
-  parts.push_back(input.substr(at));
-  parts.resize(3);
-  removeTree(dir);
-  ::mkdir(dir.c_str(), 0755);
+  std::vector<std::string> parts = splitInput(data, size, 3);
+  std::string dir = freshScratchDir("hf-fuzz");
   if (parts[0].empty()) {
     (void)writeFileSynced(dir + "/model.safetensors", parts[1]);
   } else {

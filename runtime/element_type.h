@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 namespace dsv3::runtime {
@@ -137,8 +138,26 @@ inline bool isFloatType(ElementType type) {
          type == TYPE_F16;
 }
 
-/// Stores `v` as element `i` of float data of `type`, rounding to nearest
-/// even; false (and nothing written) for a type that is not a float.
+/// `v` rounded to f32 by round-to-odd (truncate, then set the last bit if
+/// anything was dropped): rounding that to bf16 or f16 to nearest even
+/// gives the same as rounding `v` to them directly, which rounding `v` to
+/// the nearest f32 first would not always.
+inline float roundToOddFloat(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) == v || !std::isfinite(f))
+    return f;
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::fabs(static_cast<double>(f)) > std::fabs(v))
+    --bits; // one step toward zero: the magnitude is in the low bits
+  bits |= 1;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// Stores `v` as element `i` of float data of `type`, rounded once to
+/// nearest even; false (and nothing written) for a type that is not a
+/// float.
 inline bool storeElement(ElementType type, void *data, int64_t i, double v) {
   switch (type) {
   case TYPE_F32:
@@ -148,10 +167,10 @@ inline bool storeElement(ElementType type, void *data, int64_t i, double v) {
     static_cast<double *>(data)[i] = v;
     return true;
   case TYPE_BF16:
-    static_cast<uint16_t *>(data)[i] = floatToBf16(static_cast<float>(v));
+    static_cast<uint16_t *>(data)[i] = floatToBf16(roundToOddFloat(v));
     return true;
   case TYPE_F16:
-    static_cast<uint16_t *>(data)[i] = floatToHalf(static_cast<float>(v));
+    static_cast<uint16_t *>(data)[i] = floatToHalf(roundToOddFloat(v));
     return true;
   default:
     return false;

@@ -21,13 +21,6 @@ bool exists(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 /// An OCP fp8 E4M3 value (no infinities; S.1111.111 is NaN).
 double fromE4M3(uint8_t v) {
   int sign = v >> 7, exponent = (v >> 3) & 15, mantissa = v & 7;
@@ -81,23 +74,6 @@ std::optional<double> element(DType dtype, const uint8_t *data, int64_t i) {
   default:
     return std::nullopt;
   }
-}
-
-/// `v` rounded to f32 by round-to-odd (truncate, then set the last bit if
-/// anything was dropped): rounding that to bf16 or f16 to nearest-even
-/// gives the same as rounding `v` to them directly, which rounding `v` to
-/// the nearest f32 first would not always.
-float roundToOdd(double v) {
-  float f = static_cast<float>(v);
-  if (static_cast<double>(f) == v || !std::isfinite(f))
-    return f;
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if (std::fabs(static_cast<double>(f)) > std::fabs(v))
-    --bits; // one step toward zero: the magnitude is in the low bits
-  bits |= 1;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 } // namespace
@@ -222,7 +198,6 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
     scale = reinterpret_cast<const float *>(s->second.file->data(scaleName));
     scaleCols = blocks[1];
   }
-  bool narrow = type == TYPE_BF16 || type == TYPE_F16;
   for (int64_t i = 0; i < n; ++i) {
     std::optional<double> v = element(e.dtype, data, i);
     if (!v)
@@ -239,7 +214,7 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
     if (!std::isfinite(x))
       return Status::error(where + ": element " + std::to_string(i) + " is " +
                            std::to_string(x) + " (a weight must be finite)");
-    storeElement(type, dst, i, narrow ? roundToOdd(x) : x);
+    storeElement(type, dst, i, x);
     if (!std::isfinite(loadElement(type, dst, i)))
       return Status::error(where + ": element " + std::to_string(i) + " (" +
                            std::to_string(x) + ") overflows " +

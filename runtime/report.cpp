@@ -45,12 +45,16 @@ void printRunReport(std::FILE *out, const Executable &exe,
     std::fprintf(out, "time per step by command (%s, %lld step%s): %.1f ms\n",
                  r.timing.c_str(), static_cast<long long>(r.profiledSteps),
                  r.profiledSteps == 1 ? "" : "s", total * 1e3);
-    for (const char *category : {"kernel", "gemm", "copy", "collective"}) {
+    static const std::pair<const char *, const char *> kCategories[] = {
+        {"kernel", "kernels"},
+        {"gemm", "gemms"},
+        {"copy", "copies"},
+        {"collective", "collectives"}};
+    for (const auto &[category, plural] : kCategories) {
       double s = byCategory[category];
-      std::fprintf(out, "  %-11s %8.2f ms  %5.1f%%  %4d command%s\n",
-                   category == std::string("copy") ? "copies" : (std::string(category) + "s").c_str(), s * 1e3,
-                   total > 0 ? 100 * s / total : 0.0, counts[category],
-                   counts[category] == 1 ? "" : "s");
+      std::fprintf(out, "  %-11s %8.2f ms  %5.1f%%  %4d command%s\n", plural,
+                   s * 1e3, total > 0 ? 100 * s / total : 0.0,
+                   counts[category], counts[category] == 1 ? "" : "s");
     }
     std::vector<int> order(exe.commands_size());
     for (int i = 0; i < exe.commands_size(); ++i)

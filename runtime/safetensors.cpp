@@ -59,6 +59,13 @@ int64_t numElements(const std::vector<int64_t> &shape) {
   return n;
 }
 
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 Status writeSafetensors(const std::string &path,
                         const std::vector<TensorView> &tensors,
                         const std::map<std::string, std::string> &metadata) {

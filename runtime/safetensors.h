@@ -37,6 +37,8 @@ struct TensorView {
 
 /// Number of elements of `shape`.
 int64_t numElements(const std::vector<int64_t> &shape);
+/// `shape` for messages: "[2, 3]".
+std::string shapeString(const std::vector<int64_t> &shape);
 
 /// Writes `tensors` (in the given order) to `path` and fsyncs it. Names
 /// must be unique and not "__metadata__".

@@ -430,16 +430,10 @@ Status Trainer::restore(const SafetensorsFile &params,
       }
       const SafetensorsFile::Entry &e = it->second;
       if (e.dtype != dtype || e.shape != shape) {
-        auto str = [](const std::vector<int64_t> &s) {
-          std::string r = "[";
-          for (size_t i = 0; i < s.size(); ++i)
-            r += (i ? ", " : "") + std::to_string(s[i]);
-          return r + "]";
-        };
         status = Status::error(file.path() + ": " + name + " is " +
-                               dtypeName(e.dtype) + " " + str(e.shape) +
+                               dtypeName(e.dtype) + " " + shapeString(e.shape) +
                                ", the executable has " + dtypeName(dtype) +
-                               " " + str(shape));
+                               " " + shapeString(shape));
         return;
       }
       std::memcpy(base + offset, file.data(name), e.end - e.begin);

@@ -49,38 +49,15 @@ if [ ! -f "$seeds/done" ]; then
   "$build_dir/bin/dsv3-run" "$seeds/micro.dsv3" --steps 1 --save "$seeds/ck" >/dev/null
   python3 - "$seeds" <<'PY'
 import os, sys
+sys.path.insert(0, "test/Runtime/Inputs")
+from dsv3_executable import fields, payload_of
 seeds = sys.argv[1]
-raw = open(f"{seeds}/micro.dsv3", "rb").read()
-payload = raw[24:]
-def varint(data, i):
-    value = shift = 0
-    while True:
-        b = data[i]; i += 1
-        value |= (b & 0x7F) << shift; shift += 7
-        if not b & 0x80:
-            return value, i
-# The kernel library: field 7 of the Executable message. The executable
+# The kernel library is field 7 of the Executable message. The executable
 # seed goes without it (the loader's checks do not read it; the elf target
 # fuzzes it), which keeps its inputs small and fast.
-i, stripped = 0, bytearray()
-while i < len(payload):
-    start = i
-    key, i = varint(payload, i)
-    wire = key & 7
-    if wire == 0:
-        _, i = varint(payload, i)
-    elif wire == 1:
-        i += 8
-    elif wire == 5:
-        i += 4
-    else:
-        n, i = varint(payload, i)
-        if key >> 3 == 7:
-            library = payload[i:i + n]
-            i += n
-            continue
-        i += n
-    stripped += payload[start:i]
+parts = list(fields(payload_of(f"{seeds}/micro.dsv3")))
+library = next(value for number, _, value, _ in parts if number == 7)
+stripped = b"".join(encoded for number, _, _, encoded in parts if number != 7)
 sep = b"\n--8<--\n"
 ck = f"{seeds}/ck"
 step = f"{ck}/step-00000001"

@@ -290,6 +290,17 @@ LogicalResult emitNative(ModuleOp module, llvm::raw_pwrite_stream &os,
   return emitObject(*host->module, *host->machine, os);
 }
 
+/// The -o file, written to a temporary file and renamed only on keep(), so
+/// a failed run never leaves a partial output behind; null (and an error
+/// printed) when it cannot be created.
+std::unique_ptr<llvm::ToolOutputFile> openOutput() {
+  std::string error;
+  auto output = openOutputFile(outputPath, &error);
+  if (!output)
+    llvm::errs() << "dsv3-compile: " << error << "\n";
+  return output;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -400,12 +411,9 @@ int main(int argc, char **argv) {
                    << "\n";
       return 1;
     }
-    std::string error;
-    auto output = openOutputFile(outputPath, &error);
-    if (!output) {
-      llvm::errs() << "dsv3-compile: " << error << "\n";
+    auto output = openOutput();
+    if (!output)
       return 1;
-    }
     output->os() << *config;
     output->keep();
     return 0;
@@ -458,14 +466,9 @@ int main(int argc, char **argv) {
       failed(checkCudaToolkit(cudaPath, llvm::errs())))
     return 1;
 
-  // Written to a temporary file and renamed only on success, so a failed
-  // run never leaves a partial output behind.
-  std::string error;
-  auto output = openOutputFile(outputPath, &error);
-  if (!output) {
-    llvm::errs() << "dsv3-compile: " << error << "\n";
+  auto output = openOutput();
+  if (!output)
     return 1;
-  }
 
   if (emit == Emit::Forward)
     module->print(output->os());

@@ -7,14 +7,13 @@ refuse. The Executable message is edited as protobuf text (protoc
 usage: craft_executable.py PROTO IN.dsv3 CASE OUT.dsv3
 """
 import re
-import struct
 import subprocess
 import sys
 
+from dsv3_executable import field_bytes, fields, frame, payload_of
+
 proto, src, case, dst = sys.argv[1:5]
 proto_dir, proto_file = proto.rsplit("/", 1)
-raw = open(src, "rb").read()
-assert raw[:8] == b"DSV3EXE1", "not a dsv3 executable"
 
 
 def protoc(mode, data):
@@ -23,37 +22,9 @@ def protoc(mode, data):
          proto_file], input=data, capture_output=True, check=True).stdout
 
 
-def fnv1a64(data):
-    h = 0xCBF29CE484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def varint(data, i):
-    value = shift = 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i
-
-
-def encode_varint(value):
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        out.append(b | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 # Top-level blocks of the text: one line per scalar field, a run of lines
 # per message field.
-text = protoc("decode", raw[24:]).decode()
+text = protoc("decode", payload_of(src)).decode()
 # protoc puts "name {" and "}" on lines of their own; string values (the
 # kernel library's bytes among them) may hold braces anywhere else.
 blocks, current, depth = [], [], 0
@@ -175,26 +146,7 @@ payload = protoc("encode", ("\n".join(l for b in blocks for l in b) +
                             "\n").encode())
 if truncate_library:
     # Field 7 (kernel_library, length-delimited) keeps its first half.
-    out, i = bytearray(), 0
-    while i < len(payload):
-        start = i
-        key, i = varint(payload, i)
-        wire = key & 7
-        if wire == 0:
-            _, i = varint(payload, i)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        else:
-            length, i = varint(payload, i)
-            if key >> 3 == 7:
-                kept = payload[i:i + length // 2]
-                out += encode_varint(key) + encode_varint(len(kept)) + kept
-                i += length
-                continue
-            i += length
-        out += payload[start:i]
-    payload = bytes(out)
-header = b"DSV3EXE1" + struct.pack("<QQ", len(payload), fnv1a64(payload))
-open(dst, "wb").write(header + payload)
+    payload = b"".join(
+        field_bytes(7, 2, value[:len(value) // 2]) if number == 7 else encoded
+        for number, _, value, encoded in fields(payload))
+open(dst, "wb").write(frame(payload))
