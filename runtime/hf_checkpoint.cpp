@@ -168,7 +168,8 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
   int64_t n = numElements(shape);
 
   // DeepSeek's fp8 weights: one f32 inverse scale per 128 x 128 block.
-  const float *scale = nullptr;
+  // Bytes, not floats: a tensor's data need not be 4-byte aligned.
+  const uint8_t *scale = nullptr;
   int64_t scaleCols = 0, cols = shape.empty() ? 1 : shape.back();
   bool fp8 = e.dtype == DType::F8_E4M3 || e.dtype == DType::F8_E5M2;
   std::string scaleName;
@@ -195,7 +196,7 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
                            shapeString(se.shape) + ", expected F32 " +
                            shapeString(blocks) +
                            " (one scale per 128 x 128 block)");
-    scale = reinterpret_cast<const float *>(s->second.file->data(scaleName));
+    scale = s->second.file->data(scaleName);
     scaleCols = blocks[1];
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -207,7 +208,8 @@ Status HuggingFaceCheckpoint::read(const std::string &name,
     double x = *v;
     if (scale) {
       float s;
-      std::memcpy(&s, scale + (i / cols / 128) * scaleCols + (i % cols) / 128,
+      std::memcpy(&s,
+                  scale + 4 * ((i / cols / 128) * scaleCols + (i % cols) / 128),
                   4);
       x *= s;
     }

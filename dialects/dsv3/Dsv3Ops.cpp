@@ -479,7 +479,12 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 LogicalResult RouterOp::verify() {
-  int64_t e = getLogits().getType().getDimSize(1);
+  // The inferred types are checked after this: the rank is not known yet.
+  auto logits = getLogits().getType();
+  if (logits.getRank() != 2)
+    return emitOpError("logits must be [tokens, experts], got rank ")
+           << logits.getRank();
+  int64_t e = logits.getDimSize(1);
   int64_t k = getTopK(), groups = getNGroup(), keep = getTopkGroup();
   if (k < 1 || k > e)
     return emitOpError("top_k = ")
