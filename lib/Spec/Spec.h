@@ -53,6 +53,11 @@ struct LoadedSpec {
 FailureOr<std::string> huggingFaceConfig(const spec::ModelSpec &spec,
                                          std::string &whyNot);
 
+/// Fails, printing "path:line: ..." to `errs`, unless `text` is UTF-8: the
+/// executable keeps the description and the names in it as UTF-8 strings.
+LogicalResult checkUtf8Text(llvm::StringRef path, llvm::StringRef text,
+                            llvm::raw_ostream &errs);
+
 /// Reads `path` (`.json`: a DeepSeek config.json; anything else: ModelSpec
 /// text format), applies `overrides` and validates the result. Every
 /// problem is printed to `errs` as "file:line: field: message"; returns

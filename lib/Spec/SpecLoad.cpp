@@ -9,6 +9,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -677,6 +678,16 @@ void applyOverrides(LoadedSpec &loaded, const SpecOverrides &overrides) {
 
 } // namespace
 
+LogicalResult mlir::dsv3::checkUtf8Text(StringRef path, StringRef text,
+                                        llvm::raw_ostream &errs) {
+  size_t offset = 0;
+  if (llvm::json::isUTF8(text, &offset))
+    return success();
+  errs << path << ":" << lineOf(text, offset) << ": not UTF-8 text (byte "
+       << offset << "); a model description is UTF-8\n";
+  return failure();
+}
+
 FailureOr<LoadedSpec> mlir::dsv3::loadModelSpec(StringRef path,
                                                 const SpecOverrides &overrides,
                                                 llvm::raw_ostream &errs) {
@@ -686,6 +697,8 @@ FailureOr<LoadedSpec> mlir::dsv3::loadModelSpec(StringRef path,
     return failure();
   }
   StringRef text = (*buffer)->getBuffer();
+  if (failed(checkUtf8Text(path, text, errs)))
+    return failure();
   FailureOr<LoadedSpec> loaded = failure();
   if (path.ends_with(".json")) {
     json config = json::parse(text.begin(), text.end(), nullptr,

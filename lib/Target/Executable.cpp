@@ -45,7 +45,7 @@ mlir::dsv3::buildExecutable(ModuleOp module,
   }
 
   rt::Executable exe;
-  exe.set_format_version(2);
+  exe.set_format_version(rt::kExecutableFormatVersion);
   exe.set_target(options.target);
   exe.set_spec(options.specText);
   exe.set_hf_config(options.huggingFaceConfig);
@@ -68,6 +68,17 @@ mlir::dsv3::buildExecutable(ModuleOp module,
       exe.set_micro_batch(buffer.shape(0));
       exe.set_seq_len(buffer.shape(1));
     }
+  // The runtime checks every token against the vocabulary, which is the
+  // embedding table's rows.
+  for (const rt::Buffer &buffer : exe.buffers())
+    if (buffer.name() == "model.embed_tokens.weight" && buffer.shape_size() == 2)
+      exe.set_vocab_size(buffer.shape(0));
+  if (exe.vocab_size() <= 0) {
+    step.emitError("dsv3-compile: no parameter model.embed_tokens.weight "
+                   "[vocab, hidden]: the executable takes its vocabulary "
+                   "from the embedding table of that name (dsv3.name)");
+    return failure();
+  }
 
   std::optional<GpuKernels> gpu;
   if (cuda) {
@@ -90,9 +101,6 @@ mlir::dsv3::buildExecutable(ModuleOp module,
   }
   if (failed(emitCommands(step, *buffers, gpu ? &*gpu : nullptr, exe)))
     return failure();
-  for (const rt::Buffer &buffer : exe.buffers())
-    if (buffer.name() == "model.embed_tokens.weight" && buffer.shape_size() == 2)
-      exe.set_vocab_size(buffer.shape(0));
 
   if (options.progress) {
     int copies = 0;

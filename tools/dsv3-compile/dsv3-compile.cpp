@@ -258,6 +258,8 @@ OwningOpRef<ModuleOp> parseForwardGraph(StringRef path, MLIRContext *context,
     return nullptr;
   }
   source = file->getBuffer().str();
+  if (failed(checkUtf8Text(path, source, llvm::errs())))
+    return nullptr;
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, context);
