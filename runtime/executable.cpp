@@ -5,6 +5,8 @@
 #include "executable_format.h"
 #include "file_util.h"
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <algorithm>
 #include <iterator>
 #include <limits>
@@ -97,6 +99,33 @@ std::string commandName(const Executable &exe, const Command &c) {
   }
 }
 
+namespace {
+
+/// What libprotobuf says while a message parses (a string field that is
+/// not UTF-8, say), kept for the error instead of printed to stderr.
+class ProtobufLogCapture {
+public:
+  ProtobufLogCapture() : previous(google::protobuf::SetLogHandler(&keep)) {
+    captured().clear();
+  }
+  ~ProtobufLogCapture() { google::protobuf::SetLogHandler(previous); }
+  const std::string &text() const { return captured(); }
+
+private:
+  static std::string &captured() {
+    static std::string text;
+    return text;
+  }
+  static void keep(google::protobuf::LogLevel, const char *, int,
+                   const std::string &message) {
+    // The first sentence: the rest is advice to protobuf's own users.
+    captured() = message.substr(0, message.find(". ") + 1);
+  }
+  google::protobuf::LogHandler *previous;
+};
+
+} // namespace
+
 Expected<Executable> parseExecutable(const std::string &bytes,
                                      const std::string &path) {
   if (bytes.size() < kExecutableHeaderBytes ||
@@ -116,9 +145,15 @@ Expected<Executable> parseExecutable(const std::string &bytes,
   if (fnv1a64(payload, size) != hash)
     return Status::error(path + ": corrupted executable: the payload does "
                                 "not match the checksum in its header");
+  if (size > static_cast<uint64_t>(std::numeric_limits<int>::max()))
+    return Status::error(path + ": the executable's payload is " +
+                         std::to_string(size) +
+                         " bytes, more than protobuf reads (2 GiB)");
   Executable exe;
+  ProtobufLogCapture log;
   if (!exe.ParseFromArray(payload, static_cast<int>(size)))
-    return Status::error(path + ": the executable does not parse");
+    return Status::error(path + ": the executable does not parse" +
+                         (log.text().empty() ? "" : ": " + log.text()));
   if (Status s = checkExecutable(exe, path); !s)
     return s;
   return exe;
@@ -145,14 +180,67 @@ int64_t product(std::initializer_list<int64_t> factors) {
 
 } // namespace
 
+/// A GPU launch exactly as its function was compiled: the same grid and
+/// block, a buffer of the signature's bytes for each buffer parameter, the
+/// signature's value for each scalar.
+static Status checkGpuLaunch(const GpuLaunch &l, const GpuSignature &sig,
+                             const Executable &exe,
+                             const std::string &what) {
+  auto fail = [&](const std::string &why) {
+    return Status::error(what + " (" + l.function() + ") " + why);
+  };
+  auto dims = [](const auto &d) {
+    std::string s;
+    for (int i = 0; i < d.size(); ++i)
+      s += (i ? "x" : "") + std::to_string(d[i]);
+    return s;
+  };
+  if (dims(l.grid()) != dims(sig.grid()) || dims(l.block()) != dims(sig.block()))
+    return fail("launches grid " + dims(l.grid()) + ", block " +
+                dims(l.block()) + "; the function was compiled for grid " +
+                dims(sig.grid()) + ", block " + dims(sig.block()));
+  if (l.args_size() != sig.params_size())
+    return fail("passes " + std::to_string(l.args_size()) +
+                " arguments, the function takes " +
+                std::to_string(sig.params_size()));
+  for (int j = 0; j < l.args_size(); ++j) {
+    const GpuArg &a = l.args(j);
+    const GpuParam &p = sig.params(j);
+    std::string arg = "argument " + std::to_string(j);
+    if (p.kind_case() == GpuParam::kBufferBytes) {
+      if (a.value_case() != GpuArg::kBuffer)
+        return fail("passes a scalar as " + arg + ", the function takes a "
+                    "buffer");
+      if (a.buffer() < 0 || a.buffer() >= exe.buffers_size())
+        return fail("names buffer " + std::to_string(a.buffer()) + " of " +
+                    std::to_string(exe.buffers_size()));
+      int64_t bytes = exe.buffers(a.buffer()).bytes();
+      if (bytes != p.buffer_bytes())
+        return fail("passes buffer " + std::to_string(a.buffer()) + " of " +
+                    std::to_string(bytes) + " bytes as " + arg +
+                    ", the function takes " +
+                    std::to_string(p.buffer_bytes()));
+      continue;
+    }
+    // Scalars are compared as encoded: the same kind and the same bits.
+    if (p.kind_case() != GpuParam::kScalar ||
+        p.scalar().value_case() == GpuArg::kBuffer ||
+        a.SerializeAsString() != p.scalar().SerializeAsString())
+      return fail("passes " + arg + " other than the scalar the function "
+                  "was compiled with");
+  }
+  return Status::ok();
+}
+
 Status checkExecutable(const Executable &exe, const std::string &path) {
   auto fail = [&](const std::string &what) {
     return Status::error(path + ": invalid executable: " + what);
   };
-  if (exe.format_version() != 2)
+  if (exe.format_version() != kExecutableFormatVersion)
     return fail("format version " + std::to_string(exe.format_version()) +
-                ", this dsv3-run reads version 2 (recompile the model with "
-                "this dsv3-compile)");
+                ", this dsv3-run reads version " +
+                std::to_string(kExecutableFormatVersion) +
+                " (recompile the model with this dsv3-compile)");
   if (exe.target() != "cpu" && exe.target() != "cuda")
     return fail("target '" + exe.target() + "' (cpu or cuda)");
   if (exe.arena_bytes() < 0)
@@ -278,6 +366,10 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
   for (const KernelSignature &k : exe.kernels())
     if (!signatures.emplace(k.kernel(), &k).second)
       return fail("kernel " + k.kernel() + " has two signatures");
+  std::map<std::string, const GpuSignature *> gpuSignatures;
+  for (const GpuSignature &g : exe.gpu_functions())
+    if (!gpuSignatures.emplace(g.function(), &g).second)
+      return fail("GPU function " + g.function() + " has two signatures");
   auto overlap = [&](int x, int y) {
     const Buffer &a = exe.buffers(x), &b = exe.buffers(y);
     return a.offset() < b.offset() + b.bytes() &&
@@ -413,10 +505,12 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       for (int d = 0; d < 3; ++d)
         if (l.grid(d) < 1 || l.block(d) < 1)
           return fail(what + ": a GPU launch with an empty grid or block");
-      for (const GpuArg &a : l.args())
-        if (a.value_case() == GpuArg::kBuffer &&
-            !(s = buffer(a.buffer(), ELEMENT_TYPE_UNSPECIFIED, 0, what)))
-          return s;
+      auto sig = gpuSignatures.find(l.function());
+      if (sig == gpuSignatures.end())
+        return fail(what + " launches " + l.function() +
+                    ", which has no signature");
+      if (s = checkGpuLaunch(l, *sig->second, exe, what); !s)
+        return fail(s.message());
       break;
     }
     case Command::kCopy:

@@ -73,6 +73,25 @@ void emitLaunch(func::CallOp call, const StepBuffers &buffers,
     signature->add_scratch_bytes(exe.buffers(id).bytes());
 }
 
+/// The signature of a GPU function, from its first launch: its grid and
+/// block, the bytes of each buffer it takes and each scalar.
+void addGpuSignature(const rt::GpuLaunch &launch, rt::Executable &exe) {
+  for (const rt::GpuSignature &g : exe.gpu_functions())
+    if (g.function() == launch.function())
+      return;
+  rt::GpuSignature *signature = exe.add_gpu_functions();
+  signature->set_function(launch.function());
+  *signature->mutable_grid() = launch.grid();
+  *signature->mutable_block() = launch.block();
+  for (const rt::GpuArg &a : launch.args()) {
+    rt::GpuParam *param = signature->add_params();
+    if (a.value_case() == rt::GpuArg::kBuffer)
+      param->set_buffer_bytes(exe.buffers(a.buffer()).bytes());
+    else
+      *param->mutable_scalar() = a;
+  }
+}
+
 LogicalResult emitGpuLaunches(func::CallOp call, const StepBuffers &buffers,
                               const GpuKernels &gpu, rt::Executable &exe) {
   SmallVector<int> params = kernelParameters(call, buffers);
@@ -111,6 +130,7 @@ LogicalResult emitGpuLaunches(func::CallOp call, const StepBuffers &buffers,
         break;
       }
     }
+    addGpuSignature(*launch, exe);
   }
   return success();
 }

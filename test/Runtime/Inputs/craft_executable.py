@@ -75,7 +75,9 @@ role = lambda b: field(b, "role") or "ROLE_UNSPECIFIED"
 by_role = lambda r: [b for b in buffers if role(b) == r]
 launches = [c for c in commands if c[1].strip() == "launch {"]
 gemms = [c for c in commands if c[1].strip() == "gemm {"]
+gpu_launches = [c for c in commands if c[1].strip() == "gpu_launch {"]
 truncate_library = False
+invalid_utf8 = False
 
 if case == "offset-overflow":
     set_field(by_role("PARAM")[0], "offset", 2**63 - 64)
@@ -134,6 +136,25 @@ elif case == "gpu-launch-in-cpu":
     c[1:-2] = ["  gpu_launch {", '    function: "f"', "    grid: 1",
                "    grid: 1", "    grid: 1", "    block: 1", "    block: 1",
                "    block: 1", "  }"]
+elif case == "gpu-grid":
+    # A grid larger than the function was generated for.
+    c = gpu_launches[0]
+    i = next(i for i, l in enumerate(c) if l.strip().startswith("grid:"))
+    c[i] = f"    grid: {int(c[i].split(':')[1]) * 2}"
+elif case == "gpu-missing-arg":
+    c = next(c for c in gpu_launches if sum("args {" in l for l in c) > 1)
+    i = max(i for i, l in enumerate(c) if "args {" in l)
+    del c[i:i + 3]
+elif case == "gpu-small-arg":
+    # An argument swapped for a buffer of another size.
+    c = gpu_launches[0]
+    i = next(i for i, l in enumerate(c) if "buffer:" in l)
+    size = int(field(buffers[int(c[i].split(":")[1])], "bytes"))
+    other = next(j for j, b in enumerate(buffers)
+                 if int(field(b, "bytes") or 0) not in (0, size))
+    c[i] = f"      buffer: {other}"
+elif case == "invalid-utf8":
+    invalid_utf8 = True
 elif case == "peak-above-arena":
     top("peak_live_bytes", int(next(field(b, "arena_bytes") for b in blocks
                                     if b[0].startswith("arena_bytes"))) + 64)
@@ -148,5 +169,10 @@ if truncate_library:
     # Field 7 (kernel_library, length-delimited) keeps its first half.
     payload = b"".join(
         field_bytes(7, 2, value[:len(value) // 2]) if number == 7 else encoded
+        for number, _, value, encoded in fields(payload))
+if invalid_utf8:
+    # Field 2 (model, a string) becomes bytes that are not UTF-8.
+    payload = b"".join(
+        field_bytes(2, 2, b"\xff\xfe") if number == 2 else encoded
         for number, _, value, encoded in fields(payload))
 open(dst, "wb").write(frame(payload))

@@ -26,7 +26,7 @@ namespace {
 /// with the step and loss buffers every executable has (ids 3 and 4).
 Executable smallExecutable() {
   Executable exe;
-  exe.set_format_version(2);
+  exe.set_format_version(kExecutableFormatVersion);
   exe.set_target("cpu");
   exe.set_arena_bytes(640);
   exe.set_micro_batch(1);
@@ -164,6 +164,76 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
               for (int i = 0; i < 3; ++i)
                 e.mutable_buffers(i)->set_dtype(TYPE_I32);
             }).find("a GEMM on i32 (f32 and bf16 are supported)"),
+            std::string::npos);
+}
+
+/// The small executable for the GPU: its GEMM stays (cuBLASLt runs it),
+/// and a GPU function takes buffer 0 and the scalar 7 on a grid of 2 x 64.
+Executable smallGpuExecutable() {
+  Executable exe = smallExecutable();
+  exe.set_target("cuda");
+  exe.set_sm(90);
+  GpuLaunch *l = exe.add_commands()->mutable_gpu_launch();
+  l->set_function("f");
+  for (int64_t d : {2, 1, 1})
+    l->add_grid(d);
+  for (int64_t d : {64, 1, 1})
+    l->add_block(d);
+  l->add_args()->set_buffer(0);
+  l->add_args()->set_i64(7);
+  GpuSignature *sig = exe.add_gpu_functions();
+  sig->set_function("f");
+  *sig->mutable_grid() = l->grid();
+  *sig->mutable_block() = l->block();
+  sig->add_params()->set_buffer_bytes(128);
+  sig->add_params()->mutable_scalar()->set_i64(7);
+  return exe;
+}
+
+// A GPU launch is checked against its function's signature, as a kernel
+// launch is: a crafted launch can neither pass fewer or smaller buffers, nor
+// other scalars, nor a grid larger than the code was generated for.
+TEST(ExecutableLoad, ChecksGpuLaunchesAgainstTheirSignatures) {
+  auto check = [](auto mutate) {
+    Executable exe = smallGpuExecutable();
+    mutate(exe);
+    Status s = checkExecutable(exe, "x.dsv3");
+    return s ? std::string() : s.message();
+  };
+  auto launch = [](Executable &e) {
+    return e.mutable_commands(1)->mutable_gpu_launch();
+  };
+  EXPECT_EQ(check([](Executable &) {}), "");
+  EXPECT_NE(check([&](Executable &e) { e.clear_gpu_functions(); })
+                .find("command 1 launches f, which has no signature"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { *e.add_gpu_functions() = e.gpu_functions(0); })
+                .find("GPU function f has two signatures"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args()->RemoveLast(); })
+                .find("passes 1 arguments, the function takes 2"),
+            std::string::npos);
+  EXPECT_EQ(check([&](Executable &e) { launch(e)->mutable_args(0)->set_buffer(2); }),
+            "");
+  EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(0)->set_buffer(1); })
+                .find("passes buffer 1 of 256 bytes as argument 0, the "
+                      "function takes 128"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(0)->set_i64(0); })
+                .find("passes a scalar as argument 0"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(1)->set_i64(8); })
+                .find("argument 1 other than the scalar"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(1)->set_i32(7); })
+                .find("argument 1 other than the scalar"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->set_grid(0, 3); })
+                .find("launches grid 3x1x1, block 64x1x1; the function was "
+                      "compiled for grid 2x1x1, block 64x1x1"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->set_block(0, 128); })
+                .find("compiled for grid 2x1x1, block 64x1x1"),
             std::string::npos);
 }
 
