@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# usage: scripts/fuzz.sh TARGET|all SECONDS
+# usage: scripts/fuzz.sh TARGET|runtime|all SECONDS
 #
-# Runs a libFuzzer target (executable, elf, safetensors, checkpoint,
-# hf_checkpoint, or all of them one after another) for SECONDS seconds each,
-# with AddressSanitizer and UndefinedBehaviorSanitizer. The targets are
-# built with clang into build-fuzz/ (FUZZ_BUILD_DIR); each corpus
-# (build-fuzz/corpus/TARGET) is seeded from what the tests make: an
-# executable and a checkpoint of the micro model, compiled and trained with
-# the main build's tools (BUILD_DIR, default build/). Exits non-zero when a
-# target finds a crash; the input that crashed is left in build-fuzz/.
+# Runs a libFuzzer target for SECONDS seconds, with AddressSanitizer and
+# UndefinedBehaviorSanitizer; `runtime` runs the runtime's targets one after
+# another, `all` every target.
+#
+#   runtime's: executable, elf, safetensors, checkpoint, hf_checkpoint.
+#     Built with clang into build-fuzz/ (FUZZ_BUILD_DIR), a project of the
+#     runtime alone (a few minutes).
+#   compiler's: ir (the parser and verifiers), pipeline (the training
+#     pipeline on random valid graphs), spec (the description importer).
+#     Built into build-asan/ (SANITIZE_BUILD_DIR) by scripts/sanitize.sh,
+#     the whole project sanitized (about an hour on two cores, once).
+#
+# Each corpus (build-fuzz/corpus/TARGET) is seeded from what the tests use
+# or make: an executable and a checkpoint of the micro model, compiled and
+# trained with the main build's tools (BUILD_DIR, default build/), the lit
+# tests' IR, the example descriptions. Exits non-zero when a target finds a
+# crash; the input that crashed is left in build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(executable elf safetensors checkpoint hf_checkpoint)
+runtime_targets=(executable elf safetensors checkpoint hf_checkpoint)
+compiler_targets=(ir pipeline spec)
+all=("${runtime_targets[@]}" "${compiler_targets[@]}")
 if [ $# -ne 2 ] || ! [[ $2 =~ ^[0-9]+$ ]]; then
-  echo "usage: scripts/fuzz.sh TARGET|all SECONDS (targets: ${all[*]})" >&2
+  echo "usage: scripts/fuzz.sh TARGET|runtime|all SECONDS (targets: ${all[*]})" >&2
   exit 2
 fi
 if [ "$1" = all ]; then
   targets=("${all[@]}")
+elif [ "$1" = runtime ]; then
+  targets=("${runtime_targets[@]}")
 elif [[ " ${all[*]} " == *" $1 "* ]]; then
   targets=("$1")
 else
@@ -27,18 +40,37 @@ else
 fi
 seconds=$2
 fuzz_dir=${FUZZ_BUILD_DIR:-build-fuzz}
+asan_dir=${SANITIZE_BUILD_DIR:-build-asan}
 build_dir=${BUILD_DIR:-build}
-clangxx=${CLANGXX:-clang++-14}
+clangxx=${CLANGXX:-clang++-22}
 
-if [ ! -f "$fuzz_dir/build.ninja" ]; then
-  cmake -G Ninja -S fuzz -B "$fuzz_dir" -DCMAKE_CXX_COMPILER="$clangxx" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+is_compiler_target() { [[ " ${compiler_targets[*]} " == *" $1 "* ]]; }
+
+runtime_wanted=()
+compiler_wanted=()
+for t in "${targets[@]}"; do
+  if is_compiler_target "$t"; then
+    compiler_wanted+=("${t}_fuzzer")
+  else
+    runtime_wanted+=("${t}_fuzzer")
+  fi
+done
+if [ ${#runtime_wanted[@]} -gt 0 ]; then
+  if [ ! -f "$fuzz_dir/build.ninja" ]; then
+    cmake -G Ninja -S fuzz -B "$fuzz_dir" -DCMAKE_CXX_COMPILER="$clangxx" \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  ninja -C "$fuzz_dir" "${runtime_wanted[@]}" >/dev/null
 fi
-ninja -C "$fuzz_dir" "${targets[@]/%/_fuzzer}" >/dev/null
+if [ ${#compiler_wanted[@]} -gt 0 ]; then
+  scripts/sanitize.sh build "${compiler_wanted[@]}" >/dev/null
+fi
 
 # Seeds, once: what the tests produce.
 seeds=$fuzz_dir/seeds
-if [ ! -f "$seeds/done" ]; then
+need_seeds=0
+for t in "${all[@]}"; do [ -d "$seeds/$t" ] || need_seeds=1; done
+if [ ! -f "$seeds/done" ] || [ $need_seeds = 1 ]; then
   if [ ! -x "$build_dir/bin/dsv3-compile" ] || [ ! -x "$build_dir/bin/dsv3-run" ]; then
     echo "fuzz.sh: the seeds need $build_dir/bin/dsv3-compile and dsv3-run (scripts/build.sh)" >&2
     exit 1
@@ -46,9 +78,11 @@ if [ ! -f "$seeds/done" ]; then
   rm -rf "$seeds" && mkdir -p "$seeds"
   "$build_dir/bin/dsv3-compile" test/Conversion/Inputs/micro_moe.pbtxt -O1 \
     -o "$seeds/micro.dsv3" 2>/dev/null
+  "$build_dir/bin/dsv3-compile" test/Conversion/Inputs/micro_moe.pbtxt \
+    --emit=train -o "$seeds/micro-train.mlir"
   "$build_dir/bin/dsv3-run" "$seeds/micro.dsv3" --steps 1 --save "$seeds/ck" >/dev/null
   python3 - "$seeds" <<'PY'
-import os, sys
+import glob, os, random, re, sys
 sys.path.insert(0, "test/Runtime/Inputs")
 from dsv3_executable import fields, payload_of
 seeds = sys.argv[1]
@@ -63,6 +97,19 @@ ck = f"{seeds}/ck"
 step = f"{ck}/step-00000001"
 model = open(f"{step}/model.safetensors", "rb").read()
 optimizer = open(f"{step}/optimizer.safetensors", "rb").read()
+# The lit tests' IR, one split-input chunk per seed, and the micro model's
+# training step.
+ir = [open(f"{seeds}/micro-train.mlir", "rb").read()]
+for path in sorted(glob.glob("test/**/*.mlir", recursive=True)):
+    ir += [chunk.encode() for chunk in
+           re.split(r"^// -----$", open(path).read(), flags=re.M)
+           if len(chunk) < 16384]
+descriptions = [open(p, "rb").read() for p in sorted(
+    glob.glob("examples/*.pbtxt") + glob.glob("examples/configs/*.json") +
+    glob.glob("test/*/Inputs/*.pbtxt") + glob.glob("test/*/Inputs/*.json"))]
+# The graph generator reads any bytes; a few fixed ones start it off.
+rng = random.Random(0)
+graphs = [bytes(rng.randrange(256) for _ in range(n)) for n in (0, 8, 64, 256)]
 corpus = {
     "executable": [bytes(stripped)],
     "elf": [library],
@@ -73,6 +120,9 @@ corpus = {
     "hf_checkpoint": [sep + model,
                       b'{"weight_map": {"model.norm.weight": "a.safetensors"}}' +
                       sep + model + sep + optimizer],
+    "ir": ir,
+    "pipeline": graphs,
+    "spec": descriptions,
 }
 for target, inputs in corpus.items():
     os.makedirs(f"{seeds}/{target}", exist_ok=True)
@@ -90,7 +140,12 @@ for t in "${targets[@]}"; do
   max_len=$(( $(du -b "$seeds/$t"/* | sort -n | tail -1 | cut -f1) + 4096 ))
   echo "== fuzz $t for ${seconds}s (corpus $corpus)"
   log=$fuzz_dir/$t.log
-  if ( cd "$fuzz_dir" && "./${t}_fuzzer" -max_total_time="$seconds" \
+  if is_compiler_target "$t"; then
+    binary=$PWD/$asan_dir/bin/${t}_fuzzer
+  else
+    binary=$PWD/$fuzz_dir/${t}_fuzzer
+  fi
+  if ( cd "$fuzz_dir" && "$binary" -max_total_time="$seconds" \
          -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$t-" \
          "corpus/$t" ) >"$log" 2>&1; then
     grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" "$log" | tr '\n' ' '

@@ -12,7 +12,7 @@ packages=(
   libopenblas-dev
   libopenmpi-dev openmpi-bin
   nlohmann-json3-dev
-  clang-14 libclang-rt-14-dev
+  clang-22 libclang-rt-22-dev
   python3 time
 )
 

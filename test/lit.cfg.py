@@ -68,9 +68,13 @@ config.substitutions.append(("%pytools", tools_python or "false"))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
+# -Ddsv3_run=PATH runs the tests with another dsv3-run (scripts/sanitize.sh
+# runtime: a sanitized one beside this build's compiler).
+dsv3_run = lit_config.params.get("dsv3_run")
 tools = [
     ToolSubst("dsv3-opt", unresolved="fatal"),
     ToolSubst("dsv3-compile", unresolved="fatal"),
-    ToolSubst("dsv3-run", unresolved="fatal"),
+    ToolSubst("dsv3-run", command=dsv3_run, unresolved="fatal")
+    if dsv3_run else ToolSubst("dsv3-run", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.dsv3_tools_dir])
