@@ -118,8 +118,12 @@ private:
   }
   static void keep(google::protobuf::LogLevel, const char *, int,
                    const std::string &message) {
-    // The first sentence: the rest is advice to protobuf's own users.
-    captured() = message.substr(0, message.find(". ") + 1);
+    // The first complaint, its first sentence: the rest is advice to
+    // protobuf's own users.
+    if (!captured().empty())
+      return;
+    size_t end = message.find(". ");
+    captured() = end == std::string::npos ? message : message.substr(0, end + 1);
   }
   google::protobuf::LogHandler *previous;
 };
@@ -180,6 +184,33 @@ int64_t product(std::initializer_list<int64_t> factors) {
 
 } // namespace
 
+/// A scalar argument as "i64 7".
+static std::string scalarString(const GpuArg &a) {
+  std::ostringstream os;
+  os.precision(17);
+  switch (a.value_case()) {
+  case GpuArg::kI64:
+    os << "i64 " << a.i64();
+    break;
+  case GpuArg::kI32:
+    os << "i32 " << a.i32();
+    break;
+  case GpuArg::kF32:
+    os << "f32 " << a.f32();
+    break;
+  case GpuArg::kF64:
+    os << "f64 " << a.f64();
+    break;
+  case GpuArg::kBuffer:
+    os << "buffer " << a.buffer();
+    break;
+  case GpuArg::VALUE_NOT_SET:
+    os << "no value";
+    break;
+  }
+  return os.str();
+}
+
 /// A GPU launch exactly as its function was compiled: the same grid and
 /// block, a buffer of the signature's bytes for each buffer parameter, the
 /// signature's value for each scalar.
@@ -222,12 +253,19 @@ static Status checkGpuLaunch(const GpuLaunch &l, const GpuSignature &sig,
                     std::to_string(p.buffer_bytes()));
       continue;
     }
-    // Scalars are compared as encoded: the same kind and the same bits.
     if (p.kind_case() != GpuParam::kScalar ||
         p.scalar().value_case() == GpuArg::kBuffer ||
-        a.SerializeAsString() != p.scalar().SerializeAsString())
-      return fail("passes " + arg + " other than the scalar the function "
-                  "was compiled with");
+        p.scalar().value_case() == GpuArg::VALUE_NOT_SET)
+      return fail("has a signature whose parameter " + std::to_string(j) +
+                  " is neither a buffer nor a scalar");
+    if (a.value_case() == GpuArg::kBuffer)
+      return fail("passes a buffer as " + arg + ", the function takes the "
+                  "scalar " + scalarString(p.scalar()));
+    // Scalars are compared as encoded: the same kind and the same bits.
+    if (a.SerializeAsString() != p.scalar().SerializeAsString())
+      return fail("passes " + scalarString(a) + " as " + arg +
+                  ", the function was compiled for " +
+                  scalarString(p.scalar()));
   }
   return Status::ok();
 }

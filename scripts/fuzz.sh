@@ -7,11 +7,12 @@
 #
 #   runtime's: executable, elf, safetensors, checkpoint, hf_checkpoint.
 #     Built with clang into build-fuzz/ (FUZZ_BUILD_DIR), a project of the
-#     runtime alone (a few minutes).
+#     runtime alone (a few minutes), by scripts/sanitize.sh build-runtime.
 #   compiler's: ir (the parser and verifiers), pipeline (the training
 #     pipeline on random valid graphs), spec (the description importer).
-#     Built into build-asan/ (SANITIZE_BUILD_DIR) by scripts/sanitize.sh,
-#     the whole project sanitized (about an hour on two cores, once).
+#     Built into build-asan/ (SANITIZE_BUILD_DIR) by scripts/sanitize.sh
+#     build, the whole project sanitized (about ten minutes on two cores,
+#     once).
 #
 # Each corpus (build-fuzz/corpus/TARGET) is seeded from what the tests use
 # or make: an executable and a checkpoint of the micro model, compiled and
@@ -42,7 +43,6 @@ seconds=$2
 fuzz_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 asan_dir=${SANITIZE_BUILD_DIR:-build-asan}
 build_dir=${BUILD_DIR:-build}
-clangxx=${CLANGXX:-clang++-22}
 
 is_compiler_target() { [[ " ${compiler_targets[*]} " == *" $1 "* ]]; }
 
@@ -56,21 +56,20 @@ for t in "${targets[@]}"; do
   fi
 done
 if [ ${#runtime_wanted[@]} -gt 0 ]; then
-  if [ ! -f "$fuzz_dir/build.ninja" ]; then
-    cmake -G Ninja -S fuzz -B "$fuzz_dir" -DCMAKE_CXX_COMPILER="$clangxx" \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  fi
-  ninja -C "$fuzz_dir" "${runtime_wanted[@]}" >/dev/null
+  scripts/sanitize.sh build-runtime "${runtime_wanted[@]}"
 fi
 if [ ${#compiler_wanted[@]} -gt 0 ]; then
-  scripts/sanitize.sh build "${compiler_wanted[@]}" >/dev/null
+  scripts/sanitize.sh build "${compiler_wanted[@]}"
 fi
 
 # Seeds, once: what the tests produce.
 seeds=$fuzz_dir/seeds
+# Made again when a target has none yet or the compiler is newer than
+# them (a new executable format, say).
 need_seeds=0
 for t in "${all[@]}"; do [ -d "$seeds/$t" ] || need_seeds=1; done
-if [ ! -f "$seeds/done" ] || [ $need_seeds = 1 ]; then
+if [ ! -f "$seeds/done" ] || [ $need_seeds = 1 ] ||
+   [ "$build_dir/bin/dsv3-compile" -nt "$seeds/done" ]; then
   if [ ! -x "$build_dir/bin/dsv3-compile" ] || [ ! -x "$build_dir/bin/dsv3-run" ]; then
     echo "fuzz.sh: the seeds need $build_dir/bin/dsv3-compile and dsv3-run (scripts/build.sh)" >&2
     exit 1
@@ -81,6 +80,10 @@ if [ ! -f "$seeds/done" ] || [ $need_seeds = 1 ]; then
   "$build_dir/bin/dsv3-compile" test/Conversion/Inputs/micro_moe.pbtxt \
     --emit=train -o "$seeds/micro-train.mlir"
   "$build_dir/bin/dsv3-run" "$seeds/micro.dsv3" --steps 1 --save "$seeds/ck" >/dev/null
+  # With the CUDA toolkit, a GPU executable too (its launches and their
+  # signatures).
+  "$build_dir/bin/dsv3-compile" test/Conversion/Inputs/micro_moe.pbtxt \
+    --target=cuda -o "$seeds/micro-cuda.dsv3" 2>/dev/null || rm -f "$seeds/micro-cuda.dsv3"
   python3 - "$seeds" <<'PY'
 import glob, os, random, re, sys
 sys.path.insert(0, "test/Runtime/Inputs")
@@ -92,6 +95,12 @@ seeds = sys.argv[1]
 parts = list(fields(payload_of(f"{seeds}/micro.dsv3")))
 library = next(value for number, _, value, _ in parts if number == 7)
 stripped = b"".join(encoded for number, _, _, encoded in parts if number != 7)
+executables = [bytes(stripped)]
+if os.path.exists(f"{seeds}/micro-cuda.dsv3"):
+    # Without the cubin and the PTX (fields 17 and 18) for the same reason.
+    executables.append(b"".join(
+        encoded for number, _, _, encoded in
+        fields(payload_of(f"{seeds}/micro-cuda.dsv3")) if number not in (17, 18)))
 sep = b"\n--8<--\n"
 ck = f"{seeds}/ck"
 step = f"{ck}/step-00000001"
@@ -111,7 +120,7 @@ descriptions = [open(p, "rb").read() for p in sorted(
 rng = random.Random(0)
 graphs = [bytes(rng.randrange(256) for _ in range(n)) for n in (0, 8, 64, 256)]
 corpus = {
-    "executable": [bytes(stripped)],
+    "executable": executables,
     "elf": [library],
     "safetensors": [model, optimizer],
     "checkpoint": [open(f"{ck}/latest", "rb").read() + sep +
@@ -136,15 +145,18 @@ status=0
 for t in "${targets[@]}"; do
   corpus=$fuzz_dir/corpus/$t
   mkdir -p "$corpus"
-  [ -n "$(ls -A "$corpus")" ] || cp "$seeds/$t"/* "$corpus"/
+  # The seeds join the corpus, replacing older seeds (libFuzzer names the
+  # inputs it adds by their hash).
+  cp "$seeds/$t"/* "$corpus"/
   max_len=$(( $(du -b "$seeds/$t"/* | sort -n | tail -1 | cut -f1) + 4096 ))
   echo "== fuzz $t for ${seconds}s (corpus $corpus)"
   log=$fuzz_dir/$t.log
   if is_compiler_target "$t"; then
-    binary=$PWD/$asan_dir/bin/${t}_fuzzer
+    binary=$asan_dir/bin/${t}_fuzzer
   else
-    binary=$PWD/$fuzz_dir/${t}_fuzzer
+    binary=$fuzz_dir/${t}_fuzzer
   fi
+  case $binary in /*) ;; *) binary=$PWD/$binary ;; esac
   if ( cd "$fuzz_dir" && "$binary" -max_total_time="$seconds" \
          -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$t-" \
          "corpus/$t" ) >"$log" 2>&1; then

@@ -479,7 +479,8 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 LogicalResult RouterOp::verify() {
-  // The inferred types are checked after this: the rank is not known yet.
+  // The inferred types are checked after this verifier: the rank has not
+  // been checked yet.
   auto logits = getLogits().getType();
   if (logits.getRank() != 2)
     return emitOpError("logits must be [tokens, experts], got rank ")

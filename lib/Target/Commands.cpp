@@ -73,23 +73,41 @@ void emitLaunch(func::CallOp call, const StepBuffers &buffers,
     signature->add_scratch_bytes(exe.buffers(id).bytes());
 }
 
-/// The signature of a GPU function, from its first launch: its grid and
+/// The signature of a GPU function as `launch` runs it: its grid and
 /// block, the bytes of each buffer it takes and each scalar.
-void addGpuSignature(const rt::GpuLaunch &launch, rt::Executable &exe) {
-  for (const rt::GpuSignature &g : exe.gpu_functions())
-    if (g.function() == launch.function())
-      return;
-  rt::GpuSignature *signature = exe.add_gpu_functions();
-  signature->set_function(launch.function());
-  *signature->mutable_grid() = launch.grid();
-  *signature->mutable_block() = launch.block();
+rt::GpuSignature gpuSignature(const rt::GpuLaunch &launch,
+                              const rt::Executable &exe) {
+  rt::GpuSignature signature;
+  signature.set_function(launch.function());
+  *signature.mutable_grid() = launch.grid();
+  *signature.mutable_block() = launch.block();
   for (const rt::GpuArg &a : launch.args()) {
-    rt::GpuParam *param = signature->add_params();
+    rt::GpuParam *param = signature.add_params();
     if (a.value_case() == rt::GpuArg::kBuffer)
       param->set_buffer_bytes(exe.buffers(a.buffer()).bytes());
     else
       *param->mutable_scalar() = a;
   }
+  return signature;
+}
+
+/// Records the signature of the launched function from its first launch;
+/// every later launch must match it, or the loader would refuse the file.
+LogicalResult addGpuSignature(func::CallOp call, const rt::GpuLaunch &launch,
+                              rt::Executable &exe) {
+  rt::GpuSignature signature = gpuSignature(launch, exe);
+  for (const rt::GpuSignature &g : exe.gpu_functions()) {
+    if (g.function() != launch.function())
+      continue;
+    if (g.SerializeAsString() != signature.SerializeAsString())
+      return call.emitError("dsv3-compile: GPU function ")
+             << launch.function()
+             << " is launched with another grid, block, buffer size or "
+                "scalar than its first launch";
+    return success();
+  }
+  *exe.add_gpu_functions() = std::move(signature);
+  return success();
 }
 
 LogicalResult emitGpuLaunches(func::CallOp call, const StepBuffers &buffers,
@@ -130,7 +148,8 @@ LogicalResult emitGpuLaunches(func::CallOp call, const StepBuffers &buffers,
         break;
       }
     }
-    addGpuSignature(*launch, exe);
+    if (failed(addGpuSignature(call, *launch, exe)))
+      return failure();
   }
   return success();
 }

@@ -104,6 +104,11 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
   EXPECT_NE(check([](Executable &e) { e.set_format_version(1); })
                 .find("format version 1"),
             std::string::npos);
+  // The format before GPU function signatures.
+  EXPECT_NE(check([](Executable &e) {
+              e.set_format_version(kExecutableFormatVersion - 1);
+            }).find("recompile the model with this dsv3-compile"),
+            std::string::npos);
   EXPECT_NE(check([](Executable &e) { e.mutable_buffers(2)->set_offset(576); })
                 .find("outside the arena"),
             std::string::npos);
@@ -223,10 +228,19 @@ TEST(ExecutableLoad, ChecksGpuLaunchesAgainstTheirSignatures) {
                 .find("passes a scalar as argument 0"),
             std::string::npos);
   EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(1)->set_i64(8); })
-                .find("argument 1 other than the scalar"),
+                .find("passes i64 8 as argument 1, the function was compiled "
+                      "for i64 7"),
             std::string::npos);
   EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(1)->set_i32(7); })
-                .find("argument 1 other than the scalar"),
+                .find("passes i32 7 as argument 1"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) { launch(e)->mutable_args(1)->set_buffer(0); })
+                .find("passes a buffer as argument 1, the function takes the "
+                      "scalar i64 7"),
+            std::string::npos);
+  EXPECT_NE(check([&](Executable &e) {
+              e.mutable_gpu_functions(0)->mutable_params(1)->clear_kind();
+            }).find("parameter 1 is neither a buffer nor a scalar"),
             std::string::npos);
   EXPECT_NE(check([&](Executable &e) { launch(e)->set_grid(0, 3); })
                 .find("launches grid 3x1x1, block 64x1x1; the function was "
