@@ -83,7 +83,8 @@ mlir::dsv3::buildExecutable(ModuleOp module,
   std::optional<GpuKernels> gpu;
   if (cuda) {
     FailureOr<GpuKernels> compiled =
-        compileGpuKernels(kernels, options.cudaPath, options.progress);
+        compileGpuKernels(kernels, options.cudaPath, options.progress,
+                          options.gpuParamBytes);
     if (failed(compiled))
       return failure();
     gpu = std::move(*compiled);

@@ -12,6 +12,7 @@
 #ifndef DSV3_TARGET_EXECUTABLE_H
 #define DSV3_TARGET_EXECUTABLE_H
 
+#include "Target/GpuKernels.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/raw_ostream.h"
@@ -27,6 +28,8 @@ struct ExecutableOptions {
   int sm = 90;
   /// The CUDA toolkit (ptxas) for cuda.
   std::string cudaPath = "/usr/local/cuda";
+  /// cuda: the parameter space of a GPU function, in bytes.
+  int64_t gpuParamBytes = kGpuParamSpaceBytes;
   /// LLVM optimization level of the CPU kernels (0-3).
   unsigned optLevel = 2;
   /// The model description, stored in the executable for the record.

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Interfaces/DataLayoutInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -111,6 +112,31 @@ LogicalResult collectLaunches(ModuleOp module, GpuKernels &out) {
 }
 
 /// The object of the one gpu.binary in `module`.
+/// Every GPU function's parameters fit the parameter space: each laid out
+/// at its alignment, as the PTX .param space holds them.
+LogicalResult checkParamSpace(ModuleOp kernels, int64_t limit) {
+  for (auto gpuModule : kernels.getOps<gpu::GPUModuleOp>()) {
+    DataLayout layout(gpuModule);
+    for (auto fn : gpuModule.getOps<LLVM::LLVMFuncOp>()) {
+      if (!fn->hasAttr(NVVM::NVVMDialect::getKernelFuncAttrName()))
+        continue;
+      int64_t bytes = 0;
+      for (Type t : fn.getArgumentTypes()) {
+        int64_t align = layout.getTypeABIAlignment(t);
+        bytes = llvm::alignTo(bytes, align) + layout.getTypeSize(t);
+      }
+      if (bytes > limit)
+        return fn.emitError("dsv3-compile: GPU function ")
+               << fn.getName() << " takes " << bytes << " bytes of parameters ("
+               << fn.getNumArguments() << " arguments), more than the "
+               << limit
+               << " bytes of a GPU function's parameter space: the kernel "
+                  "touches too many buffers to pass each as an argument";
+    }
+  }
+  return success();
+}
+
 FailureOr<std::string> binaryObject(ModuleOp module) {
   for (auto binary : module.getOps<gpu::BinaryOp>())
     for (Attribute object : binary.getObjects())
@@ -136,9 +162,10 @@ LogicalResult mlir::dsv3::checkCudaToolkit(StringRef cudaPath,
   return success();
 }
 
-FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels,
-                                                    StringRef cudaPath,
-                                                    llvm::raw_ostream *progress) {
+FailureOr<GpuKernels>
+mlir::dsv3::compileGpuKernels(ModuleOp kernels, StringRef cudaPath,
+                              llvm::raw_ostream *progress,
+                              int64_t paramSpaceBytes) {
   MLIRContext *context = kernels.getContext();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
@@ -148,6 +175,9 @@ FailureOr<GpuKernels> mlir::dsv3::compileGpuKernels(ModuleOp kernels,
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   context->appendDialectRegistry(registry);
 
+  // What ptxas would refuse after minutes of work, refused first.
+  if (failed(checkParamSpace(kernels, paramSpaceBytes)))
+    return failure();
   std::string missing;
   llvm::raw_string_ostream why(missing);
   if (failed(checkCudaToolkit(cudaPath, why))) {

@@ -48,12 +48,18 @@ struct GpuKernels {
 LogicalResult checkCudaToolkit(llvm::StringRef cudaPath,
                                llvm::raw_ostream &errs);
 
+/// The parameter space of a GPU function: 4,352 bytes (0x1100) for the
+/// PTX this compiler emits (ISA versions before 8.1), on every sm.
+inline constexpr int64_t kGpuParamSpaceBytes = 4352;
+
 /// Collects the launches of `kernels` and compiles its GPU module with the
 /// toolkit at `cudaPath` (ptxas). Rewrites `kernels` (the binary replaces
-/// the GPU module).
-FailureOr<GpuKernels> compileGpuKernels(ModuleOp kernels,
-                                        llvm::StringRef cudaPath,
-                                        llvm::raw_ostream *progress);
+/// the GPU module). A GPU function whose parameters take more than
+/// `paramSpaceBytes` is refused, naming it, before anything is compiled.
+FailureOr<GpuKernels>
+compileGpuKernels(ModuleOp kernels, llvm::StringRef cudaPath,
+                  llvm::raw_ostream *progress,
+                  int64_t paramSpaceBytes = kGpuParamSpaceBytes);
 
 } // namespace mlir::dsv3
 

@@ -134,6 +134,14 @@ cl::opt<std::string> cudaPath(
     cl::desc("The CUDA toolkit for --target=cuda (ptxas, libdevice)"),
     cl::value_desc("dir"), cl::init("/usr/local/cuda"), cl::cat(category));
 
+cl::opt<int64_t> gpuParamBytes(
+    "gpu-param-bytes",
+    cl::desc("With --target=cuda: the parameter space of a GPU function, in "
+             "bytes (default 4352, what PTX before ISA 8.1 allows); a "
+             "function whose arguments take more is refused before ptxas "
+             "runs"),
+    cl::init(kGpuParamSpaceBytes), cl::cat(category));
+
 cl::opt<unsigned> optLevel("O",
                            cl::desc("Optimization level of the kernels and of "
                                     "--emit=llvm|object (0-3, default 2)"),
@@ -449,6 +457,11 @@ int main(int argc, char **argv) {
   bool cuda = options.target == CompileTarget::cuda;
   if (emit == Emit::PTX && !cuda)
     usage("--emit=ptx needs the cuda target (--target=cuda)");
+  if (gpuParamBytes.getNumOccurrences() && !cuda)
+    usage("--gpu-param-bytes applies to the cuda target (--target=cuda)");
+  if (gpuParamBytes < 1)
+    usage("--gpu-param-bytes=" + std::to_string(gpuParamBytes) +
+          ": the parameter space must be at least 1 byte");
   bool hostCode = emit == Emit::LLVM || emit == Emit::Object;
   if (hostCode && cuda)
     usage("--emit=llvm and --emit=object compile the step for this CPU; "
@@ -522,6 +535,7 @@ int main(int argc, char **argv) {
     exeOptions.target = cuda ? "cuda" : "cpu";
     exeOptions.sm = options.sm;
     exeOptions.cudaPath = cudaPath;
+    exeOptions.gpuParamBytes = gpuParamBytes;
     exeOptions.optLevel = optLevel;
     exeOptions.specText = sourceText;
     if (loaded) {
