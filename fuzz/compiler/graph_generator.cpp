@@ -68,10 +68,9 @@ public:
     Value x = use(last);
     std::string logits = matmul(x, vocab, in.ConsumeBool());
     values.back().used = true;
-    std::string loss = fresh();
-    body += "    " + loss + " = dsv3.cross_entropy " + logits +
-            ", %targets : " + tensor({batch, seq, vocab}) + ", " +
-            tensor(bs, "i32") + " -> tensor<f32>\n";
+    std::string loss = emit("dsv3.cross_entropy " + logits + ", %targets : " +
+                            tensor({batch, seq, vocab}) + ", " +
+                            tensor(bs, "i32") + " -> tensor<f32>");
     for (size_t i = 0; i < values.size(); ++i) {
       if (values[i].used)
         continue;
@@ -80,15 +79,11 @@ public:
       if (!v.shape.empty()) {
         Shape all(v.shape.size());
         std::iota(all.begin(), all.end(), 0);
-        r = fresh();
-        body += "    " + r + " = dsv3.reduce mean " + v.name + ", dims = [" +
-                join(all, ", ") + "] : " + tensor(v.shape) +
-                " -> tensor<f32>\n";
+        r = emit("dsv3.reduce mean " + v.name + ", dims = [" +
+                 join(all, ", ") + "] : " + tensor(v.shape) +
+                 " -> tensor<f32>");
       }
-      std::string sum = fresh();
-      body += "    " + sum + " = dsv3.add " + loss + ", " + r +
-              " : tensor<f32>\n";
-      loss = sum;
+      loss = emit("dsv3.add " + loss + ", " + r + " : tensor<f32>");
     }
 
     std::string module =
@@ -158,9 +153,16 @@ private:
     return values[i];
   }
 
-  std::string define(const Shape &shape, const std::string &rhs) {
+  /// A new value that `rhs` computes, which later ops do not read.
+  std::string emit(const std::string &rhs) {
     std::string name = fresh();
     body += "    " + name + " = " + rhs + "\n";
+    return name;
+  }
+
+  /// A new value of `shape` that `rhs` computes, for later ops to read.
+  std::string define(const Shape &shape, const std::string &rhs) {
+    std::string name = emit(rhs);
     values.push_back({name, shape});
     return name;
   }
@@ -310,9 +312,8 @@ private:
     }
     case 9: { // a bf16 round trip
       Value x = use(*choose(any));
-      std::string b = fresh();
-      body += "    " + b + " = dsv3.cast " + x.name + " : " + tensor(x.shape) +
-              " to " + tensor(x.shape, "bf16") + "\n";
+      std::string b = emit("dsv3.cast " + x.name + " : " + tensor(x.shape) +
+                           " to " + tensor(x.shape, "bf16"));
       define(x.shape, "dsv3.cast " + b + " : " + tensor(x.shape, "bf16") +
                           " to " + tensor(x.shape));
       break;
@@ -358,20 +359,19 @@ private:
             tensor({tokens, topK}, "i32") + " -> " + tensor({copies, d}) +
             ", " + tensor({experts}, "i32") + "\n";
     std::string up = param({experts, d, ffn});
-    std::string h = fresh();
-    body += "    " + h + " = dsv3.grouped_matmul " + rows + ", " + up + ", " +
-            sizes + " : " + tensor({copies, d}) + ", " +
-            tensor({experts, d, ffn}) + ", " + tensor({experts}, "i32") +
-            " -> " + tensor({copies, ffn}) + "\n";
-    std::string act = fresh();
-    body += "    " + act + " = dsv3.silu " + h + " : " +
-            tensor({copies, ffn}) + "\n";
+    auto groupedMatmul = [&](const std::string &lhs, int64_t k,
+                             const std::string &w, bool transposed) {
+      int64_t n = transposed ? d : ffn;
+      return emit("dsv3.grouped_matmul " + lhs + ", " + w + ", " + sizes +
+                  (transposed ? " transpose_rhs : " : " : ") +
+                  tensor({copies, k}) + ", " + tensor({experts, d, ffn}) +
+                  ", " + tensor({experts}, "i32") + " -> " +
+                  tensor({copies, n}));
+    };
+    std::string h = groupedMatmul(rows, d, up, false);
+    std::string act = emit("dsv3.silu " + h + " : " + tensor({copies, ffn}));
     std::string down = param({experts, d, ffn});
-    std::string y = fresh();
-    body += "    " + y + " = dsv3.grouped_matmul " + act + ", " + down + ", " +
-            sizes + " transpose_rhs : " + tensor({copies, ffn}) + ", " +
-            tensor({experts, d, ffn}) + ", " + tensor({experts}, "i32") +
-            " -> " + tensor({copies, d}) + "\n";
+    std::string y = groupedMatmul(act, ffn, down, true);
     define({tokens, d}, "dsv3.moe_combine " + y + ", " + gate + ", " + idx +
                             " {num_experts = " + std::to_string(experts) +
                             " : i64} : " + tensor({copies, d}) + ", " +
@@ -393,9 +393,8 @@ private:
     Shape split{batch, seq, heads, d / heads};
     std::string qkv[3];
     for (int i = 0; i < 3; ++i) {
-      std::string m = matmul(x, d, in.ConsumeBool());
-      values.back().used = true;
-      Value projected = values.back();
+      matmul(x, d, in.ConsumeBool());
+      Value projected = use(values.size() - 1);
       qkv[i] = reshape(projected, split);
       values.back().used = true;
       if (i < 2 && in.ConsumeBool()) {
@@ -406,12 +405,10 @@ private:
         values.back().used = true;
       }
     }
-    std::string o = define(split, "dsv3.attention " + qkv[0] + ", " + qkv[1] +
-                                      ", " + qkv[2] + " causal scale = 0.5 : " +
-                                      tensor(split) + ", " + tensor(split) +
-                                      ", " + tensor(split) + " -> " +
-                                      tensor(split));
-    (void)o;
+    define(split, "dsv3.attention " + qkv[0] + ", " + qkv[1] + ", " + qkv[2] +
+                      " causal scale = 0.5 : " + tensor(split) + ", " +
+                      tensor(split) + ", " + tensor(split) + " -> " +
+                      tensor(split));
     Value out = use(values.size() - 1);
     reshape(out, {batch, seq, d});
   }

@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // A fresh context per input: uniqued types and attributes would
   // otherwise accumulate over millions of inputs.
   MLIRContext context(dsv3fuzz::registry(), MLIRContext::Threading::DISABLED);
-  context.allowUnregisteredDialects(false);
   std::string diagnostics;
   ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
     diagnostics += d.str() + "\n";
