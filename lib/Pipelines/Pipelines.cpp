@@ -192,6 +192,11 @@ void mlir::dsv3::buildLowerTrainStepPipeline(
   pm.addPass(createFuse());
   pm.addPass(createOutlineKernels());
   pm.addPass(createExtractKernels());
+  DedupKernelsOptions dedup;
+  dedup.report = options.report;
+  dedup.progress = options.progress;
+  if (options.dedupKernels)
+    pm.addPass(createDedupKernels(dedup));
   // On the GPU a loop over the MoE copies would run on one thread.
   buildBufferizeKernelsPipeline(pm.nest<ModuleOp>(), /*parallelRouting=*/cuda);
   PlanMemoryOptions plan;
@@ -201,7 +206,8 @@ void mlir::dsv3::buildLowerTrainStepPipeline(
   if (cuda) {
     buildGpuMapPipeline(kernels);
     buildGpuLowerPipeline(kernels, options.sm, options.cudaPath,
-                          options.optLevel);
+                          options.optLevel,
+                          options.dedupKernels ? &dedup : nullptr);
   } else {
     buildLowerBufferizedPipeline(kernels, /*barePtrCallConv=*/true);
   }
@@ -278,9 +284,12 @@ void mlir::dsv3::buildGpuMapPipeline(OpPassManager &pm) {
 
 void mlir::dsv3::buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
                                        StringRef cudaPath,
-                                       unsigned optLevel) {
+                                       unsigned optLevel,
+                                       const DedupKernelsOptions *dedup) {
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createMergeGpuModules());
+  if (dedup)
+    pm.addPass(createDedupKernels(*dedup));
   OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());

@@ -22,6 +22,8 @@
 
 namespace mlir::dsv3 {
 
+struct DedupKernelsOptions;
+
 enum class CompileTarget { cpu, cuda };
 enum class PrecisionPolicy { fp32, bf16, fp16, fp8 };
 enum class MomentsType { f32, bf16 };
@@ -124,9 +126,18 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
                        llvm::cl::init(0)};
   Option<bool> report{
       *this, "report",
-      llvm::cl::desc("Print the step's cost per op kind (before lowering) "
-                     "and the memory plan the executable carries"),
+      llvm::cl::desc("Print the step's cost per op kind (before lowering), "
+                     "the kernels before and after deduplication and the "
+                     "memory plan the executable carries"),
       llvm::cl::init(false)};
+  Option<bool> dedupKernels{
+      *this, "dedup-kernels",
+      llvm::cl::desc("Compile kernels (and GPU functions) with the same code "
+                     "once (dsv3-dedup-kernels)"),
+      llvm::cl::init(true)};
+
+  /// Print the deduplication's counts as progress lines (dsv3-compile).
+  bool progress = false;
 };
 
 /// A setting the pipeline cannot honour: the option, its value as the
@@ -149,7 +160,8 @@ void buildTrainStepPipeline(OpPassManager &pm,
                             const TrainPipelineOptions &options);
 
 /// From the training step to the lowered module: dsv3-decompose-attention,
-/// dsv3-fuse, dsv3-outline-kernels, dsv3-extract-kernels; in the kernel
+/// dsv3-fuse, dsv3-outline-kernels, dsv3-extract-kernels,
+/// dsv3-dedup-kernels; in the kernel
 /// module convert-dsv3-to-linalg, elementwise fusion,
 /// dsv3-destination-passing, eliminate-empty-tensors, one-shot
 /// bufferization and dsv3-hoist-allocs; dsv3-plan-memory on the step; then
@@ -193,11 +205,12 @@ void buildFusedModuleToLLVMPipeline(OpPassManager &pm);
 void buildGpuMapPipeline(OpPassManager &pm);
 
 /// `dsv3-gpu-lower`: the launches outlined into one GPU module
-/// (gpu-kernel-outlining, dsv3-merge-gpu-modules), lowered to NVVM, with
-/// the sm_`sm` target and the toolkit's libdevice (none when `cudaPath` is
-/// empty) attached.
+/// (gpu-kernel-outlining, dsv3-merge-gpu-modules, and dsv3-dedup-kernels
+/// when `dedup`), lowered to NVVM, with the sm_`sm` target and the
+/// toolkit's libdevice (none when `cudaPath` is empty) attached.
 void buildGpuLowerPipeline(OpPassManager &pm, int64_t sm,
-                           StringRef cudaPath, unsigned optLevel);
+                           StringRef cudaPath, unsigned optLevel,
+                           const DedupKernelsOptions *dedup = nullptr);
 
 /// The external models the pipelines rely on (every upstream extension,
 /// and bufferization and deallocation of arith, cf, func, linalg, memref,

@@ -195,6 +195,54 @@ def ExtractKernels : Pass<"dsv3-extract-kernels", "mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def DedupKernels : Pass<"dsv3-dedup-kernels", "mlir::ModuleOp"> {
+  let summary = "Merge kernels and GPU functions whose code is the same";
+  let description = [{
+    Every layer of the same shape outlines the same kernels; this pass
+    keeps one of each, so that compile time follows the number of distinct
+    layer shapes rather than the depth. Runs after `dsv3-extract-kernels`
+    on the module of the step, and after `dsv3-merge-gpu-modules` on the
+    kernel module.
+
+    - Kernels: the functions marked `dsv3.kernel` in the nested
+      `dsv3.kernels` module whose code is the same up to names and
+      locations (the same ops, attributes, types and use-def structure;
+      the same argument and result attributes, so that kernels writing in
+      place are merged only with kernels writing in place into the same
+      argument) become the first of them. The calls of the module's
+      functions name it, and the step's declarations of the others go.
+    - GPU functions: the `gpu.func`s of the module's GPU modules whose
+      code is the same and whose launches use the same grid, block and
+      constant operands (the one signature the executable records for a
+      GPU function) become the first of them, and the launches name it.
+
+    What a call or launch computes is unchanged: only which copy of the
+    same code it names.
+
+    ```mlir
+    %1 = func.call @train_step_kernel_7(%a, %b) : ...
+    %2 = func.call @train_step_kernel_12(%c, %d) : ...  // same code as _7
+    // becomes
+    %1 = func.call @train_step_kernel_7(%a, %b) : ...
+    %2 = func.call @train_step_kernel_7(%c, %d) : ...
+    ```
+
+    With `report`, prints the counts before and after:
+    `kernels: 1663 outlined, 120 distinct after deduplication`, and
+    `GPU functions: ... mapped, ... distinct after deduplication`. With
+    `progress`, prints them as `dsv3-compile` progress lines.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print how many kernels and GPU functions there were before and "
+           "after">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print the same counts as progress lines on stderr">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect"];
+}
+
 def PlanMemory : Pass<"dsv3-plan-memory", "mlir::ModuleOp"> {
   let summary = "Place every tensor of the step in one arena";
   let description = [{

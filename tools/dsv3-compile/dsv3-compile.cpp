@@ -111,7 +111,8 @@ cl::opt<bool> summary("summary",
 
 cl::opt<bool> report(
     "report",
-    cl::desc("Print the training step's FLOPs and bytes per op kind and "
+    cl::desc("Print the training step's FLOPs and bytes per op kind, its "
+             "kernels and GPU functions before and after deduplication, and "
              "the memory plan the executable carries (arena, peak live, "
              "largest live set, donated state)"),
     cl::cat(category));
@@ -141,6 +142,13 @@ cl::opt<int64_t> gpuParamBytes(
              "function whose arguments take more is refused before ptxas "
              "runs"),
     cl::init(kGpuParamSpaceBytes), cl::cat(category));
+
+cl::opt<bool> dedupKernels(
+    "dedup-kernels",
+    cl::desc("Compile kernels and GPU functions whose code is the same (every "
+             "layer of one shape) once, launched with each layer's buffers "
+             "(default true; --dedup-kernels=false compiles every copy)"),
+    cl::init(true), cl::cat(category));
 
 cl::opt<unsigned> optLevel("O",
                            cl::desc("Optimization level of the kernels and of "
@@ -437,6 +445,7 @@ int main(int argc, char **argv) {
   options.cudaPath = cudaPath;
   options.optLevel = optLevel;
   options.report = report;
+  options.dedupKernels = dedupKernels;
   bool runsPipeline = emit != Emit::None && emit != Emit::Forward;
   if (runsPipeline || report) {
     std::vector<Refusal> refused = checkTrainPipelineOptions(options);
@@ -505,6 +514,7 @@ int main(int argc, char **argv) {
         llvm::errs() << "dsv3-compile: compiling " << getModelName(*module)
                      << " for " << describeTrainPipelineOptions(options)
                      << "\n";
+      options.progress = emit == Emit::Executable || emit == Emit::PTX;
       buildLowerTrainStepPipeline(pm, options);
     }
     pipelineTimer.startTimer();
