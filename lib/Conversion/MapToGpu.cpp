@@ -19,6 +19,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_MAPTOGPU
@@ -116,6 +117,39 @@ LogicalResult MapToGpuPass::mapParallel(scf::ParallelOp loop) {
     b.clone(op, mapping);
   loop.erase();
   return success();
+}
+
+/// The buffers of the function `op` reads or writes: memrefs defined
+/// outside it, traced through views to what the launch will take.
+llvm::SmallDenseSet<Value> buffersOf(Operation *op, Block &entry) {
+  llvm::SmallDenseSet<Value> buffers;
+  op->walk([&](Operation *nested) {
+    for (Value v : nested->getOperands()) {
+      if (!isa<MemRefType>(v.getType()))
+        continue;
+      while (Operation *def = v.getDefiningOp()) {
+        if (def->getBlock() != &entry || !isa<ViewLikeOpInterface>(def))
+          break;
+        v = cast<ViewLikeOpInterface>(def).getViewSource();
+      }
+      Operation *def = v.getDefiningOp();
+      if (def && op->isAncestor(def))
+        continue;
+      buffers.insert(v);
+    }
+  });
+  return buffers;
+}
+
+/// Whether no value `ops` compute is read by an op outside them: where a
+/// run of sequential ops can end.
+bool selfContained(ArrayRef<Operation *> ops) {
+  llvm::SmallPtrSet<Operation *, 16> members(ops.begin(), ops.end());
+  for (Operation *op : ops)
+    for (Operation *user : op->getUsers())
+      if (!members.contains(op->getBlock()->findAncestorOpInBlock(*user)))
+        return false;
+  return true;
 }
 
 void MapToGpuPass::mapSequential(ArrayRef<Operation *> ops) {
@@ -240,10 +274,12 @@ void MapToGpuPass::runOnOperation() {
       expandCopyAsLoops(copy);
   }
   SmallVector<Operation *> sequential;
+  llvm::SmallDenseSet<Value> touched;
   auto flush = [&] {
     if (!sequential.empty())
       mapSequential(sequential);
     sequential.clear();
+    touched.clear();
   };
   for (Operation &op : llvm::make_early_inc_range(entry.without_terminator())) {
     if (isa<gpu::LaunchOp>(op)) {
@@ -263,6 +299,13 @@ void MapToGpuPass::runOnOperation() {
     });
     if (isMemoryEffectFree(&op) && op.getNumRegions() == 0 && !readsGroup)
       continue;
+    llvm::SmallDenseSet<Value> buffers = buffersOf(&op, entry);
+    if (llvm::count_if(buffers, [&](Value v) { return !touched.contains(v); }) +
+                static_cast<int64_t>(touched.size()) >
+            maxBuffers &&
+        selfContained(sequential))
+      flush();
+    touched.insert(buffers.begin(), buffers.end());
     sequential.push_back(&op);
   }
   flush();

@@ -191,13 +191,19 @@ def MapToGpu : Pass<"dsv3-map-to-gpu", "mlir::func::FuncOp"> {
     space linearized over blocks of `block-size` threads and
     bounds-checked; each run of other top-level ops that touch memory
     (sequential loops, loads, stores, copies) becomes a single-thread
-    launch. Pure ops stay outside, for `gpu-kernel-outlining` to copy
-    into the kernels or pass as arguments. Reductions run sequentially in
-    each thread (a row per thread for row-wise reductions).
+    launch. A run ends before an op that would make it read more than
+    `max-buffers` buffers, so that a launch's arguments (one pointer per
+    buffer) fit a GPU function's parameter space: the scalar tail of the
+    gradient clipping reads a partial sum per parameter. Pure ops stay
+    outside, for `gpu-kernel-outlining` to copy into the kernels or pass
+    as arguments. Reductions run sequentially in each thread (a row per
+    thread for row-wise reductions).
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
            "Threads per block of a parallel loop's launch">,
+    Option<"maxBuffers", "max-buffers", "int64_t", /*default=*/"256",
+           "Buffers one single-thread launch reads or writes at most">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",

@@ -60,34 +60,50 @@ Value sumAll(OpBuilder &b, Location loc, Value x, Type acc,
       .getResult(0);
 }
 
-/// x + y for 0-d tensors, as a generic (arith on tensors does not
-/// bufferize).
-Value addScalars(OpBuilder &b, Location loc, Value x, Value y) {
-  auto type = cast<RankedTensorType>(x.getType());
+/// Partial sums one generic adds up; more would take more than a GPU
+/// function's parameter space once elementwise fusion merged a chain of
+/// them (one pointer per partial).
+constexpr size_t kPartialsPerAdd = 64;
+
+/// acc + parts[0] + parts[1] + ..., left to right, for 0-d tensors (`acc`
+/// null: parts[0] + parts[1] + ...), as a generic (arith on tensors does not
+/// bufferize). The running total is the generic's init, which elementwise
+/// fusion does not fuse through: a long chain stays one small generic per
+/// `kPartialsPerAdd` partials.
+Value addScalars(OpBuilder &b, Location loc, Value acc, ValueRange parts) {
+  auto type = cast<RankedTensorType>(parts.front().getType());
   MLIRContext *ctx = b.getContext();
+  Value init = acc ? acc
+                   : Value(tensor::EmptyOp::create(
+                         b, loc, ArrayRef<int64_t>{}, type.getElementType()));
+  SmallVector<AffineMap> maps(parts.size() + 1, AffineMap::get(ctx));
+  bool fromZero = !acc;
   return linalg::GenericOp::create(
-             b, loc, type, ValueRange{x, y},
-             Value(tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
-                                           type.getElementType())),
-             ArrayRef<AffineMap>{AffineMap::get(ctx), AffineMap::get(ctx),
-                                 AffineMap::get(ctx)},
-             ArrayRef<utils::IteratorType>{},
-             [](OpBuilder &nb, Location l, ValueRange a) {
-               yieldValues(nb, l,
-                           Value(arith::AddFOp::create(nb, l, a[0], a[1])));
+             b, loc, type, parts, init, maps, ArrayRef<utils::IteratorType>{},
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value total = fromZero ? a[0] : a.back();
+               for (Value part : a.drop_back().drop_front(fromZero ? 1 : 0))
+                 total = arith::AddFOp::create(nb, l, total, part);
+               yieldValues(nb, l, total);
              })
       .getResult(0);
 }
 
 /// sum of f(x) over every element of every tensor in `xs`, as a 0-d tensor
-/// of `acc`.
+/// of `acc`: each tensor's sum, then their sum from the first.
 Value sumAll(OpBuilder &b, Location loc, ValueRange xs, Type acc,
              function_ref<Value(OpBuilder &, Location, Value)> f) {
+  SmallVector<Value> parts;
+  for (Value x : xs)
+    parts.push_back(sumAll(b, loc, x, acc, f));
+  if (parts.size() == 1)
+    return parts.front();
   Value total;
-  for (Value x : xs) {
-    Value part = sumAll(b, loc, x, acc, f);
-    total = total ? addScalars(b, loc, total, part) : part;
-  }
+  for (size_t i = 0; i < parts.size(); i += kPartialsPerAdd)
+    total = addScalars(
+        b, loc, total,
+        ArrayRef<Value>(parts).slice(
+            i, std::min(kPartialsPerAdd, parts.size() - i)));
   return total;
 }
 
