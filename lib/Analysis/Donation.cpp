@@ -13,7 +13,11 @@
 #include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <map>
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -75,11 +79,11 @@ std::string kernelWhyNot(func::FuncOp callee, unsigned result,
   return "";
 }
 
-/// How many calls of `callee` `module` holds.
-size_t callsOf(ModuleOp module, StringRef callee) {
-  size_t n = 0;
-  module.walk([&](func::CallOp call) { n += call.getCallee() == callee; });
-  return n;
+/// How many calls of each callee `module` holds.
+llvm::StringMap<size_t> callCounts(ModuleOp module) {
+  llvm::StringMap<size_t> counts;
+  module.walk([&](func::CallOp call) { ++counts[call.getCallee()]; });
+  return counts;
 }
 
 } // namespace
@@ -93,6 +97,12 @@ mlir::dsv3::findDonations(func::FuncOp step,
   Block &body = step.getBody().front();
   Operation *ret = body.getTerminator();
   auto module = step->getParentOfType<ModuleOp>();
+  // Computed once: a model has thousands of updated states.
+  std::optional<llvm::StringMap<size_t>> calls;
+  std::optional<SymbolTable> symbols;
+  std::map<std::pair<std::optional<Role>, StringRef>, unsigned> argsNamed;
+  for (unsigned i = 0, e = step.getNumArguments(); i < e; ++i)
+    ++argsNamed[{getArgRole(step, i), getArgName(step, i)}];
   for (auto [r, value] : llvm::enumerate(ret->getOperands())) {
     std::optional<unsigned> a = getUpdatedArgument(step, r);
     if (!a)
@@ -104,10 +114,8 @@ mlir::dsv3::findDonations(func::FuncOp step,
     std::string why;
     Operation *producer = value.getDefiningOp();
     Donation d{static_cast<unsigned>(r), *a, {}, 0, 0};
-    bool sharedName = false;
-    for (unsigned i = 0, e = step.getNumArguments(); i < e; ++i)
-      sharedName |= i != *a && getArgRole(step, i) == getArgRole(step, *a) &&
-                    getArgName(step, i) == getArgName(step, *a);
+    bool sharedName =
+        argsNamed[{getArgRole(step, *a), getArgName(step, *a)}] > 1;
     if (input.getType() != value.getType())
       why = "its type differs from the input's";
     else if (sharedName)
@@ -134,11 +142,14 @@ mlir::dsv3::findDonations(func::FuncOp step,
       } else if (recorded) {
         if (recorded[k] != static_cast<int64_t>(positions.front()))
           why = "its kernel does not update it in place";
-      } else if (module && callsOf(module, call.getCallee()) != 1) {
+      } else if (module && (calls ? *calls : *(calls = callCounts(module)))
+                                   .lookup(call.getCallee()) != 1) {
         // One kernel's code writes over its argument for every call.
         why = "its kernel has more than one call";
       } else {
-        why = kernelWhyNot(module ? module.lookupSymbol<func::FuncOp>(
+        if (module && !symbols)
+          symbols.emplace(module);
+        why = kernelWhyNot(module ? symbols->lookup<func::FuncOp>(
                                         call.getCallee())
                                   : func::FuncOp(),
                            k, positions.front());

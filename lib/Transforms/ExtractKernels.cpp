@@ -45,10 +45,11 @@ void ExtractKernelsPass::runOnOperation() {
   }
   // Donations first: the analysis reads the kernels' bodies.
   {
+    SymbolTable moduleSymbols(module);
     for (Donation d : findDonations(step)) {
       if (!d.call)
         continue;
-      auto kernel = module.lookupSymbol<func::FuncOp>(d.call.getCallee());
+      auto kernel = moduleSymbols.lookup<func::FuncOp>(d.call.getCallee());
       if (!kernel || kernel.isExternal())
         continue;
       kernel.setResultAttr(d.callResult, kOverwritesAttr,

@@ -68,11 +68,11 @@ int64_t memrefBytes(Type type) {
 /// the kernel's code in the kernel module (after dsv3-destination-passing
 /// and dsv3-hoist-allocs), past one per operand and one per result that
 /// has no donated buffer.
-SmallVector<int64_t> scratchBytes(func::CallOp call, ModuleOp kernels) {
+SmallVector<int64_t> scratchBytes(func::CallOp call, SymbolTable *kernels) {
   SmallVector<int64_t> bytes;
   if (!kernels)
     return bytes;
-  auto code = kernels.lookupSymbol<func::FuncOp>(call.getCallee());
+  auto code = kernels->lookup<func::FuncOp>(call.getCallee());
   if (!code || code.getNumResults() != 0)
     return bytes;
   unsigned used = call.getNumOperands() + call.getNumResults();
@@ -101,6 +101,9 @@ void PlanMemoryPass::runOnOperation() {
   }
   Block &body = fn.getBody().front();
   ModuleOp kernels = getKernelModule(module);
+  std::optional<SymbolTable> kernelSymbols;
+  if (kernels)
+    kernelSymbols.emplace(kernels);
 
   // Values in program order with their definition index and last use.
   llvm::DenseMap<Value, int64_t> defIndex, lastUse;
@@ -199,7 +202,7 @@ void PlanMemoryPass::runOnOperation() {
   index = 0;
   for (Operation &op : body) {
     if (auto call = dyn_cast<func::CallOp>(op))
-      for (int64_t bytes : scratchBytes(call, kernels)) {
+      for (int64_t bytes : scratchBytes(call, kernelSymbols ? &*kernelSymbols : nullptr)) {
         scratchOf[call].push_back(requests.size());
         requests.push_back({bytes, index, index});
         leaders.push_back(Value());
