@@ -19,8 +19,11 @@
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -137,6 +140,69 @@ LogicalResult checkParamSpace(ModuleOp kernels, int64_t limit) {
   return success();
 }
 
+/// The sm and optimization level the GPU module was lowered for.
+FailureOr<std::pair<std::string, int>> gpuTarget(ModuleOp kernels) {
+  for (auto gpuModule : kernels.getOps<gpu::GPUModuleOp>())
+    if (ArrayAttr targets = gpuModule.getTargetsAttr())
+      for (Attribute t : targets)
+        if (auto nvvm = dyn_cast<NVVM::NVVMTargetAttr>(t))
+          return std::make_pair(nvvm.getChip().str(), nvvm.getO());
+  kernels.emitError("dsv3-compile: the GPU module has no NVVM target");
+  return failure();
+}
+
+/// Assembles `ptx` for `chip` with the toolkit's ptxas, its optimizations
+/// spread over the machine's cores (`--split-compile`; the cubin is the
+/// same for any number of threads).
+FailureOr<std::string> assemble(ModuleOp kernels, StringRef ptx,
+                                StringRef cudaPath, StringRef chip,
+                                int optLevel) {
+  llvm::SmallString<128> ptxas(cudaPath);
+  llvm::sys::path::append(ptxas, "bin", "ptxas");
+  llvm::SmallString<128> in, out, log;
+  for (auto [path, suffix] : {std::pair{&in, "ptx"}, std::pair{&out, "cubin"},
+                              std::pair{&log, "log"}}) {
+    int fd;
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+            "dsv3-kernels", suffix, fd, *path)) {
+      kernels.emitError("dsv3-compile: cannot create a temporary file: ")
+          << ec.message();
+      return failure();
+    }
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    if (path == &in)
+      os << ptx;
+  }
+  auto cleanup = llvm::make_scope_exit([&] {
+    for (StringRef path : {StringRef(in), StringRef(out), StringRef(log)})
+      llvm::sys::fs::remove(path);
+  });
+  std::string arch = ("-arch=" + chip).str();
+  std::string opt = "-O" + std::to_string(optLevel);
+  SmallVector<StringRef> args = {ptxas, arch,  opt, "--split-compile=0",
+                                 in,    "-o",  out};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
+                                          StringRef(log)};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
+                                     /*SecondsToWait=*/0, /*MemoryLimit=*/0,
+                                     &error);
+  if (rc != 0) {
+    auto output = llvm::MemoryBuffer::getFile(log);
+    kernels.emitError("dsv3-compile: ptxas failed")
+        << (error.empty() ? "" : ": " + error) << "\n"
+        << (output ? (*output)->getBuffer().rtrim() : StringRef());
+    return failure();
+  }
+  auto cubin = llvm::MemoryBuffer::getFile(out);
+  if (!cubin) {
+    kernels.emitError("dsv3-compile: ptxas wrote no cubin: ")
+        << cubin.getError().message();
+    return failure();
+  }
+  return (*cubin)->getBuffer().str();
+}
+
 FailureOr<std::string> binaryObject(ModuleOp module) {
   for (auto binary : module.getOps<gpu::BinaryOp>())
     for (Attribute object : binary.getObjects())
@@ -191,23 +257,31 @@ mlir::dsv3::compileGpuKernels(ModuleOp kernels, StringRef cudaPath,
   }
 
   GpuKernels out;
+  // The entry points: device functions and libdevice declarations are
+  // not launched.
   for (auto gpuModule : kernels.getOps<gpu::GPUModuleOp>())
-    out.numGpuFunctions = llvm::range_size(gpuModule.getOps<gpu::GPUFuncOp>()) +
-                          llvm::range_size(gpuModule.getOps<LLVM::LLVMFuncOp>());
+    out.numGpuFunctions =
+        llvm::range_size(gpuModule.getOps<gpu::GPUFuncOp>()) +
+        llvm::count_if(gpuModule.getOps<LLVM::LLVMFuncOp>(),
+                       [](LLVM::LLVMFuncOp fn) {
+                         return fn->hasAttr(
+                             NVVM::NVVMDialect::getKernelFuncAttrName());
+                       });
   if (failed(collectLaunches(kernels, out)))
     return failure();
-  OwningOpRef<ModuleOp> forPtx = kernels.clone();
-  if (failed(toBinary(*forPtx, "isa", cudaPath)))
+  FailureOr<std::pair<std::string, int>> target = gpuTarget(kernels);
+  if (failed(target))
     return failure();
-  FailureOr<std::string> ptx = binaryObject(*forPtx);
+  if (failed(toBinary(kernels, "isa", cudaPath)))
+    return failure();
+  FailureOr<std::string> ptx = binaryObject(kernels);
   if (failed(ptx))
     return failure();
   if (progress)
     *progress << "dsv3-compile: assembling " << out.numGpuFunctions
               << " GPU functions with ptxas\n";
-  if (failed(toBinary(kernels, "bin", cudaPath)))
-    return failure();
-  FailureOr<std::string> cubin = binaryObject(kernels);
+  FailureOr<std::string> cubin =
+      assemble(kernels, *ptx, cudaPath, target->first, target->second);
   if (failed(cubin))
     return failure();
   out.ptx = std::move(*ptx);

@@ -53,7 +53,8 @@ LogicalResult checkCudaToolkit(llvm::StringRef cudaPath,
 inline constexpr int64_t kGpuParamSpaceBytes = 4352;
 
 /// Collects the launches of `kernels` and compiles its GPU module with the
-/// toolkit at `cudaPath` (ptxas). Rewrites `kernels` (the binary replaces
+/// toolkit at `cudaPath`: LLVM to PTX once, then ptxas over the machine's
+/// cores. Rewrites `kernels` (the PTX binary replaces
 /// the GPU module). A GPU function whose parameters take more than
 /// `paramSpaceBytes` is refused, naming it, before anything is compiled.
 FailureOr<GpuKernels>
