@@ -24,6 +24,49 @@ using namespace mlir::dsv3;
 
 namespace {
 
+/// The kernel results of `call` that may be written over an operand: a
+/// gradient clipped by the kernel's `dsv3.clip_by_global_norm`, over the
+/// gradient, where nothing else reads that gradient (in the kernel, its
+/// only reader is the clipping, which reads every input before it writes
+/// a result; in the step, this call is its last reader and the step's
+/// arguments and results keep their own buffers). Without this, every
+/// gradient and its clipped copy would be live at once at the end of the
+/// step: the peak of a model whose parameters dominate. Pairs of (result,
+/// operand).
+SmallVector<std::pair<unsigned, unsigned>> inPlaceClips(func::CallOp call,
+                                                        func::FuncOp kernel) {
+  SmallVector<std::pair<unsigned, unsigned>> pairs;
+  if (!kernel || kernel.isExternal())
+    return pairs;
+  Block &body = kernel.getBody().front();
+  Operation *ret = body.getTerminator();
+  Block &step = *call->getBlock();
+  for (auto clip : body.getOps<ClipByGlobalNormOp>()) {
+    for (auto [i, input] : llvm::enumerate(clip.getInputs())) {
+      auto arg = dyn_cast<BlockArgument>(input);
+      if (!arg || arg.getOwner() != &body || !arg.hasOneUse())
+        continue;
+      Value operand = call.getOperand(arg.getArgNumber());
+      if (isa<BlockArgument>(operand) ||
+          llvm::count(call.getOperands(), operand) != 1 ||
+          llvm::any_of(operand.getUsers(), [&](Operation *user) {
+            Operation *top = step.findAncestorOpInBlock(*user);
+            return top != call && (isa<ReshapeOp, func::ReturnOp>(top) ||
+                                   call->isBeforeInBlock(top));
+          }))
+        continue;
+      Value clipped = clip.getClipped()[i];
+      for (OpOperand &use : ret->getOpOperands())
+        if (use.get() == clipped &&
+            clipped.getType() == input.getType()) {
+          pairs.push_back({use.getOperandNumber(), arg.getArgNumber()});
+          break;
+        }
+    }
+  }
+  return pairs;
+}
+
 struct ExtractKernelsPass
     : dsv3::impl::ExtractKernelsBase<ExtractKernelsPass> {
   using dsv3::impl::ExtractKernelsBase<ExtractKernelsPass>::ExtractKernelsBase;
@@ -60,6 +103,25 @@ void ExtractKernelsPass::runOnOperation() {
       donations[d.callResult] = d.callOperand;
       dialect->getDonationsAttrHelper().setAttr(
           d.call, b.getDenseI64ArrayAttr(donations));
+    }
+    for (auto call : step.getBody().front().getOps<func::CallOp>()) {
+      auto kernel = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
+      SmallVector<std::pair<unsigned, unsigned>> pairs =
+          inPlaceClips(call, kernel);
+      if (pairs.empty())
+        continue;
+      SmallVector<int64_t> donations(call.getNumResults(), -1);
+      if (auto old = dialect->getDonationsAttrHelper().getAttr(call))
+        donations.assign(old.asArrayRef().begin(), old.asArrayRef().end());
+      for (auto [result, operand] : pairs) {
+        if (donations[result] >= 0 || kernel.getResultAttr(result, kOverwritesAttr))
+          continue;
+        kernel.setResultAttr(result, kOverwritesAttr,
+                             b.getI64IntegerAttr(operand));
+        donations[result] = operand;
+      }
+      dialect->getDonationsAttrHelper().setAttr(
+          call, b.getDenseI64ArrayAttr(donations));
     }
   }
 

@@ -170,6 +170,16 @@ void OutlineKernelsPass::runOnOperation() {
       flush(&op);
       continue;
     }
+    // Each parameter's update is a kernel of its own: the same for every
+    // layer of one shape, so deduplicated, instead of one kernel over every
+    // parameter of the model.
+    if (isa<AdamWOp, UpdateRouterBiasOp>(op)) {
+      flush(&op);
+      group.push_back(&op);
+      members.insert(&op);
+      flush(op.getNextNode());
+      continue;
+    }
     if (auto reshape = dyn_cast<ReshapeOp>(op)) {
       Operation *def = reshape.getInput().getDefiningOp();
       if (!def || !members.contains(def))

@@ -140,6 +140,9 @@ def OutlineKernels : Pass<"dsv3-outline-kernels", "mlir::ModuleOp"> {
     GEMMs is moved into a private function `@<function>_kernel_<n>` marked
     `dsv3.kernel`, called once in its place; its arguments are the values
     the run reads from outside and its results the values read after it.
+    Each `dsv3.adamw` and `dsv3.update_router_bias` is a kernel of its own
+    (one per parameter: the same code for every layer of one shape, which
+    `dsv3-dedup-kernels` then compiles once).
     Constants are copied into every kernel that reads them.
 
     ```mlir
@@ -175,6 +178,14 @@ def ExtractKernels : Pass<"dsv3-extract-kernels", "mlir::ModuleOp"> {
     `dsv3-destination-passing` compiles it to write into that argument's
     buffer) and the call gets `dsv3.donations` (one operand index, or -1,
     per result; the memory planner gives the two values one buffer).
+
+    In the same way, a gradient clipped by a kernel's
+    `dsv3.clip_by_global_norm` is written over the gradient when nothing
+    else reads it: in the kernel only the clipping (which reads every
+    input before it writes a result), in the step nothing after the call,
+    and not an argument or result of the step. Otherwise every gradient
+    and its clipped copy would be live at once at the end of the step, the
+    peak of a model whose parameters dominate its memory.
 
     ```mlir
     %p2 = func.call @train_step_kernel_3(%p, %g) {dsv3.donations = array<i64: 0>}

@@ -23,7 +23,7 @@ import sys
 # kernels, dsv3-gpu-map and dsv3-gpu-lower, by C++ constructor ...
 CONSTRUCTORS = [
     "Autodiff", "MixedPrecision", "DecomposeAttention", "Fuse",
-    "OutlineKernels", "ExtractKernels", "PlanMemory", "PrintCost",
+    "OutlineKernels", "ExtractKernels", "DedupKernels", "PlanMemory", "PrintCost",
     "ConvertDsv3ToLinalg", "DestinationPassing", "HoistAllocs",
     "MapGenericsToGpu", "MapToGpu", "MergeGpuModules",
     "OneShotBufferizePass", "LinalgElementwiseOpFusionPass",
@@ -41,6 +41,7 @@ CONSTRUCTORS = [
 FLAGS = [
     "dsv3-autodiff", "dsv3-mixed-precision", "dsv3-decompose-attention",
     "dsv3-fuse", "dsv3-outline-kernels", "dsv3-extract-kernels",
+    "dsv3-dedup-kernels",
     "dsv3-plan-memory", "convert-dsv3-to-linalg", "dsv3-destination-passing",
     "dsv3-hoist-allocs", "dsv3-map-generics-to-gpu", "dsv3-map-to-gpu",
     "dsv3-merge-gpu-modules", "one-shot-bufferize",
