@@ -13,6 +13,7 @@
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_EXTRACTKERNELS
@@ -32,11 +33,14 @@ namespace {
 /// arguments and results keep their own buffers). Without this, every
 /// gradient and its clipped copy would be live at once at the end of the
 /// step: the peak of a model whose parameters dominate. Pairs of (result,
-/// operand).
-SmallVector<std::pair<unsigned, unsigned>> inPlaceClips(func::CallOp call,
-                                                        func::FuncOp kernel) {
+/// operand). The kernel's code then writes in place for every call, so it
+/// must have only this one (`calls` counts the calls of each kernel).
+SmallVector<std::pair<unsigned, unsigned>>
+inPlaceClips(func::CallOp call, func::FuncOp kernel,
+             const llvm::StringMap<size_t> &calls) {
   SmallVector<std::pair<unsigned, unsigned>> pairs;
-  if (!kernel || kernel.isExternal())
+  if (!kernel || kernel.isExternal() ||
+      calls.lookup(call.getCallee()) != 1)
     return pairs;
   Block &body = kernel.getBody().front();
   Operation *ret = body.getTerminator();
@@ -47,7 +51,8 @@ SmallVector<std::pair<unsigned, unsigned>> inPlaceClips(func::CallOp call,
       if (!arg || arg.getOwner() != &body || !arg.hasOneUse())
         continue;
       Value operand = call.getOperand(arg.getArgNumber());
-      if (isa<BlockArgument>(operand) ||
+      // A reshape shares its source's bytes, which may live on.
+      if (isa<BlockArgument>(operand) || operand.getDefiningOp<ReshapeOp>() ||
           llvm::count(call.getOperands(), operand) != 1 ||
           llvm::any_of(operand.getUsers(), [&](Operation *user) {
             Operation *top = step.findAncestorOpInBlock(*user);
@@ -104,24 +109,32 @@ void ExtractKernelsPass::runOnOperation() {
       dialect->getDonationsAttrHelper().setAttr(
           d.call, b.getDenseI64ArrayAttr(donations));
     }
+    llvm::StringMap<size_t> calls;
+    module.walk([&](func::CallOp call) { ++calls[call.getCallee()]; });
     for (auto call : step.getBody().front().getOps<func::CallOp>()) {
       auto kernel = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
       SmallVector<std::pair<unsigned, unsigned>> pairs =
-          inPlaceClips(call, kernel);
+          inPlaceClips(call, kernel, calls);
       if (pairs.empty())
         continue;
       SmallVector<int64_t> donations(call.getNumResults(), -1);
       if (auto old = dialect->getDonationsAttrHelper().getAttr(call))
         donations.assign(old.asArrayRef().begin(), old.asArrayRef().end());
+      bool changed = false;
       for (auto [result, operand] : pairs) {
-        if (donations[result] >= 0 || kernel.getResultAttr(result, kOverwritesAttr))
+        // One buffer, one writer.
+        if (donations[result] >= 0 ||
+            llvm::is_contained(donations, static_cast<int64_t>(operand)) ||
+            kernel.getResultAttr(result, kOverwritesAttr))
           continue;
         kernel.setResultAttr(result, kOverwritesAttr,
                              b.getI64IntegerAttr(operand));
         donations[result] = operand;
+        changed = true;
       }
-      dialect->getDonationsAttrHelper().setAttr(
-          call, b.getDenseI64ArrayAttr(donations));
+      if (changed)
+        dialect->getDonationsAttrHelper().setAttr(
+            call, b.getDenseI64ArrayAttr(donations));
     }
   }
 
