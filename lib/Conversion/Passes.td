@@ -192,9 +192,11 @@ def MapToGpu : Pass<"dsv3-map-to-gpu", "mlir::func::FuncOp"> {
     bounds-checked; each run of other top-level ops that touch memory
     (sequential loops, loads, stores, copies) becomes a single-thread
     launch. A run ends before an op that would make it read more than
-    `max-buffers` buffers, so that a launch's arguments (one pointer per
-    buffer) fit a GPU function's parameter space: the scalar tail of the
-    gradient clipping reads a partial sum per parameter. Pure ops stay
+    `max-buffers` buffers, where no value it computes is read after that
+    point (otherwise it goes on to the next such point), so that a
+    launch's arguments (one pointer per buffer) fit a GPU function's
+    parameter space: the scalar tail of the gradient clipping reads a
+    partial sum per parameter. Pure ops stay
     outside, for `gpu-kernel-outlining` to copy into the kernels or pass
     as arguments. Reductions run sequentially in each thread (a row per
     thread for row-wise reductions).
@@ -208,6 +210,30 @@ def MapToGpu : Pass<"dsv3-map-to-gpu", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def SplitLargeKernels : Pass<"dsv3-split-large-kernels", "mlir::ModuleOp"> {
+  let summary = "Move runs of a large kernel's loops into functions of their own";
+  let description = [{
+    For the CPU, on kernels lowered to loops on memrefs: a kernel (a
+    function marked `dsv3.kernel`) with more than `max-loops` top-level
+    loops (the gradient clipping of a deep model has two per parameter)
+    has its top-level ops moved, in runs of about `loops-per-part` loops,
+    into private functions `@<kernel>_part_<n>` marked `no_inline` and
+    called in their place. A run ends only where none of its values is
+    read after it; constants and views it reads are copied in, buffers
+    passed. LLVM's dominator-tree and scalar-evolution updates grow with
+    the square of a long chain of loops in one function (minutes for
+    DeepSeek-V3); short functions keep them linear. The same ops run in
+    the same order.
+  }];
+  let options = [
+    Option<"maxLoops", "max-loops", "int64_t", /*default=*/"256",
+           "Top-level loops a kernel may have before it is split">,
+    Option<"loopsPerPart", "loops-per-part", "int64_t", /*default=*/"32",
+           "Top-level loops per part">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 def MergeGpuModules : Pass<"dsv3-merge-gpu-modules", "mlir::ModuleOp"> {

@@ -209,7 +209,8 @@ void mlir::dsv3::buildLowerTrainStepPipeline(
                           options.optLevel,
                           options.dedupKernels ? &dedup : nullptr);
   } else {
-    buildLowerBufferizedPipeline(kernels, /*barePtrCallConv=*/true);
+    buildLowerBufferizedPipeline(kernels, /*barePtrCallConv=*/true,
+                                 options.splitKernelLoops);
   }
 }
 
@@ -231,12 +232,17 @@ void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm,
 }
 
 void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
-                                              bool barePtrCallConv) {
+                                              bool barePtrCallConv,
+                                              int64_t splitKernelLoops) {
   // Parallel loops of independent columns (scatter-add) run in order here.
   pm.addPass(createForallToForLoopPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createConvertLinalgToLoopsPass());
+  SplitLargeKernelsOptions split;
+  split.maxLoops = splitKernelLoops;
+  split.loopsPerPart = std::min<int64_t>(32, std::max<int64_t>(1, splitKernelLoops / 4));
+  pm.addPass(createSplitLargeKernels(split));
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

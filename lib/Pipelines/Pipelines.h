@@ -130,6 +130,11 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
                      "the kernels before and after deduplication and the "
                      "memory plan the executable carries"),
       llvm::cl::init(false)};
+  Option<int64_t> splitKernelLoops{
+      *this, "split-kernel-loops",
+      llvm::cl::desc("With target=cpu: a kernel of more top-level loops is "
+                     "compiled in parts (dsv3-split-large-kernels)"),
+      llvm::cl::init(256)};
   Option<bool> dedupKernels{
       *this, "dedup-kernels",
       llvm::cl::desc("Compile kernels (and GPU functions) with the same code "
@@ -187,9 +192,12 @@ void buildBufferizeKernelsPipeline(OpPassManager &pm, bool parallelRouting);
 void buildBufferizePipeline(OpPassManager &pm, bool parallelRouting = false);
 
 /// Bufferized code to the LLVM dialect for the CPU: deallocation, loops,
-/// LLVM. With `barePtrCallConv`, memrefs are passed as bare pointers
-/// (static shapes only), the calling convention of an executable's kernels.
-void buildLowerBufferizedPipeline(OpPassManager &pm, bool barePtrCallConv);
+/// dsv3-split-large-kernels (kernels of more than `splitKernelLoops`
+/// top-level loops), LLVM. With `barePtrCallConv`, memrefs are passed as
+/// bare pointers (static shapes only), the calling convention of an
+/// executable's kernels.
+void buildLowerBufferizedPipeline(OpPassManager &pm, bool barePtrCallConv,
+                                  int64_t splitKernelLoops = 256);
 
 /// `dsv3-lower-to-llvm`: both of the above on a whole module.
 void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false,

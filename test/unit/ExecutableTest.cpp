@@ -54,6 +54,9 @@ struct Model {
   const char *label;
   /// AdamW moments stored in bf16 (dsv3-autodiff moments=bf16).
   bool bf16Moments = false;
+  /// Kernels of more top-level loops are compiled in parts (0: the
+  /// pipeline's default).
+  int64_t splitKernelLoops = 0;
 };
 
 void PrintTo(const Model &model, std::ostream *os) {
@@ -91,6 +94,8 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   options.target = CompileTarget::cpu;
   if (model.bf16Moments)
     options.moments = MomentsType::bf16;
+  if (model.splitKernelLoops)
+    options.splitKernelLoops = model.splitKernelLoops;
   ASSERT_TRUE(checkTrainPipelineOptions(options).empty());
   PassManager stepPm(&context);
   buildTrainStepPipeline(stepPm, options);
@@ -214,6 +219,10 @@ INSTANTIATE_TEST_SUITE_P(
         Model{"test/Conversion/Inputs/micro_moe_bf16.pbtxt", 2, 8, 1e-5,
               "micro_bf16"},
         Model{"examples/tiny_moe.pbtxt", 2, 32, 1e-5, "tiny"},
+        // Every kernel of more than 8 top-level loops (the clipping's, the
+        // MoE layers') compiled in parts of 2.
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
+              "micro_split", /*bf16Moments=*/false, /*splitKernelLoops=*/8},
         // Both sides round the moments to bf16 after an f64 update; where
         // the f32 and f64 gradients straddle a bf16 boundary the stored
         // moment moves by 2^-8 of itself, and AdamW passes that on to the
