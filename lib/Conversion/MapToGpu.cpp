@@ -6,7 +6,8 @@
 // iteration space, linearized into blocks of `block-size` threads (one
 // thread per iteration, bounds-checked); each run of other top-level ops
 // that touch memory (sequential loops, loads, stores) becomes a
-// single-thread launch. Pure ops a launch reads (constants, index
+// single-thread launch, ended early (where no value crosses the cut) so
+// that it reads at most `max-buffers` buffers. Pure ops a launch reads (constants, index
 // arithmetic, views of buffers) are copied into it, so that every kernel
 // takes whole buffers of the function as its arguments.
 //
@@ -275,11 +276,13 @@ void MapToGpuPass::runOnOperation() {
   }
   SmallVector<Operation *> sequential;
   llvm::SmallDenseSet<Value> touched;
+  llvm::SmallPtrSet<Operation *, 16> inGroup;
   auto flush = [&] {
     if (!sequential.empty())
       mapSequential(sequential);
     sequential.clear();
     touched.clear();
+    inGroup.clear();
   };
   for (Operation &op : llvm::make_early_inc_range(entry.without_terminator())) {
     if (isa<gpu::LaunchOp>(op)) {
@@ -295,7 +298,7 @@ void MapToGpuPass::runOnOperation() {
     // A pure op stays on the host unless it reads a value the pending
     // sequential group computes; then it goes with the group.
     bool readsGroup = llvm::any_of(op.getOperands(), [&](Value v) {
-      return llvm::is_contained(sequential, v.getDefiningOp());
+      return inGroup.contains(v.getDefiningOp());
     });
     if (isMemoryEffectFree(&op) && op.getNumRegions() == 0 && !readsGroup)
       continue;
@@ -307,6 +310,7 @@ void MapToGpuPass::runOnOperation() {
       flush();
     touched.insert(buffers.begin(), buffers.end());
     sequential.push_back(&op);
+    inGroup.insert(&op);
   }
   flush();
   for (auto launch : entry.getOps<gpu::LaunchOp>())

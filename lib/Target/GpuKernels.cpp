@@ -151,15 +151,38 @@ FailureOr<std::pair<std::string, int>> gpuTarget(ModuleOp kernels) {
   return failure();
 }
 
+/// Whether `ptxas` can spread its work over threads (`--split-compile`,
+/// in the toolkits of recent years).
+bool canSplitCompile(StringRef ptxas) {
+  llvm::SmallString<128> help;
+  int fd;
+  if (llvm::sys::fs::createTemporaryFile("dsv3-ptxas", "txt", fd, help))
+    return false;
+  llvm::sys::fs::closeFile(fd);
+  auto cleanup = llvm::make_scope_exit([&] { llvm::sys::fs::remove(help); });
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(help),
+                                          StringRef(help)};
+  StringRef args[] = {ptxas, "--help"};
+  if (llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects) != 0)
+    return false;
+  auto text = llvm::MemoryBuffer::getFile(help);
+  return text && (*text)->getBuffer().contains("--split-compile");
+}
+
 /// Assembles `ptx` for `chip` with the toolkit's ptxas, its optimizations
-/// spread over the machine's cores (`--split-compile`; the cubin is the
-/// same for any number of threads).
+/// spread over the machine's cores where ptxas can (`--split-compile`; two
+/// compiles of a model give the same cubin, which a test checks).
 FailureOr<std::string> assemble(ModuleOp kernels, StringRef ptx,
                                 StringRef cudaPath, StringRef chip,
                                 int optLevel) {
   llvm::SmallString<128> ptxas(cudaPath);
   llvm::sys::path::append(ptxas, "bin", "ptxas");
   llvm::SmallString<128> in, out, log;
+  auto cleanup = llvm::make_scope_exit([&] {
+    for (StringRef path : {StringRef(in), StringRef(out), StringRef(log)})
+      if (!path.empty())
+        llvm::sys::fs::remove(path);
+  });
   for (auto [path, suffix] : {std::pair{&in, "ptx"}, std::pair{&out, "cubin"},
                               std::pair{&log, "log"}}) {
     int fd;
@@ -172,15 +195,20 @@ FailureOr<std::string> assemble(ModuleOp kernels, StringRef ptx,
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     if (path == &in)
       os << ptx;
+    os.close();
+    if (os.has_error()) {
+      kernels.emitError("dsv3-compile: cannot write ")
+          << *path << ": " << os.error().message();
+      os.clear_error();
+      return failure();
+    }
   }
-  auto cleanup = llvm::make_scope_exit([&] {
-    for (StringRef path : {StringRef(in), StringRef(out), StringRef(log)})
-      llvm::sys::fs::remove(path);
-  });
   std::string arch = ("-arch=" + chip).str();
   std::string opt = "-O" + std::to_string(optLevel);
-  SmallVector<StringRef> args = {ptxas, arch,  opt, "--split-compile=0",
-                                 in,    "-o",  out};
+  SmallVector<StringRef> args = {ptxas, arch, opt};
+  if (canSplitCompile(ptxas))
+    args.push_back("--split-compile=0");
+  args.append({in, "-o", out});
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
                                           StringRef(log)};
   std::string error;

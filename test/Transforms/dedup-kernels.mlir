@@ -3,8 +3,8 @@
 
 // Kernels with the same code up to names and locations become the first
 // of them; the calls name it and the other declarations go. A kernel that
-// differs in one attribute (the constant), one type, or in which argument
-// it overwrites keeps its own name.
+// differs in one attribute (the constant), in which argument an op reads,
+// or in which argument it overwrites keeps its own name.
 // CHECK-LABEL: func.func @train_step(
 // CHECK: call @k0(%arg0, %arg1)
 // CHECK: call @k0(%arg1, %arg0)
@@ -86,7 +86,7 @@ module {
 // -----
 
 // GPU functions with the same code and the same launch configuration
-// become one; one launched with another grid keeps its name.
+// become one; one launched with another block size keeps its name.
 // CHECK-LABEL: func.func @kernel_a(
 // CHECK: gpu.launch_func @gpu::@f0 blocks
 // CHECK: gpu.launch_func @gpu::@f0 blocks
