@@ -79,14 +79,46 @@ std::string kernelWhyNot(func::FuncOp callee, unsigned result,
   return "";
 }
 
-/// How many calls of each callee `module` holds.
-llvm::StringMap<size_t> callCounts(ModuleOp module) {
+} // namespace
+
+llvm::StringMap<size_t> mlir::dsv3::callCounts(ModuleOp module) {
   llvm::StringMap<size_t> counts;
   module.walk([&](func::CallOp call) { ++counts[call.getCallee()]; });
   return counts;
 }
 
-} // namespace
+SmallVector<std::pair<unsigned, unsigned>>
+mlir::dsv3::findInPlaceClips(func::CallOp call, func::FuncOp kernel,
+                             const llvm::StringMap<size_t> &calls) {
+  SmallVector<std::pair<unsigned, unsigned>> pairs;
+  if (!kernel || kernel.isExternal() || calls.lookup(call.getCallee()) != 1)
+    return pairs;
+  Block &body = kernel.getBody().front();
+  Operation *ret = body.getTerminator();
+  Block &step = *call->getBlock();
+  for (auto clip : body.getOps<ClipByGlobalNormOp>()) {
+    for (auto [i, input] : llvm::enumerate(clip.getInputs())) {
+      auto arg = dyn_cast<BlockArgument>(input);
+      if (!arg || arg.getOwner() != &body || !arg.hasOneUse())
+        continue;
+      Value operand = call.getOperand(arg.getArgNumber());
+      // A reshape shares its source's bytes, and a reshaped operand its
+      // source's: either may live on.
+      if (isa<BlockArgument>(operand) || operand.getDefiningOp<ReshapeOp>() ||
+          viewsOf(operand).size() != 1 ||
+          llvm::count(call.getOperands(), operand) != 1 ||
+          lastReader(step, operand) != call)
+        continue;
+      Value clipped = clip.getClipped()[i];
+      for (OpOperand &use : ret->getOpOperands())
+        if (use.get() == clipped && clipped.getType() == input.getType()) {
+          pairs.push_back({use.getOperandNumber(), arg.getArgNumber()});
+          break;
+        }
+    }
+  }
+  return pairs;
+}
 
 SmallVector<Donation>
 mlir::dsv3::findDonations(func::FuncOp step,

@@ -13,6 +13,7 @@
 #define DSV3_ANALYSIS_DONATION_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <string>
 
@@ -37,6 +38,23 @@ struct Donation {
 SmallVector<Donation>
 findDonations(func::FuncOp step,
               SmallVectorImpl<std::string> *notDonated = nullptr);
+
+/// How many calls of each callee `module` holds.
+llvm::StringMap<size_t> callCounts(ModuleOp module);
+
+/// The results of `call` (of `kernel`, with its body) that may be written
+/// over an operand, as (result, operand) pairs: a gradient clipped by the
+/// kernel's `dsv3.clip_by_global_norm`, over the gradient, where nothing
+/// else can observe the gradient. In the kernel its only reader is the
+/// clipping, which reads every input before it writes a result; in the
+/// step this call is its last reader, and it is neither a view nor an
+/// argument or result of the step. The kernel's code writes in place for
+/// every call, so it must have only this one (`calls`, from `callCounts`).
+/// Without this, every gradient and its clipped copy would be live at once
+/// at the end of the step: the peak of a model whose parameters dominate.
+SmallVector<std::pair<unsigned, unsigned>>
+findInPlaceClips(func::CallOp call, func::FuncOp kernel,
+                 const llvm::StringMap<size_t> &calls);
 
 } // namespace mlir::dsv3
 

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Conversion/OpRuns.h"
 #include "Conversion/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -140,17 +141,6 @@ llvm::SmallDenseSet<Value> buffersOf(Operation *op, Block &entry) {
     }
   });
   return buffers;
-}
-
-/// Whether no value `ops` compute is read by an op outside them: where a
-/// run of sequential ops can end.
-bool selfContained(ArrayRef<Operation *> ops) {
-  llvm::SmallPtrSet<Operation *, 16> members(ops.begin(), ops.end());
-  for (Operation *op : ops)
-    for (Operation *user : op->getUsers())
-      if (!members.contains(op->getBlock()->findAncestorOpInBlock(*user)))
-        return false;
-  return true;
 }
 
 void MapToGpuPass::mapSequential(ArrayRef<Operation *> ops) {
@@ -306,7 +296,7 @@ void MapToGpuPass::runOnOperation() {
     if (llvm::count_if(buffers, [&](Value v) { return !touched.contains(v); }) +
                 static_cast<int64_t>(touched.size()) >
             maxBuffers &&
-        selfContained(sequential))
+        dsv3::isSelfContained(sequential))
       flush();
     touched.insert(buffers.begin(), buffers.end());
     sequential.push_back(&op);

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Conversion/OpRuns.h"
 #include "Conversion/Passes.h"
 
 #include "dsv3/Dsv3Attributes.h"
@@ -145,15 +146,6 @@ void SplitLargeKernelsPass::runOnOperation() {
     lastPart = nullptr;
     SmallVector<Operation *> run;
     int64_t loops = 0;
-    // Whether no value `run` computes is read by an op outside it.
-    auto selfContained = [&] {
-      llvm::SmallPtrSet<Operation *, 16> members(run.begin(), run.end());
-      for (Operation *op : run)
-        for (Operation *user : op->getUsers())
-          if (!members.contains(entry.findAncestorOpInBlock(*user)))
-            return false;
-      return true;
-    };
     auto flush = [&] {
       if (run.size() > 1 && outline(fn, run, parts))
         ++parts;
@@ -165,10 +157,10 @@ void SplitLargeKernelsPass::runOnOperation() {
         continue;
       run.push_back(&op);
       loops += isLoop(op);
-      if (loops >= loopsPerPart && selfContained())
+      if (loops >= loopsPerPart && dsv3::isSelfContained(run))
         flush();
     }
-    if (selfContained())
+    if (dsv3::isSelfContained(run))
       flush();
   }
 }

@@ -30,11 +30,11 @@ using namespace mlir::dsv3;
 
 namespace {
 
-/// Only the binary step differs between PTX and cubin.
-LogicalResult toBinary(ModuleOp module, StringRef format, StringRef cudaPath) {
+/// The GPU module to PTX (a gpu.binary of it; `assemble` makes the cubin).
+LogicalResult toPtx(ModuleOp module, StringRef cudaPath) {
   PassManager pm(module.getContext());
   GpuModuleToBinaryPassOptions options;
-  options.compilationTarget = format.str();
+  options.compilationTarget = "isa";
   options.toolkitPath = cudaPath.str();
   pm.addPass(createGpuModuleToBinaryPass(options));
   return pm.run(module);
@@ -300,7 +300,7 @@ mlir::dsv3::compileGpuKernels(ModuleOp kernels, StringRef cudaPath,
   FailureOr<std::pair<std::string, int>> target = gpuTarget(kernels);
   if (failed(target))
     return failure();
-  if (failed(toBinary(kernels, "isa", cudaPath)))
+  if (failed(toPtx(kernels, cudaPath)))
     return failure();
   FailureOr<std::string> ptx = binaryObject(kernels);
   if (failed(ptx))

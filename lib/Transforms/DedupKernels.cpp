@@ -97,12 +97,10 @@ findDuplicates(ArrayRef<FnOp> fns,
 /// launched in more than one way keeps its own name.
 std::string launchKey(gpu::GPUFuncOp fn,
                       ArrayRef<gpu::LaunchFuncOp> launches) {
-  std::string key;
-  llvm::raw_string_ostream os(key);
   std::optional<std::string> first;
   for (gpu::LaunchFuncOp launch : launches) {
     std::string one;
-    llvm::raw_string_ostream ls(one);
+    llvm::raw_string_ostream os(one);
     Value dims[6] = {launch.getGridSizeX(),  launch.getGridSizeY(),
                      launch.getGridSizeZ(),  launch.getBlockSizeX(),
                      launch.getBlockSizeY(), launch.getBlockSizeZ()};
@@ -110,10 +108,10 @@ std::string launchKey(gpu::GPUFuncOp fn,
     llvm::append_range(values, launch.getKernelOperands());
     for (Value v : values) {
       if (auto c = v.getDefiningOp<arith::ConstantOp>())
-        ls << c.getValue();
+        os << c.getValue();
       else
-        ls << "?";
-      ls << ",";
+        os << "?";
+      os << ",";
     }
     if (!first)
       first = one;
@@ -121,8 +119,7 @@ std::string launchKey(gpu::GPUFuncOp fn,
       // Launched in several ways: unique to itself.
       return "unique:" + fn.getName().str();
   }
-  os << first.value_or("");
-  return key;
+  return first.value_or("");
 }
 
 struct DedupKernelsPass : dsv3::impl::DedupKernelsBase<DedupKernelsPass> {

@@ -25,53 +25,6 @@ using namespace mlir::dsv3;
 
 namespace {
 
-/// The kernel results of `call` that may be written over an operand: a
-/// gradient clipped by the kernel's `dsv3.clip_by_global_norm`, over the
-/// gradient, where nothing else reads that gradient (in the kernel, its
-/// only reader is the clipping, which reads every input before it writes
-/// a result; in the step, this call is its last reader and the step's
-/// arguments and results keep their own buffers). Without this, every
-/// gradient and its clipped copy would be live at once at the end of the
-/// step: the peak of a model whose parameters dominate. Pairs of (result,
-/// operand). The kernel's code then writes in place for every call, so it
-/// must have only this one (`calls` counts the calls of each kernel).
-SmallVector<std::pair<unsigned, unsigned>>
-inPlaceClips(func::CallOp call, func::FuncOp kernel,
-             const llvm::StringMap<size_t> &calls) {
-  SmallVector<std::pair<unsigned, unsigned>> pairs;
-  if (!kernel || kernel.isExternal() ||
-      calls.lookup(call.getCallee()) != 1)
-    return pairs;
-  Block &body = kernel.getBody().front();
-  Operation *ret = body.getTerminator();
-  Block &step = *call->getBlock();
-  for (auto clip : body.getOps<ClipByGlobalNormOp>()) {
-    for (auto [i, input] : llvm::enumerate(clip.getInputs())) {
-      auto arg = dyn_cast<BlockArgument>(input);
-      if (!arg || arg.getOwner() != &body || !arg.hasOneUse())
-        continue;
-      Value operand = call.getOperand(arg.getArgNumber());
-      // A reshape shares its source's bytes, which may live on.
-      if (isa<BlockArgument>(operand) || operand.getDefiningOp<ReshapeOp>() ||
-          llvm::count(call.getOperands(), operand) != 1 ||
-          llvm::any_of(operand.getUsers(), [&](Operation *user) {
-            Operation *top = step.findAncestorOpInBlock(*user);
-            return top != call && (isa<ReshapeOp, func::ReturnOp>(top) ||
-                                   call->isBeforeInBlock(top));
-          }))
-        continue;
-      Value clipped = clip.getClipped()[i];
-      for (OpOperand &use : ret->getOpOperands())
-        if (use.get() == clipped &&
-            clipped.getType() == input.getType()) {
-          pairs.push_back({use.getOperandNumber(), arg.getArgNumber()});
-          break;
-        }
-    }
-  }
-  return pairs;
-}
-
 struct ExtractKernelsPass
     : dsv3::impl::ExtractKernelsBase<ExtractKernelsPass> {
   using dsv3::impl::ExtractKernelsBase<ExtractKernelsPass>::ExtractKernelsBase;
@@ -94,47 +47,39 @@ void ExtractKernelsPass::runOnOperation() {
   // Donations first: the analysis reads the kernels' bodies.
   {
     SymbolTable moduleSymbols(module);
+    // Records on the call and its kernel that `result` is written over
+    // `operand`; with `onlyIfFree`, unless a result already takes that
+    // buffer or this result another (the analysis' donations never clash).
+    auto record = [&](func::CallOp call, func::FuncOp kernel, unsigned result,
+                      unsigned operand, bool onlyIfFree) {
+      SmallVector<int64_t> donations(call.getNumResults(), -1);
+      if (auto old = dialect->getDonationsAttrHelper().getAttr(call))
+        donations.assign(old.asArrayRef().begin(), old.asArrayRef().end());
+      // One buffer, one writer.
+      if (onlyIfFree &&
+          (donations[result] >= 0 ||
+           llvm::is_contained(donations, static_cast<int64_t>(operand)) ||
+           kernel.getResultAttr(result, kOverwritesAttr)))
+        return;
+      kernel.setResultAttr(result, kOverwritesAttr,
+                           b.getI64IntegerAttr(operand));
+      donations[result] = operand;
+      dialect->getDonationsAttrHelper().setAttr(
+          call, b.getDenseI64ArrayAttr(donations));
+    };
     for (Donation d : findDonations(step)) {
       if (!d.call)
         continue;
       auto kernel = moduleSymbols.lookup<func::FuncOp>(d.call.getCallee());
-      if (!kernel || kernel.isExternal())
-        continue;
-      kernel.setResultAttr(d.callResult, kOverwritesAttr,
-                           b.getI64IntegerAttr(d.callOperand));
-      SmallVector<int64_t> donations(d.call.getNumResults(), -1);
-      if (auto old = dialect->getDonationsAttrHelper().getAttr(d.call))
-        donations.assign(old.asArrayRef().begin(), old.asArrayRef().end());
-      donations[d.callResult] = d.callOperand;
-      dialect->getDonationsAttrHelper().setAttr(
-          d.call, b.getDenseI64ArrayAttr(donations));
+      if (kernel && !kernel.isExternal())
+        record(d.call, kernel, d.callResult, d.callOperand,
+               /*onlyIfFree=*/false);
     }
-    llvm::StringMap<size_t> calls;
-    module.walk([&](func::CallOp call) { ++calls[call.getCallee()]; });
+    llvm::StringMap<size_t> calls = callCounts(module);
     for (auto call : step.getBody().front().getOps<func::CallOp>()) {
       auto kernel = moduleSymbols.lookup<func::FuncOp>(call.getCallee());
-      SmallVector<std::pair<unsigned, unsigned>> pairs =
-          inPlaceClips(call, kernel, calls);
-      if (pairs.empty())
-        continue;
-      SmallVector<int64_t> donations(call.getNumResults(), -1);
-      if (auto old = dialect->getDonationsAttrHelper().getAttr(call))
-        donations.assign(old.asArrayRef().begin(), old.asArrayRef().end());
-      bool changed = false;
-      for (auto [result, operand] : pairs) {
-        // One buffer, one writer.
-        if (donations[result] >= 0 ||
-            llvm::is_contained(donations, static_cast<int64_t>(operand)) ||
-            kernel.getResultAttr(result, kOverwritesAttr))
-          continue;
-        kernel.setResultAttr(result, kOverwritesAttr,
-                             b.getI64IntegerAttr(operand));
-        donations[result] = operand;
-        changed = true;
-      }
-      if (changed)
-        dialect->getDonationsAttrHelper().setAttr(
-            call, b.getDenseI64ArrayAttr(donations));
+      for (auto [result, operand] : findInPlaceClips(call, kernel, calls))
+        record(call, kernel, result, operand, /*onlyIfFree=*/true);
     }
   }
 
