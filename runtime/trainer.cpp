@@ -93,10 +93,13 @@ Status Trainer::initialize(uint64_t seed, std::initializer_list<Role> roles) {
     const Buffer &b = exe_.buffers(id);
     if (std::find(roles.begin(), roles.end(), b.role()) == roles.end())
       continue;
-    if (!isFloatType(b.dtype()))
+    // Integer state (a sparsity mask) starts as all zeros or all ones.
+    if (!isFloatType(b.dtype()) &&
+        (b.role() != OPT_STATE || b.init().kind() == "normal"))
       return Status::error("cannot initialize " + b.name() + ": it is " +
                            elementTypeName(b.dtype()) +
-                           ", and parameters and moments are floats");
+                           ", and parameters are floats (integer optimizer "
+                           "state starts as zeros or ones)");
     int64_t n = b.bytes() / static_cast<int64_t>(elementBytes(b.dtype()));
     // Zero bits are zero in every float type.
     bytes.assign(b.bytes(), 0);

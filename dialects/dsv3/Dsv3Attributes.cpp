@@ -276,6 +276,12 @@ LogicalResult Dsv3Dialect::verifyRegionArgAttribute(Operation *op,
       return emitError() << "'" << name << "' must be a non-negative integer";
     return success();
   }
+  if (name == kQuantizedAttr) {
+    auto s = dyn_cast<StringAttr>(attr.getValue());
+    if (!s || s.getValue() != "int8")
+      return emitError() << "'" << name << "' must be \"int8\"";
+    return success();
+  }
   return emitError() << "unknown argument attribute '" << name << "'";
 }
 

@@ -30,6 +30,7 @@ inline constexpr llvm::StringLiteral kInitStdAttr = "dsv3.init_std";
 inline constexpr llvm::StringLiteral kTrainableAttr = "dsv3.trainable";
 inline constexpr llvm::StringLiteral kOffsetAttr = "dsv3.offset";
 inline constexpr llvm::StringLiteral kOverwritesAttr = "dsv3.overwrites";
+inline constexpr llvm::StringLiteral kQuantizedAttr = "dsv3.quantized";
 
 //===----------------------------------------------------------------------===//
 // Arguments and results of a training step.

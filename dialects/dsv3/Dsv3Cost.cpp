@@ -116,6 +116,7 @@ int64_t AllFiniteOp::getFlops() {
 }
 
 int64_t Prune24Op::getFlops() { return numel(getInput()); }
+int64_t MagnitudeMaskOp::getFlops() { return 32 * numel(getInput()); }
 
 int64_t SparseMatmulOp::getFlops() {
   return numel(getResult()) * dimSize(getLhs(), -1);

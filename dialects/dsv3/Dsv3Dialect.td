@@ -45,6 +45,7 @@ def Dsv3_Dialect : Dialect {
     | `dsv3.batch` | argument | `tokens`, `targets`, `positions` or `segment_ids` |
     | `dsv3.init` | argument | `normal` (with `dsv3.init_std`, a positive float), `ones` or `zeros` |
     | `dsv3.trainable` | argument | `false` for a parameter the optimizer leaves alone (a router bias) |
+    | `dsv3.quantized` | argument | `"int8"`: the forward reads the parameter fake-quantized per output channel (`dsv3-sparsify`), so `dsv3-run --export-int8` exports it |
     | `dsv3.kernel` | function | a generated kernel (`dsv3-outline-kernels`) |
     | `dsv3.kernels` | module | the nested module holding the kernels' code (`dsv3-extract-kernels`) |
     | `dsv3.overwrites` | kernel result | the index of the argument whose buffer the result is written into |

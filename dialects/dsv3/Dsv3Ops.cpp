@@ -819,6 +819,17 @@ LogicalResult Prune24Op::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
+LogicalResult MagnitudeMaskOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  auto in = requireRanked(loc, adaptor.getInput(), "input");
+  if (failed(in))
+    return failure();
+  results.push_back(
+      RankedTensorType::get(in->getShape(), IntegerType::get(ctx, 1)));
+  return success();
+}
+
 LogicalResult Compress24Op::inferReturnTypes(MLIRContext *ctx,
                                              std::optional<Location> loc,
                                              Adaptor adaptor,

@@ -880,21 +880,29 @@ def Dsv3_FakeQuantOp : Dsv3_FlopsOp<"fake_quant", [Dsv3_Differentiable, Pure,
   let summary = "symmetric integer fake quantization (QAT)";
   let description = [{
     `result = clamp(round(x / s), -q, q) * s` with `q = 2^(bits-1) - 1` and
-    `s = max|x| / q` over the tensor (1 when all zero); `2 <= bits <= 8`.
-    Its gradient is the straight-through estimator (identity).
+    `s = max|x| / q` (1 when all zero); `2 <= bits <= 8`; `round` to nearest,
+    ties to even. The maximum is over the tensor, or with `per_row` over
+    each row of the last dimension: per output channel for a linear
+    layer's `[N, K]` weight (each of its `N` rows), per token for an
+    activation `[..., K]`. Its gradient is the straight-through estimator
+    (identity).
 
     Cost: 4 FLOPs per element.
 
     ```mlir
     func.func @example(%w: tensor<64x64xf32>) -> tensor<64x64xf32> {
-      %q = dsv3.fake_quant %w, bits = 8 : tensor<64x64xf32>
+      %q = dsv3.fake_quant %w, bits = 8 per_row : tensor<64x64xf32>
       return %q : tensor<64x64xf32>
     }
     ```
   }];
-  let arguments = (ins Dsv3_FloatTensor:$input, I64Attr:$bits);
+  let arguments = (ins Dsv3_FloatTensor:$input, I64Attr:$bits,
+                       UnitAttr:$per_row);
   let results = (outs Dsv3_FloatTensor:$result);
-  let assemblyFormat = "$input `,` `bits` `=` $bits attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $input `,` `bits` `=` $bits (`per_row` $per_row^)? attr-dict `:`
+    type($result)
+  }];
   let hasVerifier = 1;
 }
 
@@ -1022,6 +1030,34 @@ def Dsv3_Prune24Op : Dsv3_FlopsOp<"prune_2_4", [Pure, InferTypeOpAdaptor]> {
   let arguments = (ins Dsv3_FloatTensor:$input);
   let results = (outs Dsv3_BoolTensor:$mask);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($mask)";
+}
+
+def Dsv3_MagnitudeMaskOp : Dsv3_FlopsOp<"magnitude_mask",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "mask that prunes the smallest magnitudes of a tensor";
+  let description = [{
+    An `i1` mask of the input's shape that is false for the `k` elements of
+    smallest magnitude, `k = floor(fraction * numel)` (the fraction clamped
+    to [0, 1]), and true elsewhere. Precisely: with `t` the `k`-th smallest
+    `|x|`, an element is kept when `|x| > t`, so ties at `t` are pruned
+    together and at least `k` elements are. `k = 0` keeps every element.
+    The input is f32 (master weights); the fraction is an f32 scalar.
+
+    Cost: 32 FLOPs per element (a bisection over the bits of `|x|`).
+
+    ```mlir
+    func.func @example(%w: tensor<64x64xf32>, %f: tensor<f32>) -> tensor<64x64xi1> {
+      %m = dsv3.magnitude_mask %w, %f : tensor<64x64xf32>, tensor<f32> -> tensor<64x64xi1>
+      return %m : tensor<64x64xi1>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_F32Tensor:$input, Dsv3_FloatScalar:$fraction);
+  let results = (outs Dsv3_BoolTensor:$mask);
+  let assemblyFormat = [{
+    $input `,` $fraction attr-dict `:` type($input) `,` type($fraction) `->`
+    type($mask)
+  }];
 }
 
 def Dsv3_Compress24Op : Dsv3_Op<"compress_2_4", [Pure, InferTypeOpAdaptor]> {

@@ -94,7 +94,10 @@ std::optional<LogicalResult> interp::evalOptimizer(Operation *op, Inputs in,
         double mean = 0;
         for (double l : load.data)
           mean += l / load.numel();
-        double gamma = o.getGamma().convertToDouble();
+        // The step in the bias's type, as the compiled update adds it: a
+        // bias that moved up and back down is zero again.
+        double gamma = roundToElementType(t.elementType,
+                                          o.getGamma().convertToDouble());
         for (int64_t e = 0; e < t.numel(); ++e) {
           double d = mean - load.data[e];
           t.data[e] = bias.data[e] + gamma * ((d > 0) - (d < 0));

@@ -6,6 +6,7 @@
 
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -136,13 +137,24 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
       .Case<ScaledMatmulOp>([&](auto o) { return scaledMatmul(o, in, out); })
       .Case<FakeQuantOp>([&](FakeQuantOp o) {
         HostTensor t = resultTensor(op);
-        double q = std::ldexp(1.0, o.getBitsAttr().getInt() - 1) - 1, amax = 0;
-        for (double v : in[0]->data)
-          amax = std::max(amax, std::fabs(v));
-        double s = amax > 0 ? amax / q : 1.0;
-        for (int64_t i = 0; i < t.numel(); ++i)
-          t.data[i] =
-              std::max(-q, std::min(q, std::nearbyint(in[0]->data[i] / s))) * s;
+        double q = std::ldexp(1.0, o.getBitsAttr().getInt() - 1) - 1;
+        const std::vector<double> &x = in[0]->data;
+        int64_t n = t.numel();
+        int64_t row = o.getPerRow() && !t.shape.empty() ? t.shape.back() : n;
+        for (int64_t begin = 0; begin < n; begin += std::max<int64_t>(row, 1)) {
+          int64_t end = std::min(n, begin + row);
+          double amax = 0;
+          for (int64_t i = begin; i < end; ++i)
+            amax = std::max(amax, std::fabs(x[i]));
+          // The scale in the element type, as the compiled step has it.
+          double s = roundToElementType(t.elementType, amax > 0 ? amax / q : 1.0);
+          for (int64_t i = begin; i < end; ++i)
+            t.data[i] = std::max(
+                            -q, std::min(q, std::nearbyint(roundToElementType(
+                                                t.elementType, x[i] / s)))) *
+                        s;
+        }
+        t.round();
         out.push_back(std::move(t));
         return success();
       })
@@ -168,6 +180,26 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
         keptPairs(*in[0], kept);
         for (size_t i = 0; i < kept.size(); ++i)
           mask.data[(i / 2) * 4 + kept[i]] = 1.0;
+        out.push_back(std::move(mask));
+        return success();
+      })
+      .Case<MagnitudeMaskOp>([&](auto) {
+        HostTensor mask = resultTensor(op);
+        const std::vector<double> &x = in[0]->data;
+        int64_t n = mask.numel();
+        double fraction = std::clamp(in[1]->scalar(), 0.0, 1.0);
+        auto k = static_cast<int64_t>(std::floor(fraction * n));
+        std::vector<double> magnitudes(n);
+        for (int64_t i = 0; i < n; ++i)
+          magnitudes[i] = std::fabs(x[i]);
+        double threshold = -1;
+        if (k > 0) {
+          std::nth_element(magnitudes.begin(), magnitudes.begin() + (k - 1),
+                           magnitudes.end());
+          threshold = magnitudes[k - 1];
+        }
+        for (int64_t i = 0; i < n; ++i)
+          mask.data[i] = std::fabs(x[i]) > threshold ? 1.0 : 0.0;
         out.push_back(std::move(mask));
         return success();
       })

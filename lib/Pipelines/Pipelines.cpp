@@ -128,19 +128,39 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
   if (o.rematBudget != 0)
     refuse("remat-budget", std::to_string(o.rematBudget),
            "is not supported yet: there is no rematerialization to budget");
+  bool weights24 = false;
   for (const std::string &kind : o.sparsity) {
-    if (kind != "weights-2:4" && kind != "grads-2:4")
+    if (kind == "weights-2:4")
+      weights24 = true;
+    else if (kind == "grads-2:4")
       refuse("sparsity", kind,
-             "is not a sparsity (weights-2:4, grads-2:4)");
+             "is not supported yet: gradients are compressed before a "
+             "data-parallel all-reduce, and the step runs on one rank");
     else
-      refuse("sparsity", kind, "is not supported yet: the step is dense");
+      refuse("sparsity", kind, "is not a sparsity (weights-2:4, grads-2:4)");
   }
-  if (o.qat != QatScheme::none)
-    refuse("qat", "int8",
-           "is not supported yet: there is no quantization-aware training");
-  if (o.l1 != 0.0)
-    refuse("l1", shortest(o.l1),
-           "is not supported yet: there is no L1-regularized pruning");
+  if (o.sparseRefresh < 1)
+    refuse("sparse-refresh", std::to_string(o.sparseRefresh),
+           "must be at least 1");
+  if (!(o.srste >= 0.0))
+    refuse("srste", shortest(o.srste), "must be >= 0");
+  else if (o.srste > 0.0 && !weights24)
+    refuse("srste", shortest(o.srste),
+           "decays what a 2:4 mask prunes; it needs sparsity=weights-2:4");
+  if (!(o.l1 >= 0.0))
+    refuse("l1", shortest(o.l1), "must be >= 0");
+  if (!(o.prune >= 0.0 && o.prune < 1.0))
+    refuse("prune", shortest(o.prune), "must be in [0, 1)");
+  else if (o.prune > 0.0 && weights24)
+    refuse("prune", shortest(o.prune),
+           "and sparsity=weights-2:4 would mask the same weights twice; "
+           "choose one");
+  else if (o.prune > 0.0 && !(o.pruneStart >= 0 && o.pruneEnd > o.pruneStart))
+    refuse("prune-end", std::to_string(o.pruneEnd),
+           "must be after prune-start " + std::to_string(o.pruneStart) +
+               " (and both >= 0)");
+  if (o.qatActivations && o.qat == QatScheme::none)
+    refuse("qat-activations", "true", "needs qat=int8");
   if (o.dp < 1)
     refuse("dp", std::to_string(o.dp), "must be at least 1");
   else if (o.dp > 1)
@@ -178,6 +198,20 @@ void mlir::dsv3::buildTrainStepPipeline(OpPassManager &pm,
   MixedPrecisionOptions precision;
   precision.policy = precisionName(options.precision);
   pm.addPass(createMixedPrecision(precision));
+  SparsifyOptions sparsify;
+  for (const std::string &kind : options.sparsity)
+    if (kind == "weights-2:4")
+      sparsify.weights = "2:4";
+  sparsify.refresh = options.sparseRefresh;
+  sparsify.srste = options.srste;
+  sparsify.l1 = options.l1;
+  sparsify.prune = options.prune;
+  sparsify.pruneStart = options.pruneStart;
+  sparsify.pruneEnd = options.pruneEnd;
+  sparsify.qat = options.qat == QatScheme::int8 ? "int8" : "none";
+  sparsify.qatActivations = options.qatActivations;
+  sparsify.report = options.report;
+  pm.addPass(createSparsify(sparsify));
 }
 
 void mlir::dsv3::buildLowerTrainStepPipeline(

@@ -99,19 +99,51 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
       llvm::cl::init(0)};
   ListOption<std::string> sparsity{
       *this, "sparsity",
-      llvm::cl::desc("Structured sparsity: weights-2:4 and/or grads-2:4 "
-                     "(not supported yet)")};
+      llvm::cl::desc("Structured sparsity (dsv3-sparsify): weights-2:4 "
+                     "masks the weights of attention and the MLPs 2:4 "
+                     "along K (grads-2:4 is not supported yet)")};
+  Option<int64_t> sparseRefresh{
+      *this, "sparse-refresh",
+      llvm::cl::desc("Recompute the 2:4 masks (and grow the pruning masks) "
+                     "every this many steps"),
+      llvm::cl::init(1)};
+  Option<double> srste{
+      *this, "srste",
+      llvm::cl::desc("SR-STE decay of the weights a 2:4 mask prunes (0: "
+                     "plain straight-through)"),
+      llvm::cl::init(0.0)};
   Option<QatScheme> qat{
       *this, "qat",
-      llvm::cl::desc("Quantization-aware training (not supported yet)"),
+      llvm::cl::desc("Quantization-aware training (dsv3-sparsify)"),
       llvm::cl::init(QatScheme::none),
       llvm::cl::values(clEnumValN(QatScheme::none, "none", "none"),
                        clEnumValN(QatScheme::int8, "int8",
-                                  "int8 fake quantization of weights"))};
+                                  "int8 fake quantization of the weights "
+                                  "of attention and the MLPs, per output "
+                                  "channel"))};
+  Option<bool> qatActivations{
+      *this, "qat-activations",
+      llvm::cl::desc("With qat=int8: fake-quantize those layers' inputs "
+                     "too, per token"),
+      llvm::cl::init(false)};
   Option<double> l1{*this, "l1",
-                    llvm::cl::desc("L1 regularization strength for pruning "
-                                   "(0: off; not supported yet)"),
+                    llvm::cl::desc("L1 regularization strength on the "
+                                   "weights of attention and the MLPs (0: "
+                                   "off)"),
                     llvm::cl::init(0.0)};
+  Option<double> prune{
+      *this, "prune",
+      llvm::cl::desc("Gradual magnitude pruning: the fraction of each of "
+                     "those weights pruned by prune-end (0: off)"),
+      llvm::cl::init(0.0)};
+  Option<int64_t> pruneStart{
+      *this, "prune-start",
+      llvm::cl::desc("The step pruning starts at (0-based)"),
+      llvm::cl::init(0)};
+  Option<int64_t> pruneEnd{
+      *this, "prune-end",
+      llvm::cl::desc("The step pruning reaches its fraction at"),
+      llvm::cl::init(0)};
   Option<int64_t> dp{*this, "dp",
                      llvm::cl::desc("Data-parallel ranks (only 1 is supported "
                                     "yet)"),

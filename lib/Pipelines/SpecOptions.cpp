@@ -49,7 +49,13 @@ void mlir::dsv3::applyCompileSettings(const spec::Compile &c,
   if (c.sparse_grads_2_4())
     o.sparsity.push_back("grads-2:4");
   o.qat = c.qat_int8() ? QatScheme::int8 : QatScheme::none;
+  o.qatActivations = c.qat_activations();
   o.l1 = c.l1();
+  o.sparseRefresh = c.sparse_refresh_steps();
+  o.srste = c.srste();
+  o.prune = c.prune_fraction();
+  o.pruneStart = c.prune_start_step();
+  o.pruneEnd = c.prune_end_step();
   o.dp = c.dp();
   o.ep = c.ep();
   o.zero = c.zero();
@@ -67,6 +73,12 @@ std::string mlir::dsv3::compileFieldOf(StringRef option, StringRef value) {
       .Case("remat-budget", "compile.remat_budget_bytes")
       .Case("qat", "compile.qat_int8")
       .Case("l1", "compile.l1")
+      .Case("sparse-refresh", "compile.sparse_refresh_steps")
+      .Case("srste", "compile.srste")
+      .Case("prune", "compile.prune_fraction")
+      .Case("prune-start", "compile.prune_start_step")
+      .Case("prune-end", "compile.prune_end_step")
+      .Case("qat-activations", "compile.qat_activations")
       .Case("dp", "compile.dp")
       .Case("ep", "compile.ep")
       .Case("zero", "compile.zero")
@@ -86,5 +98,7 @@ std::string mlir::dsv3::compileValueOf(const spec::Compile &c,
     return spec::Compile::Target_Name(c.target());
   if (option == "qat")
     return c.qat_int8() ? "true" : "false";
+  if (option == "qat-activations")
+    return c.qat_activations() ? "true" : "false";
   return refusedValue.str();
 }

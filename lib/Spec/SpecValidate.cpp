@@ -218,6 +218,21 @@ void Validator::checkCompile() {
     error("compile.remat_budget_bytes",
           Twine(c.remat_budget_bytes()) + " must be >= 1 with remat BUDGET");
   nonNegative("compile.l1", c.l1());
+  nonNegative("compile.srste", c.srste());
+  atLeast("compile.sparse_refresh_steps", c.sparse_refresh_steps(), 1);
+  if (!(c.prune_fraction() >= 0 && c.prune_fraction() < 1))
+    error("compile.prune_fraction",
+          num(c.prune_fraction()) + " must be in [0, 1)");
+  if (c.prune_fraction() > 0 && !(c.prune_start_step() >= 0 &&
+                                  c.prune_end_step() > c.prune_start_step()))
+    error("compile.prune_end_step",
+          Twine(c.prune_end_step()) + " must be after " +
+              name("compile.prune_start_step") + " " +
+              Twine(c.prune_start_step()) + " (and both >= 0)");
+  if (c.qat_activations() && !c.qat_int8())
+    error("compile.qat_activations", "needs " + name("compile.qat_int8"));
+  if (c.srste() > 0 && !c.sparse_weights_2_4())
+    error("compile.srste", "needs " + name("compile.sparse_weights_2_4"));
   // What the compiler cannot do yet is refused when it compiles
   // (checkTrainPipelineOptions), not here: a description asking for it is
   // valid, and --summary or --emit=forward work on it.

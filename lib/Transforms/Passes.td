@@ -109,6 +109,72 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }
 
+def Sparsify : Pass<"dsv3-sparsify", "mlir::ModuleOp"> {
+  let summary = "2:4 weights, L1 and magnitude pruning, int8 QAT";
+  let description = [{
+    Rewrites `function` (the training step, after `dsv3-autodiff` and
+    `dsv3-mixed-precision`) so that the model trains sparse or quantized.
+    The weights it acts on are the matrices of attention (`*.self_attn.*`)
+    and of every dense, shared and routed expert MLP (`*.mlp.*`): not the
+    embedding, the output head, the router's gate, the norms or the MTP
+    projection. Each such weight `W` is `[..., N, K]`, so its last
+    dimension is the GEMMs' contraction.
+
+    - `weights=2:4`: the parameter holds the masked weight (what the model
+      computes with, and what a checkpoint holds); the weights the mask
+      prunes live on in the optimizer state `W.sparse_pruned` (so that
+      `W + W.sparse_pruned` is the dense weight), beside the mask
+      `W.sparse_mask` (i1). Every `refresh` steps (step 0 included) the
+      mask is recomputed from the dense weight (`dsv3.prune_2_4`: the two
+      largest magnitudes of every group of four along K). The forward and
+      backward read the masked weight, its gradient updates the dense one
+      (straight-through), and `srste > 0` adds SR-STE's decay
+      `srste * (pruned part)` to that gradient (Zhou et al., 2021).
+    - `prune=F prune-start=S prune-end=E`: gradual magnitude pruning. The
+      mask `W.prune_mask` (i1, all true at first) loses the smallest
+      magnitudes of the weight (`dsv3.magnitude_mask`) every `refresh`
+      steps from step S to step E, to the fraction
+      `F * (1 - (1 - (t - S) / (E - S))^3)` (Zhu and Gupta, 2017). Pruned
+      weights are zero and their gradient is masked, so they stay zero.
+    - `l1=L`: adds `L * sign(W)` to those weights' gradients.
+    - `qat=int8`: the forward and backward read `dsv3.fake_quant` of the
+      weight (8 bits, symmetric, per output channel); the gradient passes
+      straight through to the f32 master weight. The parameter carries
+      `dsv3.quantized = "int8"` for `dsv3-run --export-int8`.
+
+    Clipping sees the loss's gradient; the SR-STE and L1 terms are added
+    after it, before AdamW. With `report`, prints each weight's scheme and
+    the GEMM FLOPs a 2:4 sparse GEMM would skip.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The training step to rewrite">,
+    Option<"weights", "weights", "std::string", /*default=*/"\"none\"",
+           "Structured weight sparsity: none or 2:4">,
+    Option<"refresh", "refresh", "int64_t", /*default=*/"1",
+           "Recompute the 2:4 masks and grow the pruning masks every this "
+           "many steps">,
+    Option<"srste", "srste", "double", /*default=*/"0.0",
+           "SR-STE decay of the pruned weights (weights=2:4)">,
+    Option<"l1", "l1", "double", /*default=*/"0.0",
+           "L1 regularization strength">,
+    Option<"prune", "prune", "double", /*default=*/"0.0",
+           "Fraction of each weight pruned by prune-end (0: off)">,
+    Option<"pruneStart", "prune-start", "int64_t", /*default=*/"0",
+           "First step of gradual magnitude pruning">,
+    Option<"pruneEnd", "prune-end", "int64_t", /*default=*/"0",
+           "Step at which pruning reaches its fraction">,
+    Option<"qat", "qat", "std::string", /*default=*/"\"none\"",
+           "Quantization-aware training: none or int8">,
+    Option<"qatActivations", "qat-activations", "bool", /*default=*/"false",
+           "With qat=int8, quantize the layers' inputs too, per token">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print each weight's scheme and the FLOPs 2:4 removes">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
   let summary = "Fuse elementwise ops and reductions into dsv3.fusion regions";
   let description = [{

@@ -12,25 +12,25 @@ func.func @collective(%g: tensor<64xf32>) -> tensor<64xf32> {
 // -----
 
 func.func @fp8(%x: tensor<16x256xbf16>) -> tensor<16x256xf8E4M3FN> {
-  // expected-error @below {{dsv3.quantize has no lowering to linalg (fp8, 2:4 sparsity, quantization-aware training and the loss-scale update are not compiled yet)}}
+  // expected-error @below {{dsv3.quantize has no lowering to linalg (fp8, compressed 2:4 tensors, sparse GEMMs and the loss-scale update are not compiled yet)}}
   %q, %qs = dsv3.quantize %x tile_1x128 : tensor<16x256xbf16> -> tensor<16x256xf8E4M3FN>, tensor<16x2xf32>
   return %q : tensor<16x256xf8E4M3FN>
 }
 
 // -----
 
-func.func @sparsity(%w: tensor<128x64xbf16>) -> tensor<128x64xi1> {
-  // expected-error @below {{dsv3.prune_2_4 has no lowering to linalg}}
-  %m = dsv3.prune_2_4 %w : tensor<128x64xbf16> -> tensor<128x64xi1>
-  return %m : tensor<128x64xi1>
+func.func @sparse_matmul(%x: tensor<16x64xbf16>, %v: tensor<128x32xbf16>, %i: tensor<128x32xi8>) -> tensor<16x128xbf16> {
+  // expected-error @below {{dsv3.sparse_matmul has no lowering to linalg}}
+  %y = dsv3.sparse_matmul %x, %v, %i : tensor<16x64xbf16>, tensor<128x32xbf16>, tensor<128x32xi8> -> tensor<16x128xbf16>
+  return %y : tensor<16x128xbf16>
 }
 
 // -----
 
-func.func @qat(%w: tensor<128x256xbf16>) -> tensor<128x256xbf16> {
-  // expected-error @below {{dsv3.fake_quant has no lowering to linalg}}
-  %fq = dsv3.fake_quant %w, bits = 8 : tensor<128x256xbf16>
-  return %fq : tensor<128x256xbf16>
+func.func @compress(%w: tensor<64x64xbf16>) -> tensor<64x32xbf16> {
+  // expected-error @below {{dsv3.compress_2_4 has no lowering to linalg}}
+  %v, %i = dsv3.compress_2_4 %w : tensor<64x64xbf16> -> tensor<64x32xbf16>, tensor<64x32xi8>
+  return %v : tensor<64x32xbf16>
 }
 
 // -----

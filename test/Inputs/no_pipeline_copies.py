@@ -24,6 +24,7 @@ import sys
 CONSTRUCTORS = [
     "Autodiff", "MixedPrecision", "DecomposeAttention", "Fuse",
     "OutlineKernels", "ExtractKernels", "DedupKernels", "PlanMemory", "PrintCost",
+    "Sparsify",
     "ConvertDsv3ToLinalg", "DestinationPassing", "HoistAllocs",
     "MapGenericsToGpu", "MapToGpu", "MergeGpuModules", "SplitLargeKernels",
     "OneShotBufferizePass", "LinalgElementwiseOpFusionPass",
@@ -39,7 +40,8 @@ CONSTRUCTORS = [
 ]
 # ... and by command-line name.
 FLAGS = [
-    "dsv3-autodiff", "dsv3-mixed-precision", "dsv3-decompose-attention",
+    "dsv3-autodiff", "dsv3-mixed-precision", "dsv3-sparsify",
+    "dsv3-decompose-attention",
     "dsv3-fuse", "dsv3-outline-kernels", "dsv3-extract-kernels",
     "dsv3-dedup-kernels",
     "dsv3-plan-memory", "convert-dsv3-to-linalg", "dsv3-destination-passing",

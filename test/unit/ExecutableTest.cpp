@@ -57,6 +57,9 @@ struct Model {
   /// Kernels of more top-level loops are compiled in parts (0: the
   /// pipeline's default).
   int64_t splitKernelLoops = 0;
+  /// More dsv3-train-pipeline options ("qat=int8 ..."), on top of the
+  /// description's.
+  const char *pipelineOptions = "";
 };
 
 void PrintTo(const Model &model, std::ostream *os) {
@@ -96,6 +99,7 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
     options.moments = MomentsType::bf16;
   if (model.splitKernelLoops)
     options.splitKernelLoops = model.splitKernelLoops;
+  ASSERT_TRUE(succeeded(options.parseFromString(model.pipelineOptions)));
   ASSERT_TRUE(checkTrainPipelineOptions(options).empty());
   PassManager stepPm(&context);
   buildTrainStepPipeline(stepPm, options);
@@ -197,6 +201,7 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
         double scale = std::sqrt(std::max(norm, before));
         double err = scale == 0 ? std::sqrt(diff) : std::sqrt(diff) / scale;
         EXPECT_LE(err, model.tolerance) << name.str();
+
         totalSensitive += sensitive;
         totalElements += want.numel();
         args[i] = want;
@@ -229,7 +234,31 @@ INSTANTIATE_TEST_SUITE_P(
         // parameter (4e-3 of a tensor's norm is the largest seen). A
         // misread or misrounded moment is off by far more.
         Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-2,
-              "micro_bf16_moments", /*bf16Moments=*/true}),
+              "micro_bf16_moments", /*bf16Moments=*/true},
+        // dsv3-sparsify's schemes: masks and pruned weights are state the
+        // comparison covers, so a mask the two sides disagree on fails.
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
+              "micro_sparse_2_4", false, 0,
+              "sparsity=weights-2:4 sparse-refresh=3"},
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
+              "micro_sparse_2_4_srste", false, 0,
+              "sparsity=weights-2:4 srste=0.05"},
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
+              "micro_prune_l1", false, 0,
+              "l1=0.001 prune=0.5 prune-start=0 prune-end=2"},
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
+              "micro_qat_int8", false, 0, "qat=int8"},
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
+              "micro_2_4_qat", false, 0, "sparsity=weights-2:4 qat=int8"},
+        Model{"test/Conversion/Inputs/micro_moe_bf16.pbtxt", 2, 8, 1e-5,
+              "micro_bf16_qat", false, 0, "qat=int8"},
+        // bf16 GEMMs of masked weights: where the f32 and f64 sums straddle
+        // a bf16 rounding boundary a product moves by 2^-8 of itself, and
+        // AdamW carries that into the moments (2e-5 of a tensor's norm is
+        // the largest seen; a wrong mask is off by far more).
+        Model{"test/Conversion/Inputs/micro_moe_bf16.pbtxt", 2, 8, 1e-4,
+              "micro_bf16_2_4_qat", false, 0,
+              "sparsity=weights-2:4 qat=int8"}),
     [](const ::testing::TestParamInfo<Model> &info) {
       return std::string(info.param.label);
     });

@@ -191,16 +191,46 @@ cl::opt<int64_t> rematBudget("remat-budget",
                              cl::cat(settings));
 cl::list<std::string> sparsity(
     "sparsity",
-    cl::desc("weights-2:4 and/or grads-2:4, comma-separated; refused "
-             "(compile.sparse_weights_2_4, compile.sparse_grads_2_4)"),
+    cl::desc("weights-2:4: 2:4 masks on the weights of attention and the "
+             "MLPs, along K (compile.sparse_weights_2_4); grads-2:4 is "
+             "refused (compile.sparse_grads_2_4)"),
     cl::CommaSeparated, cl::cat(settings));
+cl::opt<int64_t> sparseRefresh(
+    "sparse-refresh",
+    cl::desc("Recompute the 2:4 masks, and grow the pruning masks, every N "
+             "steps (compile.sparse_refresh_steps, default 1)"),
+    cl::cat(settings));
+cl::opt<double> srste("srste",
+                      cl::desc("SR-STE decay of the weights a 2:4 mask "
+                               "prunes (compile.srste, default 0)"),
+                      cl::cat(settings));
 cl::opt<std::string> qat("qat",
-                         cl::desc("none, or int8 (refused; compile.qat_int8)"),
+                         cl::desc("none, or int8: fake-quantized weights of "
+                                  "attention and the MLPs, per output "
+                                  "channel (compile.qat_int8)"),
                          cl::value_desc("none|int8"), cl::cat(settings));
+cl::opt<bool> qatActivations(
+    "qat-activations",
+    cl::desc("With --qat=int8: those layers' inputs too, per token "
+             "(compile.qat_activations)"),
+    cl::cat(settings));
 cl::opt<double> l1("l1",
-                   cl::desc("L1 regularization strength (refused unless 0; "
-                            "compile.l1)"),
+                   cl::desc("L1 regularization strength on the weights of "
+                            "attention and the MLPs (compile.l1)"),
                    cl::cat(settings));
+cl::opt<double> prune("prune",
+                      cl::desc("Gradual magnitude pruning: the fraction of "
+                               "each of those weights pruned by "
+                               "--prune-end (compile.prune_fraction)"),
+                      cl::cat(settings));
+cl::opt<int64_t> pruneStart("prune-start",
+                            cl::desc("The step pruning starts at "
+                                     "(compile.prune_start_step)"),
+                            cl::cat(settings));
+cl::opt<int64_t> pruneEnd("prune-end",
+                          cl::desc("The step pruning reaches its fraction "
+                                   "at (compile.prune_end_step)"),
+                          cl::cat(settings));
 cl::opt<int64_t> dp("dp",
                     cl::desc("Data-parallel ranks (refused unless 1; "
                              "compile.dp)"),
@@ -251,6 +281,12 @@ llvm::StringSet<> applyFlags(TrainPipelineOptions &o) {
   number(sm, "sm", o.sm);
   number(rematBudget, "remat-budget", o.rematBudget);
   number(l1, "l1", o.l1);
+  number(sparseRefresh, "sparse-refresh", o.sparseRefresh);
+  number(srste, "srste", o.srste);
+  number(prune, "prune", o.prune);
+  number(pruneStart, "prune-start", o.pruneStart);
+  number(pruneEnd, "prune-end", o.pruneEnd);
+  number(qatActivations, "qat-activations", o.qatActivations);
   number(dp, "dp", o.dp);
   number(ep, "ep", o.ep);
   number(zero, "zero", o.zero);

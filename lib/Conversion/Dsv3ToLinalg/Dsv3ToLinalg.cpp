@@ -38,7 +38,8 @@ bool hasLowering(Operation *op) {
              UpdateRouterBiasOp, AllFiniteOp, ScatterAddOp, AttentionOp,
              AttentionGradOp, MoeDispatchOp, MoeCombineOp, MoeCombineGradOp,
              GroupedMatmulOp, GroupedMatmulWgradOp, RouterOp, RouterGradOp,
-             BalanceLossOp, BalanceLossGradOp>(op);
+             BalanceLossOp, BalanceLossGradOp, Prune24Op, MagnitudeMaskOp,
+             FakeQuantOp>(op);
 }
 
 struct ConvertDsv3ToLinalgPass
@@ -57,6 +58,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3AttentionDecompositionPatterns(context, patterns);
     populateDsv3MoEToLoopsPatterns(context, patterns, parallelRouting);
     populateDsv3RoutingToLinalgPatterns(context, patterns);
+    populateDsv3SparsityToLinalgPatterns(context, patterns);
 
     // Every dsv3 op must go: one without a lowering is an error naming it,
     // not an op left for later passes to trip over.
@@ -77,8 +79,8 @@ struct ConvertDsv3ToLinalgPass
           << (isa<AllReduceOp, ReduceScatterOp, AllGatherOp, AllToAllOp>(op)
                   ? " (collectives are not compiled yet: the step runs on "
                     "one rank)"
-                  : " (fp8, 2:4 sparsity, quantization-aware training and "
-                    "the loss-scale update are not compiled yet)");
+                  : " (fp8, compressed 2:4 tensors, sparse GEMMs and the "
+                    "loss-scale update are not compiled yet)");
     });
     if (unsupported)
       return signalPassFailure();

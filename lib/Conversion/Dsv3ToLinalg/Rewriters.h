@@ -37,6 +37,9 @@ void populateDsv3MoEToLoopsPatterns(MLIRContext *context,
 /// loss and its gradient.
 void populateDsv3RoutingToLinalgPatterns(MLIRContext *context,
                                          RewritePatternSet &patterns);
+/// The 2:4 mask, the magnitude mask and fake quantization.
+void populateDsv3SparsityToLinalgPatterns(MLIRContext *context,
+                                          RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
