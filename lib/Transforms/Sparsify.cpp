@@ -29,9 +29,11 @@ using namespace mlir::dsv3;
 namespace {
 
 /// The weights the schemes act on: the matrices of attention and of the
-/// MLPs (dense, shared and routed experts), not the router's gate.
+/// MLPs (dense, shared and routed experts), not the router's gate; f32
+/// master weights (f64 in gradient checks).
 bool isSparsifiable(StringRef name, RankedTensorType type) {
-  if (type.getRank() < 2 || !type.getElementType().isF32())
+  if (type.getRank() < 2 ||
+      !(type.getElementType().isF32() || type.getElementType().isF64()))
     return false;
   if (name.ends_with(".mlp.gate.weight"))
     return false;

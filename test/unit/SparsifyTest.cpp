@@ -1,0 +1,154 @@
+//===- SparsifyTest.cpp - dsv3-sparsify's gradients, numerically -----------===//
+//
+// The gradients dsv3-sparsify adds or changes, checked in f64:
+// - the GEMM of a masked weight (what the forward and backward read under
+//   2:4): its gradients against central differences;
+// - the SR-STE term the pass adds to a 2:4 weight's gradient: the
+//   difference between the step's AdamW gradient with and without srste,
+//   against central differences of the decay it stands for,
+//   srste / 2 * |pruned part of the dense weight|^2.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GradCheck.h"
+
+#include "Interpreter/Interpreter.h"
+#include "Transforms/Passes.h"
+#include "dsv3/Dsv3Dialect.h"
+#include "dsv3/Dsv3Ops.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+TEST(SparsifyGradients, MaskedGemmMatchesCentralDifferences) {
+  MLIRContext context;
+  context.loadDialect<Dsv3Dialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
+      R"(func.func @f(%x: tensor<3x8xf64>, %w: tensor<4x8xf64>, %m: tensor<4x8xi1>) -> tensor<3x4xf64> {
+        %zeros = dsv3.constant dense<0.0> : tensor<4x8xf64>
+        %read = dsv3.select %m, %w, %zeros : tensor<4x8xi1>, tensor<4x8xf64>
+        %y = dsv3.matmul %x, %read transpose_rhs : tensor<3x8xf64>, tensor<4x8xf64> -> tensor<3x4xf64>
+        return %y : tensor<3x4xf64> })",
+      &context);
+  ASSERT_TRUE(module);
+  func::FuncOp fn = test::scalarize(*module, "f", /*seed=*/7);
+  std::vector<HostTensor> args = test::testArguments(fn, /*seed=*/11);
+  auto errors = test::checkGradients(fn, args, 1e-5, /*directional=*/false,
+                                     /*seed=*/3);
+  ASSERT_TRUE(succeeded(errors));
+  ASSERT_EQ(errors->size(), 2u);
+  for (const test::ArgError &e : *errors) {
+    EXPECT_GT(e.norm, 1e-9) << "argument " << e.arg;
+    EXPECT_LT(e.relativeError, 1e-6) << "argument " << e.arg;
+  }
+}
+
+constexpr const char *kForward = R"(
+module attributes {dsv3.training = {lr = 1.0e-03 : f64, min_lr = 1.0e-04 : f64, warmup_steps = 10 : i64, total_steps = 100 : i64, clip_norm = 1.0 : f64}} {
+  func.func @forward(%emb: tensor<16x8xf64> {dsv3.name = "model.embed_tokens.weight"},
+                     %wq: tensor<8x8xf64> {dsv3.name = "model.layers.0.self_attn.q_proj.weight"},
+                     %tokens: tensor<2x3xi32> {dsv3.batch = "tokens"}, %targets: tensor<2x3xi32> {dsv3.batch = "targets"}) -> tensor<f64> {
+    %h = dsv3.embedding %emb[%tokens] : tensor<16x8xf64>, tensor<2x3xi32> -> tensor<2x3x8xf64>
+    %a = dsv3.matmul %h, %wq transpose_rhs : tensor<2x3x8xf64>, tensor<8x8xf64> -> tensor<2x3x8xf64>
+    %logits = dsv3.matmul %a, %emb transpose_rhs : tensor<2x3x8xf64>, tensor<16x8xf64> -> tensor<2x3x16xf64>
+    %loss = dsv3.cross_entropy %logits, %targets : tensor<2x3x16xf64>, tensor<2x3xi32> -> tensor<f64>
+    return %loss : tensor<f64>
+  }
+})";
+
+/// The training step under `sparsify`, returning what the 2:4 weight's
+/// AdamW reads: its gradient, the dense weight and the mask.
+FailureOr<SmallVector<HostTensor>>
+adamwInputs(MLIRContext &context, const SparsifyOptions &sparsify,
+            std::vector<HostTensor> *args) {
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kForward, &context);
+  if (!module)
+    return failure();
+  PassManager pm(&context);
+  pm.addPass(createAutodiff());
+  pm.addPass(createSparsify(sparsify));
+  if (failed(pm.run(*module)))
+    return failure();
+  auto step = module->lookupSymbol<func::FuncOp>("train_step");
+  AdamWOp update;
+  step.walk([&](AdamWOp op) {
+    if (op.getParam().getDefiningOp<AddOp>())
+      update = op;
+  });
+  if (!update)
+    return failure();
+  // The mask is what selects the weight the forward reads.
+  Value mask;
+  for (Operation *user : update.getParam().getUsers())
+    if (auto select = dyn_cast<SelectOp>(user))
+      if (select.getOnTrue() == update.getParam())
+        mask = select.getCondition();
+  if (!mask)
+    return failure();
+  Operation *ret = step.getBody().front().getTerminator();
+  SmallVector<Value> values = {update.getGrad(), update.getParam(), mask};
+  OpBuilder b(ret);
+  func::ReturnOp::create(b, ret->getLoc(), values);
+  ret->erase();
+  step.setType(b.getFunctionType(step.getArgumentTypes(),
+                                 ValueRange(values).getTypes()));
+  step.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
+  if (args->empty())
+    *args = test::testArguments(step, /*seed=*/5);
+  return interpret(step, *args);
+}
+
+TEST(SparsifyGradients, SrsteIsTheGradientOfTheDecay) {
+  MLIRContext context;
+  context.loadDialect<Dsv3Dialect, func::FuncDialect>();
+  const double lambda = 0.25;
+  SparsifyOptions with, without;
+  with.weights = without.weights = "2:4";
+  with.srste = lambda;
+  std::vector<HostTensor> args;
+  auto plain = adamwInputs(context, without, &args);
+  ASSERT_TRUE(succeeded(plain));
+  auto decayed = adamwInputs(context, with, &args);
+  ASSERT_TRUE(succeeded(decayed));
+  const HostTensor &dense = (*decayed)[1], &mask = (*decayed)[2];
+  ASSERT_EQ(dense.data, (*plain)[1].data);
+
+  // R(w) = lambda / 2 * sum over pruned positions of w^2.
+  auto decay = [&](const std::vector<double> &w) {
+    double r = 0;
+    for (size_t i = 0; i < w.size(); ++i)
+      if (mask.data[i] == 0)
+        r += w[i] * w[i];
+    return lambda / 2 * r;
+  };
+  const double h = 1e-5;
+  double diff = 0, norm = 0;
+  int64_t pruned = 0;
+  for (size_t i = 0; i < dense.data.size(); ++i) {
+    std::vector<double> up = dense.data, down = dense.data;
+    up[i] += h;
+    down[i] -= h;
+    double fd = (decay(up) - decay(down)) / (2 * h);
+    double term = (*decayed)[0].data[i] - (*plain)[0].data[i];
+    diff += (term - fd) * (term - fd);
+    norm += fd * fd;
+    pruned += mask.data[i] == 0;
+  }
+  // Two of every four are pruned, and the decay reaches them.
+  EXPECT_EQ(pruned, static_cast<int64_t>(dense.data.size() / 2));
+  ASSERT_GT(norm, 0);
+  EXPECT_LT(std::sqrt(diff / norm), 1e-6);
+}
+
+} // namespace
