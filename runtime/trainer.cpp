@@ -105,7 +105,12 @@ Status Trainer::initialize(uint64_t seed, std::initializer_list<Role> roles) {
     bytes.assign(b.bytes(), 0);
     void *data = bytes.data();
     const std::string &kind = b.init().kind();
-    if (kind == "ones") {
+    if (kind == "ones" && !isFloatType(b.dtype())) {
+      // An integer 1 in the element's width, little-endian.
+      size_t width = elementBytes(b.dtype());
+      for (int64_t i = 0; i < n; ++i)
+        bytes[i * width] = 1;
+    } else if (kind == "ones") {
       for (int64_t i = 0; i < n; ++i)
         storeElement(b.dtype(), data, i, 1.0);
     } else if (kind == "normal") {

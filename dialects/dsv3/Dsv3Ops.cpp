@@ -830,6 +830,14 @@ LogicalResult MagnitudeMaskOp::inferReturnTypes(
   return success();
 }
 
+LogicalResult MagnitudeMaskOp::verify() {
+  int64_t n = getBatchDims(), rank = getInput().getType().getRank();
+  if (n < 0 || n >= std::max<int64_t>(rank, 1))
+    return emitOpError("batch_dims must be in [0, ")
+           << std::max<int64_t>(rank, 1) << "), got " << n;
+  return success();
+}
+
 LogicalResult Compress24Op::inferReturnTypes(MLIRContext *ctx,
                                              std::optional<Location> loc,
                                              Adaptor adaptor,

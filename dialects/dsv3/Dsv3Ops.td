@@ -1037,11 +1037,15 @@ def Dsv3_MagnitudeMaskOp : Dsv3_FlopsOp<"magnitude_mask",
   let summary = "mask that prunes the smallest magnitudes of a tensor";
   let description = [{
     An `i1` mask of the input's shape that is false for the `k` elements of
-    smallest magnitude, `k = floor(fraction * numel)` (the fraction clamped
-    to [0, 1]), and true elsewhere. Precisely: with `t` the `k`-th smallest
+    smallest magnitude, `k = ceil(fraction * numel)` (in f64, the fraction
+    clamped to [0, 1]: at least that fraction is pruned), and true
+    elsewhere. Precisely: with `t` the `k`-th smallest
     `|x|`, an element is kept when `|x| > t`, so ties at `t` are pruned
     together and at least `k` elements are. `k = 0` keeps every element.
-    The input is f32 (master weights); the fraction is an f32 scalar.
+    With `batch_dims = n`, each index of the first `n` dimensions is a
+    tensor of its own (one expert of stacked experts), with its own `k`
+    and `t`. The input is f32 (master weights); the fraction is an f32
+    scalar.
 
     Cost: 32 FLOPs per element (a bisection over the bits of `|x|`).
 
@@ -1052,12 +1056,14 @@ def Dsv3_MagnitudeMaskOp : Dsv3_FlopsOp<"magnitude_mask",
     }
     ```
   }];
-  let arguments = (ins Dsv3_F32Tensor:$input, Dsv3_FloatScalar:$fraction);
+  let arguments = (ins Dsv3_F32Tensor:$input, Dsv3_FloatScalar:$fraction,
+                       DefaultValuedAttr<I64Attr, "0">:$batch_dims);
   let results = (outs Dsv3_BoolTensor:$mask);
   let assemblyFormat = [{
     $input `,` $fraction attr-dict `:` type($input) `,` type($fraction) `->`
     type($mask)
   }];
+  let hasVerifier = 1;
 }
 
 def Dsv3_Compress24Op : Dsv3_Op<"compress_2_4", [Pure, InferTypeOpAdaptor]> {

@@ -183,23 +183,28 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
         out.push_back(std::move(mask));
         return success();
       })
-      .Case<MagnitudeMaskOp>([&](auto) {
+      .Case<MagnitudeMaskOp>([&](MagnitudeMaskOp o) {
         HostTensor mask = resultTensor(op);
         const std::vector<double> &x = in[0]->data;
-        int64_t n = mask.numel();
+        int64_t slices = 1;
+        for (int64_t d = 0; d < o.getBatchDims(); ++d)
+          slices *= mask.shape[d];
+        int64_t n = mask.numel() / slices;
         double fraction = std::clamp(in[1]->scalar(), 0.0, 1.0);
-        auto k = static_cast<int64_t>(std::floor(fraction * n));
-        std::vector<double> magnitudes(n);
-        for (int64_t i = 0; i < n; ++i)
-          magnitudes[i] = std::fabs(x[i]);
-        double threshold = -1;
-        if (k > 0) {
-          std::nth_element(magnitudes.begin(), magnitudes.begin() + (k - 1),
-                           magnitudes.end());
-          threshold = magnitudes[k - 1];
+        auto k = static_cast<int64_t>(std::ceil(fraction * n));
+        for (int64_t begin = 0; begin < mask.numel(); begin += n) {
+          std::vector<double> magnitudes(n);
+          for (int64_t i = 0; i < n; ++i)
+            magnitudes[i] = std::fabs(x[begin + i]);
+          double threshold = -1;
+          if (k > 0) {
+            std::nth_element(magnitudes.begin(), magnitudes.begin() + (k - 1),
+                             magnitudes.end());
+            threshold = magnitudes[k - 1];
+          }
+          for (int64_t i = 0; i < n; ++i)
+            mask.data[begin + i] = std::fabs(x[begin + i]) > threshold ? 1.0 : 0.0;
         }
-        for (int64_t i = 0; i < n; ++i)
-          mask.data[i] = std::fabs(x[i]) > threshold ? 1.0 : 0.0;
         out.push_back(std::move(mask));
         return success();
       })

@@ -121,6 +121,8 @@ FailureOr<StepBuffers> mlir::dsv3::assignBuffers(func::FuncOp step,
              << " has no initializer (dsv3.init)";
     }
     buffer->set_trainable(role == Role::param && isTrainable(step, i));
+    if (auto quantized = step.getArgAttrOfType<StringAttr>(i, kQuantizedAttr))
+      buffer->set_quantized(quantized.getValue().str());
   }
 
   for (Operation &op : body) {

@@ -349,7 +349,10 @@ void SparsifyPass::runOnOperation() {
     if (pruning) {
       Value no = constant(b, wloc, maskType, 0);
       Value kept = SelectOp::create(b, wloc, pruneMask, updated, zeros);
-      Value grown = MagnitudeMaskOp::create(b, wloc, kept, fraction);
+      // Stacked experts are pruned expert by expert, each its own matrix.
+      int64_t perExpert = StringRef(w.name).contains("{e}") ? 1 : 0;
+      Value grown = MagnitudeMaskOp::create(b, wloc, kept, fraction,
+                                            b.getI64IntegerAttr(perExpert));
       Value newMask = SelectOp::create(b, wloc, pruneMask, grown, no);
       newWeight = SelectOp::create(b, wloc, newMask, updated, zeros);
       newStateResults.push_back({newMask, w.name + ".prune_mask"});

@@ -1,14 +1,15 @@
 // The 2:4 mask (ties to the lower position), the magnitude mask (ties at
-// the threshold pruned together, fraction 0 keeps all, fractions clamped)
+// the threshold pruned together, fraction 0 keeps all, fractions clamped,
+// per expert of stacked experts)
 // and fake quantization (per tensor, per row, an all-zero row): lowered to
 // LLVM and run, they match the interpreter.
 // RUN: %compare_with_interpreter %s | FileCheck %s
-// CHECK: 11 results, 0 mismatches
+// CHECK: 12 results, 0 mismatches
 
 // Masks are returned as 0.0 / 1.0.
 func.func @compute() -> (tensor<2x8xf32>, tensor<2x2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>,
                          tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>,
-                         tensor<3x4xf32>, tensor<3x4xf32>, tensor<2x4xf32>) {
+                         tensor<3x4xf32>, tensor<3x4xf32>, tensor<2x4xf32>, tensor<2x2x4xf32>) {
   %w = dsv3.constant dense<[[0.5, -2.0, 1.0, 0.25, 1.0, 1.0, -1.0, 0.0],
                             [0.0, 0.0, 0.0, 0.0, -3.0, 2.0, 2.5, -2.5]]> : tensor<2x8xf32>
   %m = dsv3.prune_2_4 %w : tensor<2x8xf32> -> tensor<2x8xi1>
@@ -32,6 +33,8 @@ func.func @compute() -> (tensor<2x8xf32>, tensor<2x2x4xf32>, tensor<2x4xf32>, te
   %q3 = dsv3.fake_quant %r, bits = 3 per_row : tensor<3x4xf32>
   %neg = dsv3.constant dense<[[-0.0, 1.0e-30, -1.0e-30, 0.0], [3.0e38, -3.0e38, 1.0, -1.0]]> : tensor<2x4xf32>
   %kn = dsv3.magnitude_mask %neg, %f2 : tensor<2x4xf32>, tensor<f32> -> tensor<2x4xi1>
+  %kb = dsv3.magnitude_mask %e, %f1 {batch_dims = 1 : i64} : tensor<2x2x4xf32>, tensor<f32> -> tensor<2x2x4xi1>
+  %kbf = dsv3.cast %kb : tensor<2x2x4xi1> to tensor<2x2x4xf32>
   %mf = dsv3.cast %m : tensor<2x8xi1> to tensor<2x8xf32>
   %mef = dsv3.cast %me : tensor<2x2x4xi1> to tensor<2x2x4xf32>
   %k0f = dsv3.cast %k0 : tensor<2x4xi1> to tensor<2x4xf32>
@@ -40,8 +43,8 @@ func.func @compute() -> (tensor<2x8xf32>, tensor<2x2x4xf32>, tensor<2x4xf32>, te
   %k3f = dsv3.cast %k3 : tensor<2x4xi1> to tensor<2x4xf32>
   %k4f = dsv3.cast %k4 : tensor<2x4xi1> to tensor<2x4xf32>
   %knf = dsv3.cast %kn : tensor<2x4xi1> to tensor<2x4xf32>
-  return %mf, %mef, %k0f, %k1f, %k2f, %k3f, %k4f, %q, %qr, %q3, %knf
+  return %mf, %mef, %k0f, %k1f, %k2f, %k3f, %k4f, %q, %qr, %q3, %knf, %kbf
       : tensor<2x8xf32>, tensor<2x2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>,
         tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<3x4xf32>, tensor<3x4xf32>,
-        tensor<2x4xf32>
+        tensor<2x4xf32>, tensor<2x2x4xf32>
 }

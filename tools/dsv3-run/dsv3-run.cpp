@@ -12,6 +12,7 @@
 #include "data.h"
 #include "executable.h"
 #include "hf_checkpoint.h"
+#include "int8_export.h"
 #include "metrics.h"
 #include "report.h"
 #include "tensorboard.h"
@@ -69,6 +70,12 @@ options:
                      and fp8 with weight_scale_inv dequantized): every
                      tensor is checked by name and shape, none may be left
                      over; moments start at zero
+  --export-int8 DIR  after the last step, write the weights of a model
+                     compiled with --qat=int8 as int8 values and one f32
+                     scale per output channel (DIR/model.safetensors, with
+                     every other parameter as trained, and
+                     DIR/quantization.json saying how to dequantize); DIR
+                     must be new or empty
   --metrics FILE     append one JSON line of metrics per step
   --tensorboard DIR  write the step metrics as TensorBoard scalars (a new
                      events.out.tfevents.* file in DIR)
@@ -101,7 +108,7 @@ struct Options {
   uint64_t memoryLimit = 0;
   std::string save;
   int64_t saveEvery = 0;
-  std::string resume, initFrom;
+  std::string resume, initFrom, exportInt8;
   std::string metrics, trace, tensorboard;
   double peakTflops = 0;
   int64_t logEvery = 1;
@@ -190,6 +197,8 @@ Options parseOptions(int argc, char **argv) {
       o.resume = next();
     } else if (arg == "--init-from") {
       o.initFrom = next();
+    } else if (arg == "--export-int8") {
+      o.exportInt8 = next();
     } else if (arg == "--tensorboard") {
       o.tensorboard = next();
     } else if (arg == "--peak-tflops") {
@@ -361,6 +370,15 @@ int main(int argc, char **argv) {
     dump(*exe);
     return 0;
   }
+  // Refused before any work, so that a long run cannot end unexported.
+  if (!opt.exportInt8.empty()) {
+    if (countInt8Weights(*exe) == 0)
+      return fail(Status::error(
+          "--export-int8: " + opt.model +
+          " has no int8-quantized weights (compile it with --qat=int8)"));
+    if (Status s = checkExportDirectory(opt.exportInt8); !s)
+      return fail(s);
+  }
   uint64_t seed = opt.seed >= 0 ? opt.seed : exe->seed();
   int64_t steps = opt.steps >= 0 ? opt.steps : exe->total_steps();
   std::string model = exe->model();
@@ -432,8 +450,19 @@ int main(int argc, char **argv) {
     return fail(s);
   }
 
+  auto exportWeights = [&](int64_t completed) -> Status {
+    if (opt.exportInt8.empty())
+      return Status::ok();
+    if (Status s = exportInt8(trainer, opt.exportInt8, completed); !s)
+      return s;
+    std::printf("exported int8 weights of step %" PRId64 " to %s\n",
+                completed, opt.exportInt8.c_str());
+    return Status::ok();
+  };
   if (first >= steps) {
     std::printf("nothing to run: already at step %" PRId64 "\n", first);
+    if (Status s = exportWeights(first); !s)
+      return fail(s);
     return 0;
   }
 
@@ -597,6 +626,8 @@ int main(int argc, char **argv) {
   if (store && (!opt.saveEvery || steps % opt.saveEvery != 0))
     if (Status s = save(steps); !s)
       return fail(s);
+  if (Status s = exportWeights(steps); !s)
+    return fail(s);
   if (trace)
     if (Status s = trace->close(); !s)
       return fail(s);

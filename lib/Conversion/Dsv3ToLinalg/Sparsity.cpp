@@ -116,41 +116,73 @@ struct Prune24ToGeneric : OpConversionPattern<Prune24Op> {
   }
 };
 
-/// Reduces every dimension of `input` with `combine` from `initial` to a
-/// scalar of `elementType`, each element mapped by `map` first.
-Value reduceAll(OpBuilder &b, Location loc, Value input, Type elementType,
-                TypedAttr initial,
-                function_ref<Value(OpBuilder &, Location, Value, Value)>
-                    combine) {
-  auto type = cast<RankedTensorType>(input.getType());
-  int64_t rank = type.getRank();
-  Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
-                                        elementType);
-  Value start = arith::ConstantOp::create(b, loc, initial);
-  Value init = linalg::FillOp::create(b, loc, start, empty).getResult(0);
-  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
-                                 AffineMap::get(rank, 0, b.getContext())};
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::reduction);
-  Value reduced =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), input, init, maps, iterators,
-          [&](OpBuilder &nb, Location l, ValueRange args) {
-            linalg::YieldOp::create(nb, l, combine(nb, l, args[0], args[1]));
-          })
-          .getResult(0);
-  return tensor::ExtractOp::create(b, loc, reduced, ValueRange{});
-}
-
 /// The bits of |x| as a signed integer of its width: ordered as |x| is.
 Value magnitudeBits(OpBuilder &b, Location loc, Value x) {
   Type bits = b.getIntegerType(x.getType().getIntOrFloatBitWidth());
   return arith::BitcastOp::create(b, loc, bits, absOf(b, loc, x));
 }
 
-/// The k-th smallest |x| is found bit by bit: the smallest T with at least
-/// k elements whose magnitude bits are <= T, by bisection over the bit
-/// patterns (31 counting passes for f32). Then keep |x| bits > T.
+/// `t` as `[B, M]`: the first `batchDims` dimensions collapsed into B (1
+/// when there are none), the others into M.
+Value asMatrix(OpBuilder &b, Location loc, Value t, int64_t batchDims) {
+  auto type = cast<RankedTensorType>(t.getType());
+  int64_t rank = type.getRank();
+  Type elem = type.getElementType();
+  if (batchDims == 0) {
+    Value flat = t;
+    if (rank != 1) {
+      ReassociationIndices all;
+      for (int64_t d = 0; d < rank; ++d)
+        all.push_back(d);
+      flat = tensor::CollapseShapeOp::create(
+          b, loc, RankedTensorType::get({type.getNumElements()}, elem), t,
+          SmallVector<ReassociationIndices>{all});
+    }
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({1, type.getNumElements()}, elem), flat,
+        SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  ReassociationIndices lead, rest;
+  int64_t rows = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    (d < batchDims ? lead : rest).push_back(d);
+    if (d < batchDims)
+      rows *= type.getDimSize(d);
+  }
+  return tensor::CollapseShapeOp::create(
+      b, loc,
+      RankedTensorType::get({rows, type.getNumElements() / rows}, elem), t,
+      SmallVector<ReassociationIndices>{lead, rest});
+}
+
+/// The inverse of asMatrix for a `[B, M]` value, back to `type`'s shape.
+Value fromMatrix(OpBuilder &b, Location loc, Value m, RankedTensorType type,
+                 int64_t batchDims) {
+  int64_t rank = type.getRank();
+  if (batchDims == 0) {
+    auto flatType = RankedTensorType::get({type.getNumElements()},
+                                          type.getElementType());
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, flatType, m, SmallVector<ReassociationIndices>{{0, 1}});
+    if (rank == 1)
+      return flat;
+    ReassociationIndices all;
+    for (int64_t d = 0; d < rank; ++d)
+      all.push_back(d);
+    return tensor::ExpandShapeOp::create(b, loc, type, flat,
+                                         SmallVector<ReassociationIndices>{all});
+  }
+  ReassociationIndices lead, rest;
+  for (int64_t d = 0; d < rank; ++d)
+    (d < batchDims ? lead : rest).push_back(d);
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, m, SmallVector<ReassociationIndices>{lead, rest});
+}
+
+/// The k-th smallest |x| of each row of `[B, M]` is found bit by bit: the
+/// smallest T with at least k elements whose magnitude bits are <= T, by
+/// bisection over the bit patterns (31 counting passes for f32). Then keep
+/// |x| bits > T.
 struct MagnitudeMaskToLinalg : OpConversionPattern<MagnitudeMaskOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -159,14 +191,17 @@ struct MagnitudeMaskToLinalg : OpConversionPattern<MagnitudeMaskOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
-    Value input = adaptor.getInput();
-    auto type = cast<RankedTensorType>(input.getType());
+    auto type = cast<RankedTensorType>(adaptor.getInput().getType());
+    int64_t batchDims = op.getBatchDims();
+    Value input = asMatrix(b, loc, adaptor.getInput(), batchDims);
+    auto matrix = cast<RankedTensorType>(input.getType());
+    int64_t rows = matrix.getDimSize(0), n = matrix.getDimSize(1);
     unsigned width = type.getElementType().getIntOrFloatBitWidth();
     Type bitsType = b.getIntegerType(width), i64 = b.getI64Type(),
          f64 = b.getF64Type();
-    int64_t n = type.getNumElements();
+    MLIRContext *ctx = b.getContext();
 
-    // k = floor(clamp(fraction, 0, 1) * n).
+    // k = ceil(clamp(fraction, 0, 1) * n), per row.
     Value fraction =
         tensor::ExtractOp::create(b, loc, adaptor.getFraction(), ValueRange{});
     if (fraction.getType() != f64)
@@ -179,79 +214,114 @@ struct MagnitudeMaskToLinalg : OpConversionPattern<MagnitudeMaskOp> {
         f64Const(0.0));
     Value k = arith::FPToSIOp::create(
         b, loc, i64,
-        math::FloorOp::create(
+        math::CeilOp::create(
             b, loc,
             arith::MulFOp::create(b, loc, fraction,
                                   f64Const(static_cast<double>(n)))));
     Value zero64 = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     Value any =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, k, zero64);
+
+    auto rowsOf = [&](OpBuilder &fb, Location l, Type elem, int64_t value) {
+      Value empty = tensor::EmptyOp::create(fb, l, ArrayRef<int64_t>{rows}, elem);
+      Value v = arith::ConstantOp::create(fb, l, fb.getIntegerAttr(elem, value));
+      return linalg::FillOp::create(fb, l, v, empty).getResult(0);
+    };
+    AffineMap id1 = b.getMultiDimIdentityMap(1), id2 = b.getMultiDimIdentityMap(2);
+    AffineMap row = AffineMap::get(2, 0, {b.getAffineDimExpr(0)}, ctx);
+    auto par1 = SmallVector<utils::IteratorType>{utils::IteratorType::parallel};
     int64_t top = width == 32 ? 0x7fffffffLL : 0x7fffffffffffffffLL;
+
     auto search = scf::IfOp::create(
         b, loc, any,
         [&](OpBuilder &tb, Location l) {
-          Value lo = arith::ConstantOp::create(tb, l,
-                                               tb.getIntegerAttr(bitsType, 0));
-          Value hi = arith::ConstantOp::create(
-              tb, l, tb.getIntegerAttr(bitsType, top));
           Value lb = arith::ConstantIndexOp::create(tb, l, 0);
           Value ub = arith::ConstantIndexOp::create(tb, l, width - 1);
           Value stepOne = arith::ConstantIndexOp::create(tb, l, 1);
           auto loop = scf::ForOp::create(
-              tb, l, lb, ub, stepOne, ValueRange{lo, hi},
+              tb, l, lb, ub, stepOne,
+              ValueRange{rowsOf(tb, l, bitsType, 0), rowsOf(tb, l, bitsType, top)},
               [&](OpBuilder &fb, Location fl, Value, ValueRange bounds) {
-                Value one = arith::ConstantOp::create(
-                    fb, fl, fb.getIntegerAttr(bitsType, 1));
-                Value mid = arith::AddIOp::create(
-                    fb, fl, bounds[0],
-                    arith::ShRUIOp::create(
-                        fb, fl,
-                        arith::SubIOp::create(fb, fl, bounds[1], bounds[0]),
-                        one));
-                Value count = reduceAll(
-                    fb, fl, input, i64, fb.getI64IntegerAttr(0),
-                    [&](OpBuilder &rb, Location rl, Value x, Value acc) {
-                      Value le = arith::CmpIOp::create(
-                          rb, rl, arith::CmpIPredicate::sle,
-                          magnitudeBits(rb, rl, x), mid);
-                      return arith::AddIOp::create(
-                          rb, rl, acc,
-                          arith::ExtUIOp::create(rb, rl, rb.getI64Type(), le));
+                Value mid =
+                    linalg::GenericOp::create(
+                        fb, fl, bounds[0].getType(), bounds,
+                        Value(tensor::EmptyOp::create(
+                            fb, fl, ArrayRef<int64_t>{rows}, bitsType)),
+                        SmallVector<AffineMap>{id1, id1, id1}, par1,
+                        [&](OpBuilder &gb, Location gl, ValueRange a) {
+                          Value one = arith::ConstantOp::create(
+                              gb, gl, gb.getIntegerAttr(bitsType, 1));
+                          linalg::YieldOp::create(
+                              gb, gl,
+                              ValueRange{arith::AddIOp::create(
+                                  gb, gl, a[0],
+                                  arith::ShRUIOp::create(
+                                      gb, gl,
+                                      arith::SubIOp::create(gb, gl, a[1], a[0]),
+                                      one))});
+                        })
+                        .getResult(0);
+                Value count =
+                    linalg::GenericOp::create(
+                        fb, fl, RankedTensorType::get({rows}, i64),
+                        ValueRange{input, mid}, rowsOf(fb, fl, i64, 0),
+                        SmallVector<AffineMap>{id2, row, row},
+                        SmallVector<utils::IteratorType>{
+                            utils::IteratorType::parallel,
+                            utils::IteratorType::reduction},
+                        [&](OpBuilder &gb, Location gl, ValueRange a) {
+                          Value le = arith::CmpIOp::create(
+                              gb, gl, arith::CmpIPredicate::sle,
+                              magnitudeBits(gb, gl, a[0]), a[1]);
+                          linalg::YieldOp::create(
+                              gb, gl,
+                              ValueRange{arith::AddIOp::create(
+                                  gb, gl, a[2],
+                                  arith::ExtUIOp::create(gb, gl, i64, le))});
+                        })
+                        .getResult(0);
+                // The bounds are updated in place (what the loop carries).
+                Type boundsType = bounds[0].getType();
+                auto next = linalg::GenericOp::create(
+                    fb, fl, TypeRange{boundsType, boundsType},
+                    ValueRange{mid, count}, ValueRange{bounds[0], bounds[1]},
+                    SmallVector<AffineMap>(4, id1), par1,
+                    [&](OpBuilder &gb, Location gl, ValueRange a) {
+                      Value one = arith::ConstantOp::create(
+                          gb, gl, gb.getIntegerAttr(bitsType, 1));
+                      Value enough = arith::CmpIOp::create(
+                          gb, gl, arith::CmpIPredicate::sge, a[1], k);
+                      Value lo = arith::SelectOp::create(
+                          gb, gl, enough, a[2],
+                          arith::AddIOp::create(gb, gl, a[0], one));
+                      Value hi = arith::SelectOp::create(gb, gl, enough, a[0], a[3]);
+                      linalg::YieldOp::create(gb, gl, ValueRange{lo, hi});
                     });
-                Value enough = arith::CmpIOp::create(
-                    fb, fl, arith::CmpIPredicate::sge, count, k);
-                Value newLo = arith::SelectOp::create(
-                    fb, fl, enough, bounds[0],
-                    arith::AddIOp::create(fb, fl, mid, one));
-                Value newHi =
-                    arith::SelectOp::create(fb, fl, enough, mid, bounds[1]);
-                scf::YieldOp::create(fb, fl, ValueRange{newLo, newHi});
+                scf::YieldOp::create(fb, fl, next.getResults());
               });
           scf::YieldOp::create(tb, l, loop.getResult(1));
         },
         [&](OpBuilder &eb, Location l) {
-          scf::YieldOp::create(
-              eb, l,
-              ValueRange{arith::ConstantOp::create(
-                  eb, l, eb.getIntegerAttr(bitsType, -1))});
+          scf::YieldOp::create(eb, l, rowsOf(eb, l, bitsType, -1));
         });
     Value threshold = search.getResult(0);
 
-    int64_t rank = type.getRank();
-    Value init = tensor::EmptyOp::create(b, loc, type.getShape(), b.getI1Type());
-    SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
-    SmallVector<utils::IteratorType> iterators(rank,
-                                               utils::IteratorType::parallel);
+    Value init = tensor::EmptyOp::create(b, loc, matrix.getShape(), b.getI1Type());
     auto mask = linalg::GenericOp::create(
-        b, loc, init.getType(), input, init, maps, iterators,
+        b, loc, init.getType(), ValueRange{input, threshold}, init,
+        SmallVector<AffineMap>{id2, row, id2},
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
         [&](OpBuilder &gb, Location l, ValueRange args) {
           linalg::YieldOp::create(
               gb, l,
               ValueRange{arith::CmpIOp::create(
                   gb, l, arith::CmpIPredicate::sgt,
-                  magnitudeBits(gb, l, args[0]), threshold)});
+                  magnitudeBits(gb, l, args[0]), args[1])});
         });
-    rewriter.replaceOp(op, mask.getResults());
+    rewriter.replaceOp(
+        op, fromMatrix(b, loc, mask.getResult(0),
+                       RankedTensorType::get(type.getShape(), b.getI1Type()),
+                       batchDims));
     return success();
   }
 };
