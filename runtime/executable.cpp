@@ -373,9 +373,9 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
     }
     if (!b.quantized().empty() &&
         (b.quantized() != "int8" || b.role() != PARAM ||
-         b.dtype() != TYPE_F32 || b.shape_size() < 1))
+         b.dtype() != TYPE_F32 || b.shape_size() < 2))
       return fail(which + " is quantized '" + b.quantized() +
-                  "' (only an f32 parameter can be, and only int8)");
+                  "' (only an f32 matrix parameter can be, and only int8)");
     // The token embedding is indexed by the tokens the loader admits.
     static const std::string kEmbedding = "embed_tokens.weight";
     if (b.role() == PARAM && b.name().size() >= kEmbedding.size() &&

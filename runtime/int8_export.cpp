@@ -45,9 +45,13 @@ int countInt8Weights(const Executable &exe) {
 Status checkExportDirectory(const std::string &dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
-    if (errno == ENOENT)
-      return Status::ok();
-    return Status::error(dir + ": " + std::strerror(errno));
+    if (errno != ENOENT)
+      return Status::error(dir + ": " + std::strerror(errno));
+    // Created now, so that a run cannot end with nowhere to write.
+    if (::mkdir(dir.c_str(), 0755) != 0)
+      return Status::error(dir + ": cannot create directory: " +
+                           std::strerror(errno));
+    return Status::ok();
   }
   if (!S_ISDIR(st.st_mode))
     return Status::error(dir + ": exists and is not a directory; "

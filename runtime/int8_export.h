@@ -22,8 +22,8 @@ namespace dsv3::runtime {
 /// The executable's int8-quantized parameters, counted.
 int countInt8Weights(const Executable &exe);
 
-/// Checks that `dir` can take an export without replacing anything: it
-/// does not exist yet, or is an empty directory.
+/// Checks that `dir` can take an export without replacing anything: an
+/// empty directory, or one it creates.
 Status checkExportDirectory(const std::string &dir);
 
 /// Writes `dir`/model.safetensors and `dir`/quantization.json (and the

@@ -832,9 +832,11 @@ LogicalResult MagnitudeMaskOp::inferReturnTypes(
 
 LogicalResult MagnitudeMaskOp::verify() {
   int64_t n = getBatchDims(), rank = getInput().getType().getRank();
-  if (n < 0 || n >= std::max<int64_t>(rank, 1))
-    return emitOpError("batch_dims must be in [0, ")
-           << std::max<int64_t>(rank, 1) << "), got " << n;
+  if (rank < 1)
+    return emitOpError("needs an input of rank >= 1");
+  if (n < 0 || n >= rank)
+    return emitOpError("batch_dims must be in [0, ") << rank << "), got "
+                                                     << n;
   return success();
 }
 

@@ -124,7 +124,7 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
   Option<bool> qatActivations{
       *this, "qat-activations",
       llvm::cl::desc("With qat=int8: fake-quantize those layers' inputs "
-                     "too, per token"),
+                     "too, per token (not supported yet: refused)"),
       llvm::cl::init(false)};
   Option<double> l1{*this, "l1",
                     llvm::cl::desc("L1 regularization strength on the "

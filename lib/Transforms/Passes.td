@@ -167,7 +167,8 @@ def Sparsify : Pass<"dsv3-sparsify", "mlir::ModuleOp"> {
     Option<"qat", "qat", "std::string", /*default=*/"\"none\"",
            "Quantization-aware training: none or int8">,
     Option<"qatActivations", "qat-activations", "bool", /*default=*/"false",
-           "With qat=int8, quantize the layers' inputs too, per token">,
+           "With qat=int8, quantize the layers' inputs too, per token (not "
+           "supported yet: refused)">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Print each weight's scheme and the FLOPs 2:4 removes">,
   ];

@@ -46,6 +46,8 @@ struct Weight {
   std::string name;
   AdamWOp update;
   std::string scheme;
+  /// 2:4-masked (its K holds whole groups of four).
+  bool masked24;
 };
 
 struct SparsifyPass : dsv3::impl::SparsifyBase<SparsifyPass> {
@@ -148,15 +150,18 @@ Value SparsifyPass::pruneFraction(OpBuilder &b, Location loc, Value step) {
   Value cube = MulOp::create(b, loc, MulOp::create(b, loc, u, u), u);
   Value fraction = MulOp::create(b, loc, SubOp::create(b, loc, one, cube),
                                  constant(b, loc, f32, prune));
-  // Active from S to E, every `refresh` steps counted from S.
+  // Active from S to E, every `refresh` steps counted from S ...
   Value no = constant(b, loc, i1, 0);
   Value active = CompareOp::create(b, loc, ComparePredicate::ge, step, start);
   active = SelectOp::create(
       b, loc, active,
       CompareOp::create(b, loc, ComparePredicate::le, step, end), no);
-  active = SelectOp::create(
-      b, loc, active,
-      isMultiple(b, loc, SubOp::create(b, loc, step, start), refresh), no);
+  // ... and at E itself, so that the fraction is reached there.
+  Value onSchedule = SelectOp::create(
+      b, loc, CompareOp::create(b, loc, ComparePredicate::eq, step, end),
+      constant(b, loc, i1, 1),
+      isMultiple(b, loc, SubOp::create(b, loc, step, start), refresh));
+  active = SelectOp::create(b, loc, active, onSchedule, no);
   return SelectOp::create(b, loc, active, fraction, zero);
 }
 
@@ -179,6 +184,7 @@ void SparsifyPass::runOnOperation() {
        quantize = qat == "int8";
   if (!sparse24 && !pruning && !quantize && l1 == 0.0)
     return;
+  newStateResults.clear();
   auto fn = module.lookupSymbol<func::FuncOp>(function);
   if (!fn || fn.isExternal()) {
     module.emitError("dsv3-sparsify: no function @")
@@ -218,11 +224,12 @@ void SparsifyPass::runOnOperation() {
           update = adamw;
     if (!update)
       continue;
-    if (sparse24 && type.getShape().back() % 4 != 0) {
+    // A K that is not a multiple of 4 has no 2:4 groups: that weight
+    // stays dense, and the other schemes still apply to it.
+    bool groups = type.getShape().back() % 4 == 0;
+    if (sparse24 && !groups)
       leftDense.push_back(name.str());
-      continue;
-    }
-    chosen.push_back({i, type, name.str(), update, ""});
+    chosen.push_back({i, type, name.str(), update, "", sparse24 && groups});
   }
   if (chosen.empty()) {
     fn.emitError("dsv3-sparsify: @")
@@ -261,7 +268,7 @@ void SparsifyPass::runOnOperation() {
     b.setInsertionPoint(firstOp);
     Value zeros = constant(b, wloc, type, 0.0);
     Value read = weight, dense = weight, mask;
-    if (sparse24) {
+    if (w.masked24) {
       BlockArgument pruned = addState(fn, type, w.name + ".sparse_pruned",
                                       InitKind::zeros);
       BlockArgument oldMask =
@@ -297,7 +304,7 @@ void SparsifyPass::runOnOperation() {
       w.scheme += w.scheme.empty() ? "L1" : ", L1";
     for (OpOperand *use : reads)
       use->set(read);
-    if (sparse24 && report)
+    if (w.masked24 && report)
       for (Operation *user : read.getUsers()) {
         SmallVector<Operation *> gemms = {user};
         if (isa<CastOp>(user))
@@ -308,13 +315,21 @@ void SparsifyPass::runOnOperation() {
             maskedGemmFlops += getOpCost(gemm).flops / 2;
       }
 
-    // The gradient: masked where pruning holds weights at zero; SR-STE
-    // and L1 terms added after clipping.
+    // The gradient: masked where pruning holds weights at zero, before
+    // clipping (so that the norm is the surviving weights'); SR-STE and L1
+    // terms added after it.
+    if (pruning) {
+      OpOperand *clipped = nullptr;
+      if (auto clip = update.getGrad().getDefiningOp<ClipByGlobalNormOp>())
+        clipped = &clip->getOpOperand(
+            cast<OpResult>(update.getGrad()).getResultNumber());
+      b.setInsertionPoint(clipped ? clipped->getOwner() : update.getOperation());
+      OpOperand &target = clipped ? *clipped : update.getGradMutable();
+      target.set(SelectOp::create(b, wloc, pruneMask, target.get(), zeros));
+    }
     b.setInsertionPoint(update);
     Value grad = update.getGrad();
-    if (pruning)
-      grad = SelectOp::create(b, wloc, pruneMask, grad, zeros);
-    if (sparse24 && srste > 0.0) {
+    if (w.masked24 && srste > 0.0) {
       Value prunedPart = SelectOp::create(b, wloc, mask, zeros, dense);
       grad = AddOp::create(
           b, wloc, grad,
@@ -340,7 +355,7 @@ void SparsifyPass::runOnOperation() {
     b.setInsertionPointAfter(update);
     Value updated = update.getNewParam();
     Value newWeight = updated;
-    if (sparse24) {
+    if (w.masked24) {
       newWeight = SelectOp::create(b, wloc, mask, updated, zeros);
       Value newPruned = SelectOp::create(b, wloc, mask, zeros, updated);
       newStateResults.push_back({newPruned, w.name + ".sparse_pruned"});

@@ -61,21 +61,21 @@ module attributes {dsv3.training = {lr = 1.0e-03 : f64, min_lr = 1.0e-04 : f64, 
 // CHECK: return %{{[^,]*}}, %{{[^,]*}}, %{{[^,]*}}, %[[NEWW]], {{.*}}, %[[NEWP]], %[[MASK]],
 
 // Gradual magnitude pruning with L1: the mask starts all true, the
-// gradient is masked and gains l1 * sign(w), and after AdamW the mask loses
-// the smallest magnitudes to the scheduled fraction (which is 0 except on
-// every 5th step from 10 to 50).
+// gradient is masked before clipping and gains l1 * sign(w) after it, and
+// after AdamW the mask loses the smallest magnitudes to the scheduled
+// fraction (which is 0 except on every 5th step from 10 to 50, and 50).
 // PRUNE-LABEL: func.func @train_step(
 // PRUNE-SAME: %[[W:[^:]+]]: tensor<8x8xf32> {dsv3.name = "model.layers.0.self_attn.q_proj.weight", dsv3.role = "param"}
 // PRUNE-SAME: %[[M:[^:]+]]: tensor<8x8xi1> {dsv3.init = "ones", dsv3.name = "model.layers.0.self_attn.q_proj.weight.prune_mask", dsv3.role = "opt_state"}
 // PRUNE: dsv3.constant dense<3.000000e-01> : tensor<f32>
 // PRUNE: %[[ZEROS:.*]] = dsv3.constant dense<0.000000e+00> : tensor<8x8xf32>
 // PRUNE: dsv3.matmul %{{.*}}, %[[W]] transpose_rhs
-// PRUNE: %[[CLIPPED:.*]]:3, %{{.*}} = dsv3.clip_by_global_norm
-// PRUNE: %[[MASKED:.*]] = dsv3.select %[[M]], %[[CLIPPED]]#2, %[[ZEROS]]
+// PRUNE: %[[MASKED:.*]] = dsv3.select %[[M]], %{{.*}}, %[[ZEROS]]
+// PRUNE: %[[CLIPPED:.*]]:3, %{{.*}} = dsv3.clip_by_global_norm %{{.*}}, %{{.*}}, %[[MASKED]]
 // PRUNE: dsv3.compare gt %[[W]], %[[ZEROS]]
 // PRUNE: %[[L1:.*]] = dsv3.constant dense<0.00999999977>
 // PRUNE: %[[TERM:.*]] = dsv3.mul %{{.*}}, %[[L1]]
-// PRUNE: %[[G:.*]] = dsv3.add %[[MASKED]], %[[TERM]]
+// PRUNE: %[[G:.*]] = dsv3.add %[[CLIPPED]]#2, %[[TERM]]
 // PRUNE: %[[NEW:.*]], %{{.*}}, %{{.*}} = dsv3.adamw %[[W]], %[[G]]
 // PRUNE: %[[KEPT:.*]] = dsv3.select %[[M]], %[[NEW]], %[[ZEROS]]
 // PRUNE: %[[GROWN:.*]] = dsv3.magnitude_mask %[[KEPT]], %{{.*}} : tensor<8x8xf32>, tensor<f32>

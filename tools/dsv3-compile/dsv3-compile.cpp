@@ -211,8 +211,8 @@ cl::opt<std::string> qat("qat",
                          cl::value_desc("none|int8"), cl::cat(settings));
 cl::opt<bool> qatActivations(
     "qat-activations",
-    cl::desc("With --qat=int8: those layers' inputs too, per token "
-             "(compile.qat_activations)"),
+    cl::desc("With --qat=int8: those layers' inputs too, per token; "
+             "refused, not supported yet (compile.qat_activations)"),
     cl::cat(settings));
 cl::opt<double> l1("l1",
                    cl::desc("L1 regularization strength on the weights of "

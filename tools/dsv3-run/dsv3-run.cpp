@@ -237,6 +237,10 @@ Options parseOptions(int argc, char **argv) {
     usageError("no executable given");
   if (o.saveEvery && o.save.empty())
     usageError("--save-every needs --save DIR");
+  if (!o.exportInt8.empty() &&
+      (o.exportInt8 == o.save || o.exportInt8 == o.resume))
+    usageError("--export-int8 needs a directory of its own, not the "
+               "checkpoints'");
   if (!o.initFrom.empty() && !o.resume.empty())
     usageError("--init-from and --resume both set the weights; give one");
   if (o.eos >= 0 && o.data.empty())
