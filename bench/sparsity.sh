@@ -19,7 +19,9 @@ schemes=(
   "2:4|--sparsity=weights-2:4"
   "2:4 + SR-STE 2e-4|--sparsity=weights-2:4 --srste=0.0002"
   "2:4 + SR-STE 2e-2|--sparsity=weights-2:4 --srste=0.02"
-  "L1 1e-5 + pruning to 30% (steps 50..200, every 10)|--l1=0.00001 --prune=0.3 --prune-start=50 --prune-end=200 --sparse-refresh=10"
+  "pruning to 30% (steps 50..200, every 10)|--prune=0.3 --prune-start=50 --prune-end=200 --sparse-refresh=10"
+  "L1 1e-7 + pruning to 30%|--l1=0.0000001 --prune=0.3 --prune-start=50 --prune-end=200 --sparse-refresh=10"
+  "L1 1e-5 + pruning to 30%|--l1=0.00001 --prune=0.3 --prune-start=50 --prune-end=200 --sparse-refresh=10"
   "int8 QAT|--qat=int8"
 )
 echo "model $model, $steps steps on examples/data/corpus.txt, seed 1"

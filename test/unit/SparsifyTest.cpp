@@ -13,7 +13,7 @@
 #include "GradCheck.h"
 
 #include "Interpreter/Interpreter.h"
-#include "Transforms/Passes.h"
+#include "Pipelines/Pipelines.h"
 #include "dsv3/Dsv3Dialect.h"
 #include "dsv3/Dsv3Ops.h"
 
@@ -70,14 +70,17 @@ module attributes {dsv3.training = {lr = 1.0e-03 : f64, min_lr = 1.0e-04 : f64, 
 /// The training step under `sparsify`, returning what the 2:4 weight's
 /// AdamW reads: its gradient, the dense weight and the mask.
 FailureOr<SmallVector<HostTensor>>
-adamwInputs(MLIRContext &context, const SparsifyOptions &sparsify,
+adamwInputs(MLIRContext &context, double srste,
             std::vector<HostTensor> *args) {
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kForward, &context);
   if (!module)
     return failure();
+  // The pipeline's training-step stage: autodiff, precision, sparsify.
+  TrainPipelineOptions options;
+  options.sparsity.push_back("weights-2:4");
+  options.srste = srste;
   PassManager pm(&context);
-  pm.addPass(createAutodiff());
-  pm.addPass(createSparsify(sparsify));
+  buildTrainStepPipeline(pm, options);
   if (failed(pm.run(*module)))
     return failure();
   auto step = module->lookupSymbol<func::FuncOp>("train_step");
@@ -113,13 +116,10 @@ TEST(SparsifyGradients, SrsteIsTheGradientOfTheDecay) {
   MLIRContext context;
   context.loadDialect<Dsv3Dialect, func::FuncDialect>();
   const double lambda = 0.25;
-  SparsifyOptions with, without;
-  with.weights = without.weights = "2:4";
-  with.srste = lambda;
   std::vector<HostTensor> args;
-  auto plain = adamwInputs(context, without, &args);
+  auto plain = adamwInputs(context, 0.0, &args);
   ASSERT_TRUE(succeeded(plain));
-  auto decayed = adamwInputs(context, with, &args);
+  auto decayed = adamwInputs(context, lambda, &args);
   ASSERT_TRUE(succeeded(decayed));
   const HostTensor &dense = (*decayed)[1], &mask = (*decayed)[2];
   ASSERT_EQ(dense.data, (*plain)[1].data);
