@@ -14,7 +14,9 @@
 #include "runtime/executable.pb.h"
 #include "status.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace dsv3::runtime {
 
@@ -38,6 +40,26 @@ Expected<Executable> loadExecutable(const std::string &path);
 
 /// Checks the consistency of an executable (`path` names it in errors).
 Status checkExecutable(const Executable &exe, const std::string &path);
+
+/// The tensors a persistent buffer is stored as in checkpoints: itself, or
+/// one per expert when its name has an "{e}" for the expert index. Calls
+/// `f(name, shape, byte offset in the buffer)` for each.
+template <typename F> void forEachStoredTensor(const Buffer &b, F f) {
+  size_t at = b.name().find("{e}");
+  std::vector<int64_t> shape(b.shape().begin(), b.shape().end());
+  if (at == std::string::npos || shape.empty()) {
+    f(b.name(), shape, int64_t(0));
+    return;
+  }
+  int64_t experts = shape[0];
+  std::vector<int64_t> inner(shape.begin() + 1, shape.end());
+  int64_t stride = b.bytes() / std::max<int64_t>(experts, 1);
+  for (int64_t e = 0; e < experts; ++e) {
+    std::string name = b.name();
+    name.replace(at, 3, std::to_string(e));
+    f(name, inner, e * stride);
+  }
+}
 
 } // namespace dsv3::runtime
 

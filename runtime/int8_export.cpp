@@ -2,6 +2,7 @@
 
 #include "int8_export.h"
 
+#include "executable.h"
 #include "file_util.h"
 #include "safetensors.h"
 
@@ -16,24 +17,6 @@
 #include <sys/stat.h>
 
 namespace dsv3::runtime {
-
-namespace {
-
-/// The stored names of buffer `b`: itself, or one per expert for "{e}".
-std::vector<std::string> storedNames(const Buffer &b) {
-  size_t at = b.name().find("{e}");
-  if (at == std::string::npos || b.shape_size() == 0)
-    return {b.name()};
-  std::vector<std::string> names;
-  for (int64_t e = 0; e < b.shape(0); ++e) {
-    std::string name = b.name();
-    name.replace(at, 3, std::to_string(e));
-    names.push_back(name);
-  }
-  return names;
-}
-
-} // namespace
 
 int countInt8Weights(const Executable &exe) {
   int n = 0;
@@ -76,8 +59,10 @@ Status exportInt8(const Trainer &trainer, const std::string &dir,
   std::set<std::string> quantized;
   for (const Buffer &b : exe.buffers())
     if (b.role() == PARAM && b.quantized() == "int8")
-      for (const std::string &name : storedNames(b))
+      forEachStoredTensor(b, [&](const std::string &name,
+                                 const std::vector<int64_t> &, int64_t) {
         quantized.insert(name);
+      });
   if (quantized.empty())
     return Status::error("--export-int8: the model has no int8-quantized "
                          "weights (compile it with --qat=int8)");

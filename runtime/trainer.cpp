@@ -2,6 +2,8 @@
 
 #include "trainer.h"
 
+#include "executable.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -41,25 +43,6 @@ std::optional<DType> safetensorsType(ElementType type) {
     return DType::F64;
   default:
     return std::nullopt;
-  }
-}
-
-/// The tensors a persistent buffer is stored as: itself, or one per expert
-/// when its name has an "{e}" for the expert index.
-template <typename F> void forEachStoredTensor(const Buffer &b, F f) {
-  size_t at = b.name().find("{e}");
-  std::vector<int64_t> shape(b.shape().begin(), b.shape().end());
-  if (at == std::string::npos || shape.empty()) {
-    f(b.name(), shape, int64_t(0));
-    return;
-  }
-  int64_t experts = shape[0];
-  std::vector<int64_t> inner(shape.begin() + 1, shape.end());
-  int64_t stride = b.bytes() / std::max<int64_t>(experts, 1);
-  for (int64_t e = 0; e < experts; ++e) {
-    std::string name = b.name();
-    name.replace(at, 3, std::to_string(e));
-    f(name, inner, e * stride);
   }
 }
 
