@@ -187,7 +187,7 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
         HostTensor mask = resultTensor(op);
         const std::vector<double> &x = in[0]->data;
         int64_t slices = 1;
-        for (int64_t d = 0; d < o.getBatchDims(); ++d)
+        for (int64_t d = 0, e = o.getBatchDims(); d < e; ++d)
           slices *= mask.shape[d];
         int64_t n = mask.numel() / slices;
         double fraction = std::clamp(in[1]->scalar(), 0.0, 1.0);
