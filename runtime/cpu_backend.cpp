@@ -207,8 +207,12 @@ const float *CpuBackend::widened(int slot, int id) {
   const auto *src = static_cast<const uint16_t *>(buffer(id));
   std::vector<float> &dst = scratch_[slot];
   dst.resize(exe_.buffers(id).bytes() / 2);
-  for (size_t i = 0; i < dst.size(); ++i)
-    dst[i] = bf16ToFloat(src[i]);
+  if (exe_.buffers(id).dtype() == TYPE_F16)
+    for (size_t i = 0; i < dst.size(); ++i)
+      dst[i] = halfToFloat(src[i]);
+  else
+    for (size_t i = 0; i < dst.size(); ++i)
+      dst[i] = bf16ToFloat(src[i]);
   return dst.data();
 }
 
@@ -220,8 +224,12 @@ float *CpuBackend::resultFor(int slot, int id) {
 void CpuBackend::narrowInto(int slot, int id) {
   auto *dst = static_cast<uint16_t *>(buffer(id));
   const std::vector<float> &src = scratch_[slot];
-  for (size_t i = 0; i < src.size(); ++i)
-    dst[i] = floatToBf16(src[i]);
+  if (exe_.buffers(id).dtype() == TYPE_F16)
+    for (size_t i = 0; i < src.size(); ++i)
+      dst[i] = floatToHalf(src[i]);
+  else
+    for (size_t i = 0; i < src.size(); ++i)
+      dst[i] = floatToBf16(src[i]);
 }
 
 Status CpuBackend::run(int index) {
@@ -241,7 +249,7 @@ Status CpuBackend::run(int index) {
   }
   case Command::kGemm: {
     const Gemm &g = c.gemm();
-    if (exe_.buffers(g.c()).dtype() == TYPE_BF16) {
+    if (exe_.buffers(g.c()).dtype() != TYPE_F32) {
       gemm(g.trans_a(), g.trans_b(), g.batch(), g.m(), g.n(), g.k(),
            widened(0, g.a()), g.stride_a(), widened(1, g.b()), g.stride_b(),
            resultFor(2, g.c()), g.stride_c());
@@ -256,7 +264,7 @@ Status CpuBackend::run(int index) {
   }
   case Command::kGroupedGemm: {
     const GroupedGemm &g = c.grouped_gemm();
-    bool bf16 = exe_.buffers(g.y()).dtype() == TYPE_BF16;
+    bool bf16 = exe_.buffers(g.y()).dtype() != TYPE_F32; // or f16
     const float *x = bf16 ? widened(0, g.x())
                           : static_cast<const float *>(buffer(g.x()));
     const float *w = bf16 ? widened(1, g.w())

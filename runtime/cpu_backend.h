@@ -4,9 +4,9 @@
 // dlopen of /proc/self/fd/N: nothing is written to disk), resolves every
 // kernel, allocates the arena, and runs commands: kernels through their
 // `void dsv3_<kernel>(void **buffers)` entry points, GEMMs through the BLAS
-// (OpenBLAS, which uses every core), copies with memcpy. A bf16 GEMM widens
-// its operands to f32, runs the f32 GEMM (f32 accumulation, as on the GPU)
-// and rounds the result to bf16.
+// (OpenBLAS, which uses every core), copies with memcpy. A bf16 or f16
+// GEMM widens its operands to f32, runs the f32 GEMM (f32 accumulation, as
+// on the GPU) and rounds the result to its type.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,11 +53,11 @@ public:
 private:
   explicit CpuBackend(const Executable &exe) : exe_(exe) {}
 
-  /// Buffer `id` (bf16) widened to f32 in scratch `slot`.
+  /// Buffer `id` (bf16 or f16) widened to f32 in scratch `slot`.
   const float *widened(int slot, int id);
-  /// An f32 result for bf16 buffer `id` in scratch `slot`.
+  /// An f32 result for bf16 or f16 buffer `id` in scratch `slot`.
   float *resultFor(int slot, int id);
-  /// Rounds scratch `slot` into bf16 buffer `id`.
+  /// Rounds scratch `slot` into bf16 or f16 buffer `id`, to nearest even.
   void narrowInto(int slot, int id);
 
   using KernelFn = void (*)(void **);
@@ -67,7 +67,8 @@ private:
   /// Per command: its kernel entry point (launches only).
   std::vector<KernelFn> kernels_;
   std::vector<void *> args_;
-  /// f32 copies of bf16 GEMM operands and results, reused across steps.
+  /// f32 copies of bf16 and f16 GEMM operands and results, reused across
+  /// steps.
   std::vector<float> scratch_[3];
 };
 

@@ -39,7 +39,9 @@ Status loadLt(LtApi &api, void *&library) {
 }
 
 cudaDataType_t ltDataType(ElementType type) {
-  return type == TYPE_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  if (type == TYPE_BF16)
+    return CUDA_R_16BF;
+  return type == TYPE_F16 ? CUDA_R_16F : CUDA_R_32F;
 }
 
 void destroyLtDescriptors(const LtApi &api, LtDescriptors &d) {

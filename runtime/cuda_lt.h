@@ -43,7 +43,7 @@ struct LtApi {
 /// resolves `api`; `library` is the dlopen handle, kept open by the caller.
 Status loadLt(LtApi &api, void *&library);
 
-/// cuBLASLt's data type for a GEMM's element type: f32 or bf16.
+/// cuBLASLt's data type for a GEMM's element type: f32, bf16 or f16.
 cudaDataType_t ltDataType(ElementType type);
 
 /// Everything one matmul needs besides its pointers.
@@ -52,10 +52,10 @@ struct LtDescriptors {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
 };
 
-/// Describes `lt` on elements of `type`: f32 or bf16 operands and result,
-/// accumulation and scaling in f32 (CUBLAS_COMPUTE_32F, so f32 GEMMs do not
-/// use TF32), every layout strided-batched. On failure nothing is left
-/// allocated.
+/// Describes `lt` on elements of `type`: f32, bf16 or f16 operands and
+/// result, accumulation and scaling in f32 (CUBLAS_COMPUTE_32F, so f32
+/// GEMMs do not use TF32), every layout strided-batched. On failure nothing
+/// is left allocated.
 Status createLtDescriptors(const LtApi &api, const LtMatmul &lt,
                            ElementType type, LtDescriptors &out);
 

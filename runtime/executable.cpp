@@ -8,6 +8,7 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -364,9 +365,15 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
     }
     if (b.role() == PARAM || b.role() == OPT_STATE) {
       const std::string &kind = b.init().kind();
-      if (kind != "normal" && kind != "zeros" && kind != "ones")
+      if (kind != "normal" && kind != "zeros" && kind != "ones" &&
+          kind != "constant")
         return fail(which + " has initializer '" + kind +
-                    "' (normal, zeros or ones)");
+                    "' (normal, zeros, ones or constant)");
+      if (kind == "constant" &&
+          (!std::isfinite(b.init().value()) || !isFloatType(b.dtype())))
+        return fail(which + " has a constant initializer of " +
+                    std::to_string(b.init().value()) +
+                    " (a finite value, for a float buffer)");
       if (kind == "normal" && !(b.init().std() >= 0 && b.init().std() < 1e6))
         return fail(which + " has a normal initializer with std " +
                     std::to_string(b.init().std()));
@@ -440,9 +447,9 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       return fail(what + " names buffer " + std::to_string(id) + " of " +
                   std::to_string(n));
     type = exe.buffers(id).dtype();
-    if (type != TYPE_F32 && type != TYPE_BF16)
+    if (type != TYPE_F32 && type != TYPE_BF16 && type != TYPE_F16)
       return fail(what + ": a GEMM on " + elementTypeName(type) +
-                  " (f32 and bf16 are supported)");
+                  " (f32, bf16 and f16 are supported)");
     return Status::ok();
   };
   for (int i = 0; i < exe.commands_size(); ++i) {

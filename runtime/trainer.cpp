@@ -93,9 +93,10 @@ Status Trainer::initialize(uint64_t seed, std::initializer_list<Role> roles) {
       size_t width = elementBytes(b.dtype());
       for (int64_t i = 0; i < n; ++i)
         bytes[i * width] = 1;
-    } else if (kind == "ones") {
+    } else if (kind == "ones" || kind == "constant") {
+      double value = kind == "ones" ? 1.0 : b.init().value();
       for (int64_t i = 0; i < n; ++i)
-        storeElement(b.dtype(), data, i, 1.0);
+        storeElement(b.dtype(), data, i, value);
     } else if (kind == "normal") {
       uint64_t state = seed;
       for (char ch : b.name())

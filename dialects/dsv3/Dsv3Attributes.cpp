@@ -7,9 +7,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsv3/Dsv3Attributes.h"
+#include "dsv3/Dsv3Ops.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -136,6 +139,13 @@ std::optional<double> mlir::dsv3::getInitStd(FunctionOpInterface fn,
   return std::nullopt;
 }
 
+std::optional<double> mlir::dsv3::getInitValue(FunctionOpInterface fn,
+                                               unsigned i) {
+  if (auto f = fn.getArgAttrOfType<FloatAttr>(i, kInitValueAttr))
+    return f.getValueAsDouble();
+  return std::nullopt;
+}
+
 bool mlir::dsv3::isTrainable(FunctionOpInterface fn, unsigned i) {
   auto flag = fn.getArgAttrOfType<BoolAttr>(i, kTrainableAttr);
   return !flag || flag.getValue();
@@ -257,12 +267,19 @@ LogicalResult Dsv3Dialect::verifyRegionArgAttribute(Operation *op,
         "\"tokens\", \"targets\", \"positions\", \"segment_ids\"", emitError);
   if (name == kInitAttr)
     return checkEnumString<InitKind>(attr.getValue(), name, symbolizeInitKind,
-                                     "\"normal\", \"ones\", \"zeros\"",
+                                     "\"normal\", \"ones\", \"zeros\", "
+                                     "\"constant\"",
                                      emitError);
   if (name == kInitStdAttr) {
     auto f = dyn_cast<FloatAttr>(attr.getValue());
     if (!f || !(f.getValueAsDouble() > 0))
       return emitError() << "'" << name << "' must be a positive float";
+    return success();
+  }
+  if (name == kInitValueAttr) {
+    auto f = dyn_cast<FloatAttr>(attr.getValue());
+    if (!f || !std::isfinite(f.getValueAsDouble()))
+      return emitError() << "'" << name << "' must be a finite float";
     return success();
   }
   if (name == kTrainableAttr) {
@@ -354,6 +371,13 @@ LogicalResult Dsv3Dialect::verifyOperationAttribute(Operation *op,
                                << (key->integer ? "an integer" : "a float");
     }
     return onModule();
+  }
+  if (name == LossSeedAttrHelper::getNameStr()) {
+    if (!isa<UnitAttr>(value))
+      return op->emitError() << "'" << name << "' is a unit attribute";
+    if (!isa<ConstantOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a dsv3.constant";
+    return success();
   }
   if (name == KernelAttrHelper::getNameStr()) {
     if (!isa<UnitAttr>(value))

@@ -27,6 +27,7 @@ inline constexpr llvm::StringLiteral kNameAttr = "dsv3.name";
 inline constexpr llvm::StringLiteral kBatchAttr = "dsv3.batch";
 inline constexpr llvm::StringLiteral kInitAttr = "dsv3.init";
 inline constexpr llvm::StringLiteral kInitStdAttr = "dsv3.init_std";
+inline constexpr llvm::StringLiteral kInitValueAttr = "dsv3.init_value";
 inline constexpr llvm::StringLiteral kTrainableAttr = "dsv3.trainable";
 inline constexpr llvm::StringLiteral kOffsetAttr = "dsv3.offset";
 inline constexpr llvm::StringLiteral kOverwritesAttr = "dsv3.overwrites";
@@ -45,6 +46,8 @@ std::optional<BatchField> getBatchField(FunctionOpInterface fn, unsigned i);
 std::optional<InitKind> getInitKind(FunctionOpInterface fn, unsigned i);
 /// The standard deviation of a `normal` initializer.
 std::optional<double> getInitStd(FunctionOpInterface fn, unsigned i);
+/// The value a `constant` initializer fills argument `i` with.
+std::optional<double> getInitValue(FunctionOpInterface fn, unsigned i);
 /// False only where `dsv3.trainable = false` says so.
 bool isTrainable(FunctionOpInterface fn, unsigned i);
 /// Persistent state: parameters and optimizer state live across steps.

@@ -71,6 +71,7 @@ def Dsv3_InitKindAttr : I32EnumAttr<"InitKind",
     I32EnumAttrCase<"normal", 0>,
     I32EnumAttrCase<"ones", 1>,
     I32EnumAttrCase<"zeros", 2>,
+    I32EnumAttrCase<"constant", 3>,
   ]> {
   let cppNamespace = "::mlir::dsv3";
 }

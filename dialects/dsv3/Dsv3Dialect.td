@@ -43,9 +43,10 @@ def Dsv3_Dialect : Dialect {
     | `dsv3.role` | argument, result | `param`, `opt_state`, `batch`, `step`, `loss` or `metric` |
     | `dsv3.name` | argument, result | the Hugging Face name of a parameter, its moment's name, a metric's name |
     | `dsv3.batch` | argument | `tokens`, `targets`, `positions` or `segment_ids` |
-    | `dsv3.init` | argument | `normal` (with `dsv3.init_std`, a positive float), `ones` or `zeros` |
+    | `dsv3.init` | argument | `normal` (with `dsv3.init_std`, a positive float), `ones`, `zeros` or `constant` (with `dsv3.init_value`, a finite float) |
     | `dsv3.trainable` | argument | `false` for a parameter the optimizer leaves alone (a router bias) |
     | `dsv3.quantized` | argument | `"int8"`: the forward reads the parameter fake-quantized per output channel (`dsv3-sparsify`), so `dsv3-run --export-int8` exports it |
+    | `dsv3.loss_seed` | constant | the cotangent of the loss the backward starts from (`dsv3-autodiff`), which `dsv3-mixed-precision` replaces by the loss scale under fp16 |
     | `dsv3.kernel` | function | a generated kernel (`dsv3-outline-kernels`) |
     | `dsv3.kernels` | module | the nested module holding the kernels' code (`dsv3-extract-kernels`) |
     | `dsv3.overwrites` | kernel result | the index of the argument whose buffer the result is written into |
@@ -59,6 +60,7 @@ def Dsv3_Dialect : Dialect {
   let discardableAttrs = (ins
     "::mlir::StringAttr":$model,
     "::mlir::DictionaryAttr":$training,
+    "::mlir::UnitAttr":$loss_seed,
     "::mlir::UnitAttr":$kernel,
     "::mlir::UnitAttr":$kernels,
     "::mlir::DenseI64ArrayAttr":$donations,

@@ -67,10 +67,19 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
                      "experts, the router's gate, the head), accumulating "
                      "in f32; everything else f32"),
           clEnumValN(PrecisionPolicy::fp16, "fp16",
-                     "fp16 GEMMs with dynamic loss scaling (not supported "
-                     "yet)"),
+                     "the same GEMMs in fp16, with dynamic loss scaling "
+                     "inside the step (a non-finite step is skipped)"),
           clEnumValN(PrecisionPolicy::fp8, "fp8",
                      "block-scaled E4M3 GEMMs (not supported yet)"))};
+  Option<double> lossScale{
+      *this, "loss-scale",
+      llvm::cl::desc("precision=fp16: the loss scale of the first step"),
+      llvm::cl::init(65536.0)};
+  Option<int64_t> lossScaleGrowthInterval{
+      *this, "loss-scale-growth-interval",
+      llvm::cl::desc("precision=fp16: consecutive finite steps after which "
+                     "the loss scale doubles"),
+      llvm::cl::init(2000)};
   Option<MomentsType> moments{
       *this, "moments",
       llvm::cl::desc("Element type of the AdamW moments (dsv3-autodiff)"),

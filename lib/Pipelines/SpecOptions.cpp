@@ -42,6 +42,8 @@ void mlir::dsv3::applyCompileSettings(const spec::Compile &c,
   default:
     o.remat = RematPolicy::none;
   }
+  o.lossScale = c.loss_scale();
+  o.lossScaleGrowthInterval = c.loss_scale_growth_interval();
   o.rematBudget = c.remat_budget_bytes();
   o.sparsity.clear();
   if (c.sparse_weights_2_4())
@@ -69,6 +71,8 @@ std::string mlir::dsv3::compileFieldOf(StringRef option, StringRef value) {
       .Case("target", "compile.target")
       .Case("sm", "compile.sm")
       .Case("precision", "compile.precision")
+      .Case("loss-scale", "compile.loss_scale")
+      .Case("loss-scale-growth-interval", "compile.loss_scale_growth_interval")
       .Case("remat", "compile.remat")
       .Case("remat-budget", "compile.remat_budget_bytes")
       .Case("qat", "compile.qat_int8")

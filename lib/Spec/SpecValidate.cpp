@@ -229,6 +229,10 @@ void Validator::checkCompile() {
           Twine(c.prune_end_step()) + " must be after " +
               name("compile.prune_start_step") + " " +
               Twine(c.prune_start_step()) + " (and both >= 0)");
+  if (!(c.loss_scale() >= 1 && c.loss_scale() <= 3e38))
+    error("compile.loss_scale", num(c.loss_scale()) + " must be in [1, 3e38]");
+  atLeast("compile.loss_scale_growth_interval",
+          c.loss_scale_growth_interval(), 1);
   if (c.qat_activations() && !c.qat_int8())
     error("compile.qat_activations", "needs " + name("compile.qat_int8"));
   if (c.srste() > 0 && !c.sparse_weights_2_4())

@@ -112,6 +112,8 @@ FailureOr<StepBuffers> mlir::dsv3::assignBuffers(func::FuncOp step,
       buffer->mutable_init()->set_kind(stringifyInitKind(*init).str());
       if (std::optional<double> std = getInitStd(step, i))
         buffer->mutable_init()->set_std(*std);
+      if (std::optional<double> value = getInitValue(step, i))
+        buffer->mutable_init()->set_value(*value);
     } else if (role == Role::opt_state) {
       buffer->mutable_init()->set_kind("zeros");
     } else if (role == Role::param) {

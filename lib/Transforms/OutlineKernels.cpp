@@ -36,12 +36,12 @@ Type elementTypeOf(Value v) {
 }
 
 /// GEMMs the runtime serves from a library (BLAS, cuBLASLt): operands and
-/// result all f32, or all bf16 (accumulating in f32).
+/// result all f32, or all bf16 or all f16 (accumulating in f32).
 bool isLibraryGemm(Operation *op) {
   if (!isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp>(op))
     return false;
   Type type = elementTypeOf(op->getResult(0));
-  if (!type.isF32() && !type.isBF16())
+  if (!type.isF32() && !type.isBF16() && !type.isF16())
     return false;
   // The group sizes (i32) are the grouped GEMMs' third operand.
   for (Value operand : op->getOperands().take_front(2))

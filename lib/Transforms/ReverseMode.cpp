@@ -22,7 +22,11 @@ FailureOr<SmallVector<Value>>
 mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
                            ValueRange wrt) {
   llvm::DenseMap<Value, Value> cotangent;
-  cotangent[loss] = constantLike(b, loss.getLoc(), loss.getType(), 1.0);
+  // The seed is marked: loss scaling (dsv3-mixed-precision) replaces it.
+  Value seed = constantLike(b, loss.getLoc(), loss.getType(), 1.0);
+  seed.getDefiningOp()->setAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr(),
+                                b.getUnitAttr());
+  cotangent[loss] = seed;
 
   for (Operation *op : llvm::reverse(ops)) {
     SmallVector<Value> dys;

@@ -39,6 +39,8 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -76,22 +78,21 @@ HostTensor fromBuffer(const rt::Buffer &b, const void *data, Type type) {
   return t;
 }
 
-TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
-  Model model = GetParam();
+/// `model` compiled by the pipeline dsv3-compile runs: the training step
+/// before it is lowered (precision policy included) into `reference`, the
+/// CPU executable returned.
+rt::Executable compileModel(const Model &model, MLIRContext &context,
+                            OwningOpRef<ModuleOp> &reference) {
   SpecOverrides overrides;
   overrides.microBatch = model.microBatch;
   overrides.seqLen = model.seqLen;
   std::string path = std::string(DSV3_SOURCE_DIR) + "/" + model.path;
   FailureOr<LoadedSpec> loaded = loadModelSpec(path, overrides, llvm::errs());
-  ASSERT_TRUE(succeeded(loaded));
-
-  DialectRegistry registry;
-  registerPipelineInterfaces(registry);
-  MLIRContext context(registry);
+  EXPECT_TRUE(succeeded(loaded));
+  if (failed(loaded))
+    return {};
   context.loadDialect<Dsv3Dialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = buildForwardModule(loaded->spec, &context);
-  // The pipeline dsv3-compile runs: the reference is the training step
-  // (precision policy included) before it is lowered.
   TrainPipelineOptions options;
   applyCompileSettings(loaded->spec.compile(), options);
   options.target = CompileTarget::cpu;
@@ -99,22 +100,37 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
     options.moments = MomentsType::bf16;
   if (model.splitKernelLoops)
     options.splitKernelLoops = model.splitKernelLoops;
-  ASSERT_TRUE(succeeded(options.parseFromString(model.pipelineOptions)));
-  ASSERT_TRUE(checkTrainPipelineOptions(options).empty());
+  EXPECT_TRUE(succeeded(options.parseFromString(model.pipelineOptions)));
+  EXPECT_TRUE(checkTrainPipelineOptions(options).empty());
   PassManager stepPm(&context);
   buildTrainStepPipeline(stepPm, options);
-  ASSERT_TRUE(succeeded(stepPm.run(*module)));
-  OwningOpRef<ModuleOp> reference = module->clone();
-  auto step = reference->lookupSymbol<func::FuncOp>("train_step");
-  ASSERT_TRUE(step);
+  EXPECT_TRUE(succeeded(stepPm.run(*module)));
+  reference = module->clone();
 
   PassManager lowerPm(&context);
   buildLowerTrainStepPipeline(lowerPm, options);
-  ASSERT_TRUE(succeeded(lowerPm.run(*module)));
+  EXPECT_TRUE(succeeded(lowerPm.run(*module)));
   FailureOr<std::string> bytes = buildExecutable(*module, {});
-  ASSERT_TRUE(succeeded(bytes));
+  EXPECT_TRUE(succeeded(bytes));
+  if (failed(bytes))
+    return {};
   auto exe = rt::parseExecutable(*bytes, "test.dsv3");
-  ASSERT_TRUE(exe) << exe.status().message();
+  EXPECT_TRUE(exe) << exe.status().message();
+  return exe ? *exe : rt::Executable();
+}
+
+TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
+  Model model = GetParam();
+  DialectRegistry registry;
+  registerPipelineInterfaces(registry);
+  MLIRContext context(registry);
+  OwningOpRef<ModuleOp> reference;
+  std::optional<rt::Executable> exe =
+      compileModel(model, context, reference);
+  ASSERT_FALSE(HasFailure());
+  auto step = reference->lookupSymbol<func::FuncOp>("train_step");
+  ASSERT_TRUE(step);
+
   rt::BackendOptions cpu;
   cpu.device = "cpu";
   auto created = rt::Trainer::create(*exe, cpu);
@@ -251,9 +267,114 @@ INSTANTIATE_TEST_SUITE_P(
         Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,
               "micro_2_4_qat", false, 0, "sparsity=weights-2:4 qat=int8"},
         Model{"test/Conversion/Inputs/micro_moe_bf16.pbtxt", 2, 8, 1e-5,
-              "micro_bf16_qat", false, 0, "qat=int8"}),
+              "micro_bf16_qat", false, 0, "qat=int8"},
+        // fp16 GEMMs and loss scaling: the scale doubles after each finite
+        // step until the third step's gradients overflow and it is skipped,
+        // so the comparison covers an applied and a skipped update, and the
+        // scaler's state. Held to 1e-3: f16 keeps 11 bits, and where the
+        // executable's f32 value and the interpreter's f64 value of a GEMM
+        // or kernel result straddle an f16 rounding boundary the two round
+        // one ulp (2^-11) apart; on this model one such element per step
+        // moves the gradients of the layers before it by up to 1e-4 of
+        // their norm (seen: 2.4e-4). A scale not divided out again, or a
+        // step one side skips and the other applies, is off by far more.
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-3,
+              "micro_fp16", false, 0,
+              "precision=fp16 loss-scale-growth-interval=1"}),
     [](const ::testing::TestParamInfo<Model> &info) {
       return std::string(info.param.label);
     });
+
+/// fp16 loss scaling from a scale so large that the first steps overflow:
+/// each such step is skipped with every parameter and optimizer state bit
+/// for bit as before it, the scale halves on it and doubles after three
+/// finite steps in a row, as the scaler's rule says, counted here on the
+/// side.
+TEST(LossScaleTest, OverflowSkipsTheStepAndHalvesTheScale) {
+  Model model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 0, "micro",
+              false, 0,
+              "precision=fp16 loss-scale=1e7 loss-scale-growth-interval=3"};
+  DialectRegistry registry;
+  registerPipelineInterfaces(registry);
+  MLIRContext context(registry);
+  OwningOpRef<ModuleOp> reference;
+  std::optional<rt::Executable> exe = compileModel(model, context, reference);
+  ASSERT_FALSE(HasFailure());
+  rt::BackendOptions cpu;
+  cpu.device = "cpu";
+  auto created = rt::Trainer::create(*exe, cpu);
+  ASSERT_TRUE(created) << created.status().message();
+  rt::Trainer &trainer = **created;
+  ASSERT_TRUE(trainer.initialize(7));
+
+  // The state a skipped step must leave alone: every parameter and
+  // optimizer state but the scaler's own.
+  std::vector<int> state;
+  for (int i = 0; i < exe->buffers_size(); ++i) {
+    const rt::Buffer &b = exe->buffers(i);
+    if ((b.role() == rt::PARAM || b.role() == rt::OPT_STATE) &&
+        b.name().rfind("loss_scaler.", 0) != 0)
+      state.push_back(i);
+  }
+  ASSERT_GT(state.size(), 10u);
+  auto snapshot = [&] {
+    std::vector<std::string> bytes;
+    for (int id : state) {
+      const char *data = static_cast<const char *>(trainer.bufferData(id));
+      bytes.emplace_back(data, exe->buffers(id).bytes());
+    }
+    return bytes;
+  };
+
+  auto source = rt::makeSyntheticSource(3, exe->vocab_size(), 11);
+  rt::Packer packer(*source, exe->micro_batch(), exe->seq_len());
+  double expectedScale = 1e7;
+  int64_t goodSteps = 0, skipped = 0, applied = 0, grown = 0;
+  std::vector<double> scales;
+  for (int64_t s = 0; s < 14; ++s) {
+    SCOPED_TRACE("step " + std::to_string(s));
+    rt::Batch batch;
+    ASSERT_TRUE(packer.next(batch));
+    ASSERT_TRUE(trainer.setBatch(batch));
+    std::vector<std::string> before = snapshot();
+    ASSERT_TRUE(trainer.step(s));
+    auto values = trainer.metrics();
+    ASSERT_TRUE(values);
+    std::map<std::string, double> metrics(values->begin(), values->end());
+    ASSERT_TRUE(metrics.count("loss_scale") && metrics.count("skipped"));
+    // The scale this step used, in f32.
+    EXPECT_EQ(metrics["loss_scale"], static_cast<float>(expectedScale));
+    scales.push_back(metrics["loss_scale"]);
+    std::vector<std::string> after = snapshot();
+    // `skipped` counts the skipped steps so far.
+    if (metrics["skipped"] != static_cast<double>(skipped)) {
+      EXPECT_EQ(metrics["skipped"], static_cast<double>(skipped + 1));
+      ++skipped;
+      for (size_t i = 0; i < state.size(); ++i)
+        EXPECT_TRUE(before[i] == after[i])
+            << exe->buffers(state[i]).name() << " changed on a skipped step";
+      expectedScale *= 0.5;
+      goodSteps = 0;
+    } else {
+      ++applied;
+      EXPECT_TRUE(std::isfinite(*trainer.loss()));
+      EXPECT_NE(before, after) << "a finite step changed nothing";
+      if (++goodSteps == 3) {
+        expectedScale *= 2.0;
+        goodSteps = 0;
+        ++grown;
+      }
+    }
+  }
+  std::cout << "loss scales:";
+  for (double v : scales)
+    std::cout << " " << v;
+  std::cout << "\n";
+  // 1e7 overflows the fp16 gradients of this model; a few halvings later
+  // the steps are finite and the scale grows again, until it overflows.
+  EXPECT_GE(skipped, 3);
+  EXPECT_GE(applied, 3);
+  EXPECT_GE(grown, 1);
+}
 
 } // namespace

@@ -171,10 +171,22 @@ cl::opt<int64_t> sm("sm",
                     cl::cat(settings));
 cl::opt<std::string> precision(
     "precision",
-    cl::desc("fp32, or bf16 (every GEMM but attention's in bf16, "
-             "accumulating in f32); fp16 and fp8 are refused "
-             "(compile.precision)"),
+    cl::desc("fp32; bf16 (every GEMM but attention's in bf16, "
+             "accumulating in f32); fp16 (the same GEMMs in fp16, with "
+             "dynamic loss scaling: a step with an inf/NaN gradient is "
+             "skipped); fp8 is refused (compile.precision)"),
     cl::value_desc("fp32|bf16|fp16|fp8"), cl::cat(settings));
+cl::opt<double> lossScale("loss-scale",
+                          cl::desc("With --precision=fp16: the loss scale "
+                                   "of the first step (compile.loss_scale, "
+                                   "default 65536)"),
+                          cl::cat(settings));
+cl::opt<int64_t> lossScaleGrowthInterval(
+    "loss-scale-growth-interval",
+    cl::desc("With --precision=fp16: finite steps in a row after which the "
+             "loss scale doubles; a non-finite step halves it "
+             "(compile.loss_scale_growth_interval, default 2000)"),
+    cl::cat(settings));
 cl::opt<std::string> moments("moments",
                              cl::desc("Element type of the AdamW moments: "
                                       "f32 (default) or bf16"),
@@ -280,6 +292,9 @@ llvm::StringSet<> applyFlags(TrainPipelineOptions &o) {
   named(qat, "qat", [&](P p) { o.qat = p.qat.getValue(); });
   number(sm, "sm", o.sm);
   number(rematBudget, "remat-budget", o.rematBudget);
+  number(lossScale, "loss-scale", o.lossScale);
+  number(lossScaleGrowthInterval, "loss-scale-growth-interval",
+         o.lossScaleGrowthInterval);
   number(l1, "l1", o.l1);
   number(sparseRefresh, "sparse-refresh", o.sparseRefresh);
   number(srste, "srste", o.srste);

@@ -88,7 +88,11 @@ options:
                      that step's parameters are saved) or skip (the step is
                      undone, parameters and moments as they were before it,
                      and counted: `skipped` in the progress line and the
-                     metrics; costs a copy of that state every step)
+                     metrics; costs a copy of that state every step).
+                     An executable compiled with --precision=fp16 skips
+                     such steps itself (loss scaling): they are counted
+                     the same way, `loss_scale` beside them, and never stop
+                     the run
   --log-every K      print every K-th step (default 1)
   --sync-each-command
                      wait for every command and check it before the next:
@@ -539,6 +543,17 @@ int main(int argc, char **argv) {
   Clock::time_point origin = Clock::now();
   double firstLoss = NAN, lastLoss = NAN, totalSeconds = 0, lastSeconds = 0;
   int64_t ran = 0, skipped = 0;
+  // With loss scaling the step counts its skipped steps in its own state
+  // (`skipped` in its metrics); a resumed run starts from the saved count.
+  double stepSkipped = 0;
+  bool scaler = std::any_of(
+      exe->buffers().begin(), exe->buffers().end(), [](const Buffer &b) {
+        return b.role() == OPT_STATE && b.name() == "loss_scaler.skipped";
+      });
+  if (auto views = trainer.state(OPT_STATE); scaler && views)
+    for (const TensorView &v : *views)
+      if (v.name == "loss_scaler.skipped" && v.dtype == DType::I64)
+        stepSkipped = static_cast<double>(*static_cast<const int64_t *>(v.data));
   Batch b;
   for (int64_t step = first; step < steps; ++step) {
     if (Status s = packer.next(b); !s)
@@ -574,25 +589,38 @@ int main(int argc, char **argv) {
       return fail(valuesOr.status());
     auto values = *valuesOr;
     std::map<std::string, double> byName(values.begin(), values.end());
-    // Non-finite gradients have already reached the parameters, even
-    // when the loss (computed before the update) is finite.
-    bool finite = std::isfinite(loss) &&
-                  (!byName.count("grad_norm") ||
-                   std::isfinite(byName["grad_norm"]));
+    // A step with loss scaling (fp16) skips its own update on an inf/NaN
+    // gradient and says so; the parameters are as they were.
+    bool scaled = byName.count("loss_scale") && byName.count("skipped");
+    bool skippedInStep = scaled && byName["skipped"] > stepSkipped;
+    if (scaled)
+      stepSkipped = byName["skipped"];
+    if (skippedInStep)
+      ++skipped;
+    // Otherwise non-finite gradients have already reached the parameters,
+    // even when the loss (computed before the update) is finite.
+    bool finite = skippedInStep ||
+                  (std::isfinite(loss) && (!byName.count("grad_norm") ||
+                                           std::isfinite(byName["grad_norm"])));
     if (!finite && opt.skipNonFinite) {
       if (Status s = trainer.restoreSnapshot(); !s)
         return fail(s);
       ++skipped;
     }
     if ((step + 1) % opt.logEvery == 0 || step + 1 == steps || step == first ||
-        (!finite && opt.skipNonFinite)) {
+        (!finite && opt.skipNonFinite) || skippedInStep) {
       std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.3e  "
                   "grad_norm %.3f  %.0f tok/s  %.3f TFLOP/s  peak %.0f MiB",
                   step + 1, steps, loss, byName["lr"], byName["grad_norm"],
                   tokensPerSecond, tflops, peakMemoryMiB());
-      if (skipped > 0)
-        std::printf("  skipped %" PRId64 "%s", skipped,
-                    finite ? "" : " (this step undone)");
+      if (scaled)
+        std::printf("  loss_scale %g", byName["loss_scale"]);
+      int64_t shown = scaled ? static_cast<int64_t>(stepSkipped) : skipped;
+      if (shown > 0)
+        std::printf("  skipped %" PRId64 "%s", shown,
+                    skippedInStep ? " (this step: inf/NaN gradient)"
+                    : finite      ? ""
+                                  : " (this step undone)");
       std::printf("\n");
       std::fflush(stdout);
     }
@@ -604,7 +632,9 @@ int main(int argc, char **argv) {
                                : "loss is " + std::to_string(loss)) +
           "; stopping before this step is saved (--on-nonfinite=skip undoes "
           "such steps instead)"));
-    if (opt.skipNonFinite)
+    // `skipped` in the metrics counts every skipped step so far (the
+    // step's own count where it scales the loss).
+    if (opt.skipNonFinite && !scaled)
       values.emplace_back("skipped", static_cast<double>(skipped));
     if (metrics || tensorboard) {
       std::vector<std::pair<std::string, double>> row = {

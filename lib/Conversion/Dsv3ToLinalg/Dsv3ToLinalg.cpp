@@ -25,8 +25,7 @@ using namespace mlir::dsv3;
 
 namespace {
 
-/// The dsv3 ops the patterns lower (all but fp8, 2:4 sparsity, fake
-/// quantization, the loss-scale update and collectives).
+/// The dsv3 ops the patterns lower (all but fp8 and collectives).
 bool hasLowering(Operation *op) {
   return isa<AddOp, SubOp, MulOp, DivOp, NegOp, ExpOp, LogOp, RsqrtOp,
              SigmoidOp, SiluOp, SelectOp, CompareOp, CastOp, ScaleOp,
@@ -39,7 +38,7 @@ bool hasLowering(Operation *op) {
              AttentionGradOp, MoeDispatchOp, MoeCombineOp, MoeCombineGradOp,
              GroupedMatmulOp, GroupedMatmulWgradOp, RouterOp, RouterGradOp,
              BalanceLossOp, BalanceLossGradOp, Prune24Op, MagnitudeMaskOp,
-             FakeQuantOp>(op);
+             FakeQuantOp, UpdateLossScaleOp>(op);
 }
 
 struct ConvertDsv3ToLinalgPass
@@ -79,8 +78,8 @@ struct ConvertDsv3ToLinalgPass
           << (isa<AllReduceOp, ReduceScatterOp, AllGatherOp, AllToAllOp>(op)
                   ? " (collectives are not compiled yet: the step runs on "
                     "one rank)"
-                  : " (fp8, compressed 2:4 tensors, sparse GEMMs and the "
-                    "loss-scale update are not compiled yet)");
+                  : " (fp8, compressed 2:4 tensors and sparse GEMMs are "
+                    "not compiled yet)");
     });
     if (unsupported)
       return signalPassFailure();

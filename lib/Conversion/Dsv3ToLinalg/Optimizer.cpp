@@ -398,6 +398,60 @@ struct AllFiniteToLinalg : OpConversionPattern<AllFiniteOp> {
   }
 };
 
+/// The loss scaler's step on 0-d tensors: back off on a non-finite step,
+/// grow after `growth_interval` finite ones, as the op's semantics say.
+struct UpdateLossScaleToLinalg : OpConversionPattern<UpdateLossScaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(UpdateLossScaleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type scaleType = op.getNewScale().getType().getElementType();
+    Type countType = op.getNewGoodSteps().getType().getElementType();
+    double growth = op.getGrowth().convertToDouble();
+    double backoff = op.getBackoff().convertToDouble();
+    int64_t interval = op.getGrowthIntervalAttr().getInt();
+    AffineMap scalar = AffineMap::get(ctx);
+    auto generic = linalg::GenericOp::create(
+        b, loc, TypeRange{op.getNewScale().getType(), op.getNewGoodSteps().getType()},
+        ValueRange{adaptor.getScale(), adaptor.getGoodSteps(),
+                   adaptor.getFinite()},
+        ValueRange{Value(tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                                 scaleType)),
+                   Value(tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                                 countType))},
+        SmallVector<AffineMap>(5, scalar), ArrayRef<utils::IteratorType>{},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value scale = a[0], count = a[1], finite = a[2];
+          Value next = arith::AddIOp::create(
+              nb, l, count, arith::ConstantOp::create(
+                                nb, l, nb.getIntegerAttr(countType, 1)));
+          Value grow = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::sge, next,
+              arith::ConstantOp::create(nb, l,
+                                        nb.getIntegerAttr(countType, interval)));
+          Value zero =
+              arith::ConstantOp::create(nb, l, nb.getIntegerAttr(countType, 0));
+          Value grown = arith::SelectOp::create(
+              nb, l, grow,
+              arith::MulFOp::create(nb, l, scale,
+                                    constF(nb, l, scaleType, growth)),
+              scale);
+          Value newScale = arith::SelectOp::create(
+              nb, l, finite, grown,
+              arith::MulFOp::create(nb, l, scale,
+                                    constF(nb, l, scaleType, backoff)));
+          Value newCount = arith::SelectOp::create(
+              nb, l, finite,
+              arith::SelectOp::create(nb, l, grow, zero, next), zero);
+          yieldValues(nb, l, ValueRange{newScale, newCount});
+        });
+    b.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
 /// result = zeros; result[a..., indices[i...], b...] += updates[a..., i...,
 /// b...]. Only the index dimensions collide, so the result's columns
 /// (every a..., b...) are independent: an scf.forall over them, each
@@ -487,5 +541,5 @@ void mlir::dsv3::populateDsv3OptimizerToLinalgPatterns(
     MLIRContext *context, RewritePatternSet &patterns) {
   patterns.add<AdamWToLinalg, LrScheduleToLinalg, ClipToLinalg,
                ExpertLoadToLinalg, RouterBiasToLinalg, AllFiniteToLinalg,
-               ScatterAddToLoops>(context);
+               UpdateLossScaleToLinalg, ScatterAddToLoops>(context);
 }
