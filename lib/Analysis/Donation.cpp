@@ -51,8 +51,13 @@ Operation *lastReader(Block &block, ArrayRef<Value> values) {
   return last;
 }
 
-/// Whether `op` updates `input` element by element into `result`.
+/// Whether `op` updates `input` element by element into `result`: an
+/// AdamW or router-bias update reading it, or the choice between such an
+/// update and `input` itself that fp16's loss scaling makes.
 bool isElementwiseUpdateOf(Operation *op, Value input) {
+  if (auto select = dyn_cast_or_null<SelectOp>(op))
+    return select.getOnFalse() == input &&
+           isElementwiseUpdateOf(select.getOnTrue().getDefiningOp(), input);
   return op && isa<AdamWOp, UpdateRouterBiasOp>(op) &&
          llvm::is_contained(op->getOperands(), input);
 }

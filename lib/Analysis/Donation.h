@@ -30,7 +30,9 @@ struct Donation {
 
 /// The donations of `step`. An update qualifies when the op computing it is
 /// the argument's last reader in the step and either is a `dsv3.adamw` or
-/// `dsv3.update_router_bias` reading the argument, or is a call whose
+/// `dsv3.update_router_bias` reading the argument (or a `dsv3.select`
+/// between such an update and the argument: a step loss scaling may
+/// skip), or is a call whose
 /// `dsv3.donations` hands it that operand's buffer, or is a call of a
 /// kernel (with its body) in which such an update, the argument's last
 /// reader there, computes it. Each update that does not qualify is

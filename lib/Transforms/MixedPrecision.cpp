@@ -216,6 +216,11 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
       stateEnd = r + 1;
     if (!updated || results[r] == fn.getArgument(*updated))
       continue;
+    // Right after the update (an AdamW's or the router bias's), so that
+    // the update's kernel chooses too and can write in place.
+    OpBuilder::InsertionGuard guard(b);
+    if (Operation *def = results[r].getDefiningOp())
+      b.setInsertionPointAfter(def);
     auto type = cast<RankedTensorType>(results[r].getType());
     Value condition = finite;
     if (type.getRank() > 0)

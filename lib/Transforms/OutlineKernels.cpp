@@ -159,7 +159,10 @@ void OutlineKernelsPass::runOnOperation() {
     group.clear();
     members.clear();
   };
-  for (Operation &op : llvm::make_early_inc_range(body)) {
+  // The next op is taken before a flush erases the group before it.
+  for (Operation *nextOp = &body.front(); nextOp;) {
+    Operation &op = *nextOp;
+    nextOp = op.getNextNode();
     if (isa<func::ReturnOp>(op)) {
       flush(&op);
       break;
@@ -173,11 +176,22 @@ void OutlineKernelsPass::runOnOperation() {
     // Each parameter's update is a kernel of its own: the same for every
     // layer of one shape, so deduplicated, instead of one kernel over every
     // parameter of the model.
+    // With loss scaling, the choices between each result and its old
+    // value that follow it (dsv3-mixed-precision) are part of it.
     if (isa<AdamWOp, UpdateRouterBiasOp>(op)) {
       flush(&op);
       group.push_back(&op);
       members.insert(&op);
-      flush(op.getNextNode());
+      Operation *next = op.getNextNode();
+      while (next && (isa<BroadcastOp>(next) || isa<SelectOp>(next)) &&
+             (isa<BroadcastOp>(next) ||
+              members.contains(next->getOperand(1).getDefiningOp()))) {
+        group.push_back(next);
+        members.insert(next);
+        next = next->getNextNode();
+      }
+      flush(next);
+      nextOp = next;
       continue;
     }
     if (auto reshape = dyn_cast<ReshapeOp>(op)) {

@@ -11,12 +11,19 @@ def PrintCost : Pass<"dsv3-print-cost", "mlir::ModuleOp"> {
     For every function in the module, prints one line with the number of
     dsv3 ops, total FLOPs, bytes read and bytes written, then one line per
     op kind, sorted by name. The figures come from each op's cost
-    interface (the formulas are in the dialect reference). The IR is left
-    unchanged.
+    interface (the formulas are in the dialect reference). For a function
+    with a `loss` result (the training step) two more lines follow: the
+    FLOPs of its GEMMs per operand element type, and the bytes of the
+    forward values (those the loss is computed from) that the backward or
+    the optimizer reads later, per element type: what the step keeps for
+    its backward. The IR is left unchanged.
 
     ```
     cost of @forward: 73 ops, 1234 FLOPs, 5678 bytes read, 910 bytes written
       dsv3.matmul                  count 8  flops 1024  read 4096  written 512
+    precision of @train_step:
+      GEMM FLOPs by operand type: bf16 2048 (66.7%), f32 1024 (33.3%)
+      kept for the backward (bytes): f32 4096 (80.0%), bf16 1024 (20.0%)
     ```
   }];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
@@ -125,6 +132,46 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
     Option<"growthInterval", "growth-interval", "int64_t",
            /*default=*/"2000",
            "fp16: consecutive finite steps after which the scale doubles">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
+}
+
+def VerifyPrecision : Pass<"dsv3-verify-precision", "mlir::ModuleOp"> {
+  let summary = "List the ops of a training step that depart from a precision recipe";
+  let description = [{
+    Checks `function` (the training step, after `dsv3-mixed-precision`)
+    against a precision recipe and reports every op whose precision
+    departs from it, at the op's location, with the rule it breaks:
+
+    | rule | what the recipes ask |
+    |---|---|
+    | `master-weights-f32` | every parameter is f32 |
+    | `norm-f32` | RMSNorm and its gradient in f32 |
+    | `softmax-f32` | softmax, log-softmax and the attention core in f32 |
+    | `router-f32` | the router: its gate projection's GEMMs, scoring, selection, gradient and bias update in f32 |
+    | `loss-f32` | the cross-entropy and its gradient in f32 |
+    | `optimizer-f32` | AdamW's weights and gradients, and the clipping, in f32 (the moments may be bf16) |
+    | `gemm-precision` | `bf16`, `fp16`: every other GEMM (the linear layers, the experts, the output head) in bf16 or f16; `deepseek-v3`: every linear layer's GEMMs in fp8 (`dsv3.scaled_matmul`, E4M3 with 1x128 activation and 128x128 weight scales), the output head in bf16 or f32 |
+    | `cast-chain` | no value is rounded again to the type it was widened from |
+    | `fp16-loss-scaling` | `fp16`: the step updates a loss scale |
+
+    Each departure is a warning (`errors=true`: an error, and the pass
+    fails), and a remark on the function sums them up per rule, or says
+    that every op follows the recipe. `dsv3-compile --emit=train` gives the
+    step to check:
+
+    ```
+    dsv3-compile model.pbtxt --precision=bf16 --emit=train | \
+        dsv3-opt --dsv3-verify-precision=recipe=bf16 -o /dev/null
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The training step to check">,
+    Option<"recipe", "recipe", "std::string", /*default=*/"\"bf16\"",
+           "The recipe: bf16, fp16 or deepseek-v3">,
+    Option<"errors", "errors", "bool", /*default=*/"false",
+           "Report each departure as an error and fail">,
   ];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }

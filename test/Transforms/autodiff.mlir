@@ -34,8 +34,9 @@ module attributes {dsv3.training = {lr = 1.0e-03 : f64, min_lr = 1.0e-04 : f64, 
 // CHECK: %[[N:.*]] = dsv3.rms_norm %[[H]], %[[NORM]]
 // CHECK: %[[LOGITS:.*]] = dsv3.matmul %[[N]], %[[EMB]] transpose_rhs
 // CHECK: %[[LOSS:.*]] = dsv3.cross_entropy %[[LOGITS]], %[[TGT]]
-// Backward, seeded with d loss = 1, from the forward's own values.
-// CHECK: %[[ONE:.*]] = dsv3.constant dense<1.000000e+00> : tensor<f32>
+// Backward, seeded with d loss = 1 (marked: loss scaling replaces it),
+// from the forward's own values.
+// CHECK: %[[ONE:.*]] = dsv3.constant {dsv3.loss_seed} dense<1.000000e+00> : tensor<f32>
 // CHECK: %[[DLOGITS:.*]] = dsv3.cross_entropy_grad %[[LOGITS]], %[[TGT]], %[[ONE]]
 // CHECK: %[[DN:.*]] = dsv3.matmul %[[DLOGITS]], %[[EMB]] : tensor<2x3x8xf32>, tensor<8x4xf32> -> tensor<2x3x4xf32>
 // CHECK: %[[N2:.*]] = dsv3.reshape %[[N]] : tensor<2x3x4xf32> -> tensor<6x4xf32>

@@ -104,10 +104,11 @@ func.func @train_step(%x: tensor<8x16xf32>, %gate: tensor<4x16xf32>, %w: tensor<
 // FP16: %[[OK:.*]] = dsv3.all_finite %[[G]] : tensor<4x16xf32>
 // FP16: dsv3.clip_by_global_norm %[[G]]
 // FP16: %[[P:.*]], %[[M2:.*]], %[[V2:.*]] = dsv3.adamw %[[W]]
-// FP16: %[[C:.*]] = dsv3.broadcast %[[OK]], dims = [] : tensor<i1> -> tensor<4x16xi1>
-// FP16: %[[P3:.*]] = dsv3.select %[[C]], %[[P]], %[[W]] : tensor<4x16xi1>, tensor<4x16xf32>
-// FP16: %[[M3:.*]] = dsv3.select %{{.*}}, %[[M2]], %[[M]]
-// FP16: %[[V3:.*]] = dsv3.select %{{.*}}, %[[V2]], %[[V]]
+// Right after the update, where its kernel can choose in place.
+// FP16-NEXT: dsv3.broadcast %[[OK]], dims = [] : tensor<i1> -> tensor<4x16xi1>
+// FP16-DAG: %[[P3:.*]] = dsv3.select %{{.*}}, %[[P]], %[[W]] : tensor<4x16xi1>, tensor<4x16xf32>
+// FP16-DAG: %[[M3:.*]] = dsv3.select %{{.*}}, %[[M2]], %[[M]]
+// FP16-DAG: %[[V3:.*]] = dsv3.select %{{.*}}, %[[V2]], %[[V]]
 // FP16: %[[S2:.*]], %[[N2:.*]] = dsv3.update_loss_scale %[[S]], %[[N]], %[[OK]] {growth_interval = 7 : i64} : tensor<f32>, tensor<i64>, tensor<i1>
 // FP16: %[[K1:.*]] = dsv3.add %[[K]], %{{.*}} : tensor<i64>
 // FP16: %[[K2:.*]] = dsv3.select %[[OK]], %[[K]], %[[K1]] : tensor<i1>, tensor<i64>

@@ -42,17 +42,20 @@ func.func @step(%x: tensor<2x4x8xf32>, %w: tensor<8x8xf32>, %n: tensor<8xf32>) -
   return %m1, %r : tensor<8x8xf32>, tensor<f32>
 }
 
-// A bf16 GEMM is a library GEMM too; an f16 one has no library path and
-// goes into a kernel.
+// bf16 and f16 GEMMs are library GEMMs too; an f64 one has no library
+// path and goes into a kernel.
 // RUN: dsv3-opt %s --dsv3-outline-kernels="function=mixed" | FileCheck %s --check-prefix=MIXED
 // MIXED-LABEL: func.func @mixed(
 // MIXED: dsv3.matmul {{.*}} -> tensor<4x8xbf16>
+// MIXED: dsv3.matmul {{.*}} -> tensor<4x8xf16>
 // MIXED-NOT: dsv3.matmul
 // MIXED: call @mixed_kernel_0
 // MIXED: func.func private @mixed_kernel_0(
-// MIXED: dsv3.matmul {{.*}} -> tensor<4x8xf16>
-func.func @mixed(%x: tensor<4x8xbf16>, %w: tensor<8x8xbf16>, %y: tensor<4x8xf16>, %v: tensor<8x8xf16>) -> (tensor<4x8xbf16>, tensor<4x8xf16>) {
+// MIXED: dsv3.matmul {{.*}} -> tensor<4x8xf64>
+func.func @mixed(%x: tensor<4x8xbf16>, %w: tensor<8x8xbf16>, %y: tensor<4x8xf16>, %v: tensor<8x8xf16>,
+                 %p: tensor<4x8xf64>, %q: tensor<8x8xf64>) -> (tensor<4x8xbf16>, tensor<4x8xf16>, tensor<4x8xf64>) {
   %a = dsv3.matmul %x, %w : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
   %b = dsv3.matmul %y, %v : tensor<4x8xf16>, tensor<8x8xf16> -> tensor<4x8xf16>
-  return %a, %b : tensor<4x8xbf16>, tensor<4x8xf16>
+  %c = dsv3.matmul %p, %q : tensor<4x8xf64>, tensor<8x8xf64> -> tensor<4x8xf64>
+  return %a, %b, %c : tensor<4x8xbf16>, tensor<4x8xf16>, tensor<4x8xf64>
 }
