@@ -7,6 +7,9 @@
 //   difference between the step's AdamW gradient with and without srste,
 //   against central differences of the decay it stands for,
 //   srste / 2 * |pruned part of the dense weight|^2.
+// And the gradient dsv3-mixed-precision's fp16 loss scaling hands the
+// optimizer: seeded with the scale and unscaled again, it is the loss's
+// gradient, against central differences of the forward.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +17,7 @@
 
 #include "Interpreter/Interpreter.h"
 #include "Pipelines/Pipelines.h"
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Dialect.h"
 #include "dsv3/Dsv3Ops.h"
 
@@ -147,6 +151,92 @@ TEST(SparsifyGradients, SrsteIsTheGradientOfTheDecay) {
   }
   // Two of every four are pruned, and the decay reaches them.
   EXPECT_EQ(pruned, static_cast<int64_t>(dense.data.size() / 2));
+  ASSERT_GT(norm, 0);
+  EXPECT_LT(std::sqrt(diff / norm), 1e-6);
+}
+
+TEST(LossScaleGradients, UnscaledGradientMatchesCentralDifferences) {
+  MLIRContext context;
+  context.loadDialect<Dsv3Dialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kForward, &context);
+  ASSERT_TRUE(module);
+  // f64 GEMMs stay f64 under fp16: what is left is the loss scaling.
+  TrainPipelineOptions options;
+  options.precision = PrecisionPolicy::fp16;
+  options.lossScale = 65536.0;
+  PassManager pm(&context);
+  buildTrainStepPipeline(pm, options);
+  ASSERT_TRUE(succeeded(pm.run(*module)));
+  auto step = module->lookupSymbol<func::FuncOp>("train_step");
+  auto forward = module->lookupSymbol<func::FuncOp>("forward");
+  ASSERT_TRUE(step && forward);
+
+  // The gradient of the q projection as clipping reads it (unscaled).
+  const char *name = "model.layers.0.self_attn.q_proj.weight";
+  std::optional<unsigned> wq, scale;
+  for (unsigned i = 0, e = step.getNumArguments(); i < e; ++i) {
+    if (getArgRole(step, i) == Role::param && getArgName(step, i) == name)
+      wq = i;
+    if (getArgName(step, i) == "loss_scaler.scale")
+      scale = i;
+  }
+  ASSERT_TRUE(wq && scale);
+  Value grad;
+  step.walk([&](AdamWOp op) {
+    if (op.getParam() == step.getArgument(*wq))
+      grad = op.getGrad();
+  });
+  auto clip = grad ? grad.getDefiningOp<ClipByGlobalNormOp>() : nullptr;
+  ASSERT_TRUE(clip);
+  Value unscaled =
+      clip.getInputs()[cast<OpResult>(grad).getResultNumber()];
+  ASSERT_TRUE(unscaled.getDefiningOp<UnscaleOp>());
+  Operation *ret = step.getBody().front().getTerminator();
+  OpBuilder b(ret);
+  func::ReturnOp::create(b, ret->getLoc(), ValueRange{unscaled});
+  ret->erase();
+  step.setType(b.getFunctionType(step.getArgumentTypes(),
+                                 TypeRange{unscaled.getType()}));
+  step.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
+
+  std::vector<HostTensor> args = test::testArguments(step, /*seed=*/5);
+  args[*scale].data[0] = 65536.0;
+  auto got = interpret(step, args);
+  ASSERT_TRUE(succeeded(got));
+
+  // The forward's arguments, by name and batch field, from the step's.
+  std::vector<HostTensor> fwdArgs;
+  unsigned wqInForward = 0;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
+    for (unsigned j = 0, n = step.getNumArguments(); j < n; ++j) {
+      bool same = getBatchField(forward, i)
+                      ? getBatchField(forward, i) == getBatchField(step, j)
+                      : getArgRole(step, j) == Role::param &&
+                            getArgName(step, j) == getArgName(forward, i);
+      if (same) {
+        fwdArgs.push_back(args[j]);
+        break;
+      }
+    }
+    if (getArgName(forward, i) == name)
+      wqInForward = i;
+  }
+  ASSERT_EQ(fwdArgs.size(), forward.getNumArguments());
+  auto loss = [&](const std::vector<HostTensor> &a) {
+    auto r = interpret(forward, a);
+    return succeeded(r) ? (*r)[0].data[0] : NAN;
+  };
+  const double h = 1e-6;
+  const HostTensor &g = (*got)[0];
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < g.numel(); ++i) {
+    std::vector<HostTensor> up = fwdArgs, down = fwdArgs;
+    up[wqInForward].data[i] += h;
+    down[wqInForward].data[i] -= h;
+    double fd = (loss(up) - loss(down)) / (2 * h);
+    diff += (g.data[i] - fd) * (g.data[i] - fd);
+    norm += fd * fd;
+  }
   ASSERT_GT(norm, 0);
   EXPECT_LT(std::sqrt(diff / norm), 1e-6);
 }
