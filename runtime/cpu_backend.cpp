@@ -264,12 +264,13 @@ Status CpuBackend::run(int index) {
   }
   case Command::kGroupedGemm: {
     const GroupedGemm &g = c.grouped_gemm();
-    bool bf16 = exe_.buffers(g.y()).dtype() != TYPE_F32; // or f16
-    const float *x = bf16 ? widened(0, g.x())
-                          : static_cast<const float *>(buffer(g.x()));
-    const float *w = bf16 ? widened(1, g.w())
-                          : static_cast<const float *>(buffer(g.w()));
-    float *y = bf16 ? resultFor(2, g.y()) : static_cast<float *>(buffer(g.y()));
+    bool narrow = exe_.buffers(g.y()).dtype() != TYPE_F32; // bf16, f16
+    const float *x =
+        narrow ? widened(0, g.x()) : static_cast<const float *>(buffer(g.x()));
+    const float *w =
+        narrow ? widened(1, g.w()) : static_cast<const float *>(buffer(g.w()));
+    float *y =
+        narrow ? resultFor(2, g.y()) : static_cast<float *>(buffer(g.y()));
     const auto *sizes = static_cast<const int32_t *>(buffer(g.group_sizes()));
     Status s = g.weight_grad()
                    ? groupedGemmWeightGrad(g.trans_w(), g.rows(), g.experts(),
@@ -279,7 +280,7 @@ Status CpuBackend::run(int index) {
     if (!s)
       return Status::error("command " + std::to_string(index) + ": " +
                            s.message());
-    if (bf16)
+    if (narrow)
       narrowInto(2, g.y());
     return Status::ok();
   }

@@ -28,15 +28,14 @@ struct Donation {
   unsigned callResult = 0, callOperand = 0;
 };
 
-/// The donations of `step`. An update qualifies when the op computing it is
-/// the argument's last reader in the step and either is a `dsv3.adamw` or
-/// `dsv3.update_router_bias` reading the argument (or a `dsv3.select`
-/// between such an update and the argument: a step loss scaling may
-/// skip), or is a call whose
-/// `dsv3.donations` hands it that operand's buffer, or is a call of a
-/// kernel (with its body) in which such an update, the argument's last
-/// reader there, computes it. Each update that does not qualify is
-/// described in `notDonated` ("name: why"), when given.
+/// The donations of `step`. An update qualifies when the op computing it is the
+/// argument's last reader in the step and either is a `dsv3.adamw` or
+/// `dsv3.update_router_bias` reading the argument (or a `dsv3.select` between
+/// such an update and the argument: a step loss scaling may skip), or is a call
+/// whose `dsv3.donations` hands it that operand's buffer, or is a call of a
+/// kernel (with its body) in which such an update, the argument's last reader
+/// there, computes it. Each update that does not qualify is described in
+/// `notDonated` ("name: why"), when given.
 SmallVector<Donation>
 findDonations(func::FuncOp step,
               SmallVectorImpl<std::string> *notDonated = nullptr);

@@ -63,9 +63,9 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
       llvm::cl::values(
           clEnumValN(PrecisionPolicy::fp32, "fp32", "everything in f32"),
           clEnumValN(PrecisionPolicy::bf16, "bf16",
-                     "every GEMM but attention's in bf16 (projections, "
-                     "experts, the router's gate, the head), accumulating "
-                     "in f32; everything else f32"),
+                     "every GEMM but attention's and the router's in bf16 "
+                     "(projections, experts, the head), accumulating in "
+                     "f32; everything else f32"),
           clEnumValN(PrecisionPolicy::fp16, "fp16",
                      "the same GEMMs in fp16, with dynamic loss scaling "
                      "inside the step (a non-finite step is skipped)"),

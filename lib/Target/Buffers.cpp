@@ -114,6 +114,9 @@ FailureOr<StepBuffers> mlir::dsv3::assignBuffers(func::FuncOp step,
         buffer->mutable_init()->set_std(*std);
       if (std::optional<double> value = getInitValue(step, i))
         buffer->mutable_init()->set_value(*value);
+      else if (*init == InitKind::constant)
+        return step.emitError("dsv3-compile: argument ")
+               << i << " has a constant initializer without dsv3.init_value";
     } else if (role == Role::opt_state) {
       buffer->mutable_init()->set_kind("zeros");
     } else if (role == Role::param) {

@@ -142,8 +142,7 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
   });
   if (seeds.size() != 1 || clips.size() != 1)
     return fail("@") << fn.getName() << " has " << seeds.size()
-                     << " backward seeds (dsv3.loss_seed) and "
-                     << clips.size()
+                     << " backward seeds (dsv3.loss_seed) and " << clips.size()
                      << " gradient clippings; loss scaling needs one of each "
                         "(the step dsv3-autodiff builds)";
 
@@ -208,6 +207,8 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
   SmallVector<Value> results(ret.getOperands());
   SmallVector<DictionaryAttr> resultAttrs;
   unsigned stateEnd = 0;
+  // One broadcast of the condition per update and shape.
+  llvm::DenseMap<std::pair<Operation *, Type>, Value> conditions;
   for (unsigned r = 0; r < results.size(); ++r) {
     resultAttrs.push_back(fn.getResultAttrDict(r));
     std::optional<unsigned> updated = getUpdatedArgument(fn, r);
@@ -219,31 +220,37 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
     // Right after the update (an AdamW's or the router bias's), so that
     // the update's kernel chooses too and can write in place.
     OpBuilder::InsertionGuard guard(b);
-    if (Operation *def = results[r].getDefiningOp())
+    Operation *def = results[r].getDefiningOp();
+    if (def)
       b.setInsertionPointAfter(def);
     auto type = cast<RankedTensorType>(results[r].getType());
-    Value condition = finite;
-    if (type.getRank() > 0)
-      condition = BroadcastOp::create(b, loc, type.clone(b.getI1Type()),
-                                      finite, ArrayRef<int64_t>{});
+    Value &condition = conditions[{def, type.clone(b.getI1Type())}];
+    if (!condition)
+      condition =
+          type.getRank() == 0
+              ? finite
+              : Value(BroadcastOp::create(b, loc, type.clone(b.getI1Type()),
+                                          finite, ArrayRef<int64_t>{}));
+    else if (Operation *broadcast = condition.getDefiningOp<BroadcastOp>())
+      b.setInsertionPointAfter(broadcast);
     results[r] = SelectOp::create(b, loc, condition, results[r],
                                   fn.getArgument(*updated));
   }
 
-  auto update =
-      UpdateLossScaleOp::create(b, loc, scale, goodSteps, finite,
-                                llvm::APFloat(2.0), llvm::APFloat(0.5),
-                                growthInterval);
+  auto update = UpdateLossScaleOp::create(b, loc, scale, goodSteps, finite,
+                                          llvm::APFloat(2.0),
+                                          llvm::APFloat(0.5), growthInterval);
   auto constant = [&](RankedTensorType type, double v) -> Value {
     return ConstantOp::create(
-        b, loc, DenseElementsAttr::get(type, b.getFloatAttr(b.getF32Type(), v)));
+        b, loc,
+        DenseElementsAttr::get(type, b.getFloatAttr(b.getF32Type(), v)));
   };
-  // The skipped steps so far: state, so that a resumed run counts on.
+  // The skipped steps so far: state, so that a resumed run keeps count.
   Value one = ConstantOp::create(
       b, loc, DenseElementsAttr::get(i64Scalar, b.getI64IntegerAttr(1)));
-  Value skipped = SelectOp::create(
-      b, loc, finite, skippedSoFar,
-      AddOp::create(b, loc, skippedSoFar, one).getResult());
+  Value skipped =
+      SelectOp::create(b, loc, finite, skippedSoFar,
+                       AddOp::create(b, loc, skippedSoFar, one).getResult());
   auto state = [&](StringRef name) {
     return b.getDictionaryAttr(
         {getRoleAttr(b, Role::opt_state), getNameAttr(b, name)});
@@ -264,8 +271,8 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
   resultAttrs.append({metric("loss_scale"), metric("skipped")});
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret.erase();
-  fn.setType(b.getFunctionType(fn.getArgumentTypes(),
-                               ValueRange(results).getTypes()));
+  fn.setType(
+      b.getFunctionType(fn.getArgumentTypes(), ValueRange(results).getTypes()));
   fn.setAllResultAttrs(resultAttrs);
   return success();
 }

@@ -50,6 +50,20 @@ bool isLibraryGemm(Operation *op) {
   return true;
 }
 
+/// fp16's choice between an update's result and the old value `update`
+/// read (dsv3-mixed-precision), or the broadcast of its condition that
+/// only such choices read.
+bool isSkipChoiceOf(Operation *op, Operation *update) {
+  auto keepsOld = [&](Operation *user) {
+    auto select = dyn_cast<SelectOp>(user);
+    return select && select.getOnTrue().getDefiningOp() == update &&
+           llvm::is_contained(update->getOperands(), select.getOnFalse());
+  };
+  if (isa<BroadcastOp>(op))
+    return !op->use_empty() && llvm::all_of(op->getUsers(), keepsOld);
+  return keepsOld(op);
+}
+
 bool isConstant(Operation *op) {
   return isa<ConstantOp, arith::ConstantOp>(op);
 }
@@ -183,9 +197,7 @@ void OutlineKernelsPass::runOnOperation() {
       group.push_back(&op);
       members.insert(&op);
       Operation *next = op.getNextNode();
-      while (next && (isa<BroadcastOp>(next) || isa<SelectOp>(next)) &&
-             (isa<BroadcastOp>(next) ||
-              members.contains(next->getOperand(1).getDefiningOp()))) {
+      while (next && isSkipChoiceOf(next, &op)) {
         group.push_back(next);
         members.insert(next);
         next = next->getNextNode();

@@ -85,27 +85,28 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
       reads it and shared by the others; a value that is itself a widened
       bf16 result is read as that bf16 value, so no f32 -> bf16 -> f32 ->
       bf16 chain appears), accumulates in f32, rounds its result to bf16
-      and widens it again: the projections, the experts, the router's gate
-      projection and the output head. Everything else stays f32: the
-      master weights, the AdamW moments (unless `dsv3-autodiff` made them
-      bf16), RMSNorm, attention and its softmax, the router's scoring and
-      selection, the loss, gradient sums and the optimizer. This is what
+      and widens it again: the projections, the experts and the output
+      head. Everything else stays f32: the master weights, the AdamW
+      moments (unless `dsv3-autodiff` made them bf16), RMSNorm, attention
+      and its softmax, the router (its gate projection's GEMMs, scoring and
+      selection), the loss, gradient sums and the optimizer. This is what
       `torch.autocast(dtype=torch.bfloat16)` does for linear layers, with
       the attention GEMMs left in f32.
-    - `fp16`: the same GEMMs in fp16, with dynamic loss scaling inside the
-      step. Three optimizer states are added, `loss_scaler.scale` (f32,
-      starting at `loss-scale`), `loss_scaler.good_steps` and
-      `loss_scaler.skipped` (i64), so a checkpoint resumes them exactly. The backward starts from the scale
-      instead of 1 (the constant `dsv3-autodiff` marks `dsv3.loss_seed`),
-      so every gradient is scaled by it; each gradient is divided by it
-      again (`dsv3.unscale`) before clipping, and `dsv3.all_finite` of the
-      unscaled gradients decides the step. On a finite step the update is
-      applied; on any inf or NaN every parameter and optimizer state
-      result is its argument, bit for bit (`dsv3.select`). Then
-      `dsv3.update_loss_scale` halves the scale on a non-finite step and
-      doubles it after `growth-interval` finite steps in a row. The step
-      reports the scale it used (`loss_scale`) and the steps skipped so
-      far (`skipped`) as metrics.
+    - `fp16`: the same GEMMs in fp16, with dynamic loss scaling inside the step.
+      Three optimizer states are added, `loss_scaler.scale` (f32, starting at
+      `loss-scale`), `loss_scaler.good_steps` and `loss_scaler.skipped` (i64),
+      so a checkpoint resumes them exactly. The backward starts from the scale
+      instead of 1 (the constant `dsv3-autodiff` marks `dsv3.loss_seed`), so
+      every gradient is scaled by it; each gradient is divided by it again
+      (`dsv3.unscale`) before clipping, and `dsv3.all_finite` of the unscaled
+      gradients decides the step. On a finite step the update is applied; on any
+      inf or NaN every parameter and optimizer state result is its argument, bit
+      for bit (`dsv3.select`). Then `dsv3.update_loss_scale` halves the scale on
+      a non-finite step and doubles it after `growth-interval` finite steps in a
+      row. The step reports the scale it used (`loss_scale`) and the steps
+      skipped so far (`skipped`) as metrics. A skipped step still advances the
+      step counter: the learning-rate schedule and AdamW's bias correction count
+      it (PyTorch's `GradScaler` leaves Adam's count behind).
 
     `fp8` (block-scaled E4M3) is a policy of the design that this pass does
     not implement yet; it refuses it.

@@ -44,7 +44,8 @@ int64_t bytesOf(Type type) {
 }
 
 /// "bf16 123 (45.6%), f32 ..." of `byType`, largest first.
-void printShares(llvm::raw_ostream &os, const std::map<std::string, int64_t> &byType) {
+void printShares(llvm::raw_ostream &os,
+                 const std::map<std::string, int64_t> &byType) {
   int64_t total = 0;
   for (const auto &[type, n] : byType)
     total += n;
@@ -74,7 +75,8 @@ void printPrecision(llvm::raw_ostream &os, FunctionOpInterface fn) {
     return;
   std::map<std::string, int64_t> gemmFlops, kept;
   fn.walk([&](Operation *op) {
-    if (isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp>(op))
+    if (isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp>(
+            op))
       gemmFlops[typeName(getElementTypeOrSelf(op->getOperand(0)))] +=
           getOpCost(op).flops;
   });

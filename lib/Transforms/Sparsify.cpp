@@ -259,11 +259,16 @@ void SparsifyPass::runOnOperation() {
     auto maskType = RankedTensorType::get(type.getShape(), b.getI1Type());
     Location wloc = weight.getLoc();
     AdamWOp update = w.update;
-    // What the forward and backward read instead of the weight.
+    // What the forward and backward read instead of the weight: not its
+    // update, nor fp16's choice of the old weight on a skipped step.
     SmallVector<OpOperand *> reads;
-    for (OpOperand &use : weight.getUses())
-      if (use.getOwner() != update.getOperation())
+    for (OpOperand &use : weight.getUses()) {
+      auto select = dyn_cast<SelectOp>(use.getOwner());
+      bool keepsOld = select && use.getOperandNumber() == 2 &&
+                      select.getOnTrue() == update.getNewParam();
+      if (use.getOwner() != update.getOperation() && !keepsOld)
         reads.push_back(&use);
+    }
 
     b.setInsertionPoint(firstOp);
     Value zeros = constant(b, wloc, type, 0.0);

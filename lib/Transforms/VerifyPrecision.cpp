@@ -51,9 +51,14 @@ std::string typeName(Type t) {
   return s;
 }
 
-Value throughReshapes(Value v) {
-  while (auto reshape = v.getDefiningOp<ReshapeOp>())
-    v = reshape.getInput();
+/// `v` before any reshapes and casts: a narrowed GEMM's result is widened
+/// by a cast, and its operands are narrowed by casts.
+Value throughViews(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<ReshapeOp, CastOp>(def))
+      break;
+    v = def->getOperand(0);
+  }
   return v;
 }
 
@@ -111,44 +116,20 @@ void VerifyPrecisionPass::runOnOperation() {
   llvm::DenseMap<Operation *, GemmKind> kinds;
   fn.walk([&](Operation *op) {
     if (auto r = dyn_cast<RouterOp>(op))
-      if (Operation *gate = throughReshapes(r.getLogits()).getDefiningOp())
+      if (Operation *gate = throughViews(r.getLogits()).getDefiningOp())
         kinds[gate] = GemmKind::router;
     if (auto ce = dyn_cast<CrossEntropyOp>(op))
-      if (Operation *head = throughReshapes(ce.getLogits()).getDefiningOp())
+      if (Operation *head = throughViews(ce.getLogits()).getDefiningOp())
         kinds[head] = GemmKind::head;
     if (isa<MatmulOp>(op))
       for (Value operand : op->getOperands()) {
-        Operation *def = throughReshapes(operand).getDefiningOp();
+        Operation *def = throughViews(operand).getDefiningOp();
         if (isa_and_nonnull<RouterGradOp>(def))
           kinds[op] = GemmKind::router;
         else if (isa_and_nonnull<CrossEntropyGradOp>(def))
           kinds[op] = GemmKind::head;
       }
   });
-  // A narrowed GEMM's result is widened by a cast the GEMM feeds: look
-  // through it to find the op the GEMM computes for.
-  fn.walk([&](Operation *op) {
-    if (!isa<MatmulOp>(op) || kinds.count(op))
-      return;
-    for (Operation *user : op->getResult(0).getUsers()) {
-      if (!isa<CastOp>(user))
-        continue;
-      for (Operation *next : user->getResult(0).getUsers()) {
-        Value v = user->getResult(0);
-        while (auto reshape = dyn_cast<ReshapeOp>(next)) {
-          v = reshape.getResult();
-          if (v.use_empty())
-            break;
-          next = *v.getUsers().begin();
-        }
-        if (isa<RouterOp>(next))
-          kinds[op] = GemmKind::router;
-        else if (isa<CrossEntropyOp>(next))
-          kinds[op] = GemmKind::head;
-      }
-    }
-  });
-
   auto mustBeF32 = [&](Operation *op, ValueRange values, StringRef rule,
                        StringRef what) {
     FloatType t = narrowestFloat(values);
@@ -232,16 +213,18 @@ void VerifyPrecisionPass::runOnOperation() {
       return;
     }
     if (t != narrow)
-      depart(op, "gemm-precision",
-             op->getName().getStringRef() + " runs in " + typeName(t) +
-                 "; the " + name + " recipe runs " +
-                 (kind == GemmKind::head ? "the output head" : "linear layers") +
-                 " in " + typeName(narrow));
+      depart(
+          op, "gemm-precision",
+          op->getName().getStringRef() + " runs in " + typeName(t) + "; the " +
+              name + " recipe runs " +
+              (kind == GemmKind::head ? "the output head" : "linear layers") +
+              " in " + typeName(narrow));
   });
   if (recipe == "fp16" && !lossScaled)
     depart(fn, "fp16-loss-scaling",
-           "@" + fn.getName() + " updates no loss scale; fp16 gradients "
-                                "underflow without loss scaling");
+           "@" + fn.getName() +
+               " updates no loss scale; fp16 gradients "
+               "underflow without loss scaling");
 
   int64_t total = 0;
   for (const std::string &rule : order)
@@ -254,8 +237,8 @@ void VerifyPrecisionPass::runOnOperation() {
     return;
   }
   summary << "dsv3-verify-precision: " << total << " departure"
-          << (total == 1 ? "" : "s") << " of @" << fn.getName()
-          << " from the " << name << " recipe:";
+          << (total == 1 ? "" : "s") << " of @" << fn.getName() << " from the "
+          << name << " recipe:";
   for (const std::string &rule : order)
     summary << " " << rule << " " << counts[rule];
   summary.report();

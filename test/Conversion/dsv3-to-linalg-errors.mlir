@@ -12,7 +12,7 @@ func.func @collective(%g: tensor<64xf32>) -> tensor<64xf32> {
 // -----
 
 func.func @fp8(%x: tensor<16x256xbf16>) -> tensor<16x256xf8E4M3FN> {
-  // expected-error @below {{dsv3.quantize has no lowering to linalg (fp8, compressed 2:4 tensors, sparse GEMMs and the loss-scale update are not compiled yet)}}
+  // expected-error @below {{dsv3.quantize has no lowering to linalg (fp8, compressed 2:4 tensors and sparse GEMMs are not compiled yet)}}
   %q, %qs = dsv3.quantize %x tile_1x128 : tensor<16x256xbf16> -> tensor<16x256xf8E4M3FN>, tensor<16x2xf32>
   return %q : tensor<16x256xf8E4M3FN>
 }
@@ -31,12 +31,4 @@ func.func @compress(%w: tensor<64x64xbf16>) -> tensor<64x32xbf16> {
   // expected-error @below {{dsv3.compress_2_4 has no lowering to linalg}}
   %v, %i = dsv3.compress_2_4 %w : tensor<64x64xbf16> -> tensor<64x32xbf16>, tensor<64x32xi8>
   return %v : tensor<64x32xbf16>
-}
-
-// -----
-
-func.func @loss_scale(%s: tensor<f32>, %n: tensor<i64>, %ok: tensor<i1>) -> tensor<f32> {
-  // expected-error @below {{dsv3.update_loss_scale has no lowering to linalg}}
-  %s2, %n2 = dsv3.update_loss_scale %s, %n, %ok {growth_interval = 1000 : i64} : tensor<f32>, tensor<i64>, tensor<i1>
-  return %s2 : tensor<f32>
 }

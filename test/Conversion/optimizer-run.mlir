@@ -1,12 +1,15 @@
 // AdamW (f32 and bf16 moments), the schedule in warmup and in decay,
-// clipping, expert loads, the router bias update, the finiteness check
-// and scatter-add: lowered to LLVM and run, they match the interpreter.
+// clipping, expert loads, the router bias update, the finiteness check,
+// the loss-scale update (a non-finite step, a finite one that counts, one
+// that grows the scale) and scatter-add: lowered to LLVM and run, they
+// match the interpreter.
 // RUN: %compare_with_interpreter %s | FileCheck %s
-// CHECK: 13 results, 0 mismatches
+// CHECK: 19 results, 0 mismatches
 
 func.func @compute() -> (tensor<2x2xf32>, tensor<2x2xf32>, tensor<2x2xf32>, tensor<f32>, tensor<f32>,
                          tensor<3xf32>, tensor<2xf32>, tensor<f32>, tensor<4xf32>, tensor<4xf32>,
-                         tensor<5x3xf32>, tensor<2x2xf32>, tensor<f32>) {
+                         tensor<5x3xf32>, tensor<2x2xf32>, tensor<f32>,
+                         tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>) {
   %p = dsv3.constant dense<[[1.0, -2.0], [0.5, 3.0]]> : tensor<2x2xf32>
   %g = dsv3.constant dense<[[0.5, 0.1], [-0.3, 2.0]]> : tensor<2x2xf32>
   %m = dsv3.constant dense<[[0.1, 0.0], [0.05, -0.2]]> : tensor<2x2xf32>
@@ -34,7 +37,20 @@ func.func @compute() -> (tensor<2x2xf32>, tensor<2x2xf32>, tensor<2x2xf32>, tens
   %ok = dsv3.all_finite %p, %g : tensor<2x2xf32>, tensor<2x2xf32>
   %okf = dsv3.cast %ok : tensor<i1> to tensor<f32>
   %m3f = dsv3.cast %m3 : tensor<2x2xbf16> to tensor<2x2xf32>
-  return %p2, %m2, %v2, %lr4, %lr60, %ca, %cb, %norm, %load, %bias2, %sc, %m3f, %okf
+  %scale = dsv3.constant dense<65536.0> : tensor<f32>
+  %n1 = dsv3.constant dense<1> : tensor<i64>
+  %n2 = dsv3.constant dense<2> : tensor<i64>
+  %yes = dsv3.constant dense<true> : tensor<i1>
+  %no = dsv3.constant dense<false> : tensor<i1>
+  %sb, %nb = dsv3.update_loss_scale %scale, %n2, %no {growth_interval = 3 : i64} : tensor<f32>, tensor<i64>, tensor<i1>
+  %sk, %nk = dsv3.update_loss_scale %scale, %n1, %yes {growth_interval = 3 : i64} : tensor<f32>, tensor<i64>, tensor<i1>
+  %sg, %ng = dsv3.update_loss_scale %scale, %n2, %yes {growth_interval = 3 : i64} : tensor<f32>, tensor<i64>, tensor<i1>
+  %nbf = dsv3.cast %nb : tensor<i64> to tensor<f32>
+  %nkf = dsv3.cast %nk : tensor<i64> to tensor<f32>
+  %ngf = dsv3.cast %ng : tensor<i64> to tensor<f32>
+  return %p2, %m2, %v2, %lr4, %lr60, %ca, %cb, %norm, %load, %bias2, %sc, %m3f, %okf,
+         %sb, %nbf, %sk, %nkf, %sg, %ngf
       : tensor<2x2xf32>, tensor<2x2xf32>, tensor<2x2xf32>, tensor<f32>, tensor<f32>, tensor<3xf32>, tensor<2xf32>,
-        tensor<f32>, tensor<4xf32>, tensor<4xf32>, tensor<5x3xf32>, tensor<2x2xf32>, tensor<f32>
+        tensor<f32>, tensor<4xf32>, tensor<4xf32>, tensor<5x3xf32>, tensor<2x2xf32>, tensor<f32>,
+        tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>
 }

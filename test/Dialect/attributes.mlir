@@ -25,7 +25,7 @@ func.func @batch(%x: tensor<4xi32> {dsv3.batch = "images"}) {
 
 // -----
 
-// expected-error @below {{argument 0: 'dsv3.init' must be one of "normal", "ones", "zeros", got "xavier"}}
+// expected-error @below {{argument 0: 'dsv3.init' must be one of "normal", "ones", "zeros", "constant", got "xavier"}}
 func.func @init(%w: tensor<4xf32> {dsv3.init = "xavier"}) {
   return
 }
@@ -35,6 +35,21 @@ func.func @init(%w: tensor<4xf32> {dsv3.init = "xavier"}) {
 // expected-error @below {{argument 0: 'dsv3.init_std' must be a positive float}}
 func.func @init_std(%w: tensor<4xf32> {dsv3.init = "normal", dsv3.init_std = -0.5 : f64}) {
   return
+}
+
+// -----
+
+// expected-error @below {{argument 0: 'dsv3.init_value' must be a finite float}}
+func.func @init_value(%w: tensor<f32> {dsv3.init = "constant", dsv3.init_value = 0x7FF0000000000000 : f64}) {
+  return
+}
+
+// -----
+
+func.func @loss_seed(%x: tensor<f32>) -> tensor<f32> {
+  // expected-error @below {{'dsv3.loss_seed' belongs on a dsv3.constant}}
+  %y = dsv3.add %x, %x {dsv3.loss_seed} : tensor<f32>
+  return %y : tensor<f32>
 }
 
 // -----

@@ -36,16 +36,17 @@ func.func @train_step(
 // -----
 
 // A cast placed where the recipe keeps f32: the norm reads bf16 values,
-// the router's logits come from a bf16 GEMM, a widened value is rounded to
-// bf16 again, and a GEMM is left in f32.
+// the router's logits come from a bf16 GEMM and their gradient goes into
+// one, a widened value is rounded to bf16 again, and a GEMM is left in
+// f32.
 // ERRORS: error: [norm-f32] dsv3.rms_norm runs in bf16
-// ERRORS: remark: dsv3-verify-precision: 4 departures
+// ERRORS: remark: dsv3-verify-precision: 5 departures
 func.func @train_step(
     %x: tensor<8x16xf32> {dsv3.role = "batch"},
     %norm: tensor<16xf32> {dsv3.init = "ones", dsv3.name = "norm.weight", dsv3.role = "param"},
     %gate: tensor<4x16xf32> {dsv3.init = "ones", dsv3.name = "mlp.gate.weight", dsv3.role = "param"},
     %w: tensor<16x16xf32> {dsv3.init = "ones", dsv3.name = "up.weight", dsv3.role = "param"})
-    -> (tensor<8x2xf32>, tensor<8x16xf32>) {
+    -> (tensor<8x2xf32>, tensor<8x16xf32>, tensor<8x16xbf16>) {
   %xb = dsv3.cast %x : tensor<8x16xf32> to tensor<8x16xbf16>
   %nb = dsv3.cast %norm : tensor<16xf32> to tensor<16xbf16>
   // CHECK: verify-precision.mlir:[[@LINE+1]]:8: warning: [norm-f32] dsv3.rms_norm runs in bf16; the bf16 recipe keeps norms in f32
@@ -55,6 +56,10 @@ func.func @train_step(
   %lb = dsv3.matmul %h, %gb transpose_rhs : tensor<8x16xbf16>, tensor<4x16xbf16> -> tensor<8x4xbf16>
   %logits = dsv3.cast %lb : tensor<8x4xbf16> to tensor<8x4xf32>
   %weights, %indices, %scores = dsv3.router sigmoid %logits {top_k = 2 : i64} : tensor<8x4xf32> -> tensor<8x2xf32>, tensor<8x2xi32>, tensor<8x4xf32>
+  %dl = dsv3.router_grad sigmoid %logits, %indices, %weights scores %scores : tensor<8x4xf32>, tensor<8x2xi32>, tensor<8x2xf32>, tensor<8x4xf32>
+  %dlb = dsv3.cast %dl : tensor<8x4xf32> to tensor<8x4xbf16>
+  // CHECK: verify-precision.mlir:[[@LINE+1]]:10: warning: [router-f32] dsv3.matmul runs in bf16; the bf16 recipe keeps the router's gate projection in f32
+  %dxb = dsv3.matmul %dlb, %gb : tensor<8x4xbf16>, tensor<4x16xbf16> -> tensor<8x16xbf16>
   %hw = dsv3.cast %h : tensor<8x16xbf16> to tensor<8x16xf32>
   // CHECK: verify-precision.mlir:[[@LINE+1]]:12: warning: [cast-chain] rounds to bf16 a value widened from bf16; the narrow value is already there
   %again = dsv3.cast %hw : tensor<8x16xf32> to tensor<8x16xbf16>
@@ -62,8 +67,8 @@ func.func @train_step(
   %u = dsv3.matmul %x, %w : tensor<8x16xf32>, tensor<16x16xf32> -> tensor<8x16xf32>
   %s = dsv3.cast %again : tensor<8x16xbf16> to tensor<8x16xf32>
   %sum = dsv3.add %u, %s : tensor<8x16xf32>
-  return %weights, %sum : tensor<8x2xf32>, tensor<8x16xf32>
+  return %weights, %sum, %dxb : tensor<8x2xf32>, tensor<8x16xf32>, tensor<8x16xbf16>
 }
-// CHECK: remark: dsv3-verify-precision: 4 departures of @train_step from the bf16 recipe: norm-f32 1 router-f32 1 cast-chain 1 gemm-precision 1
+// CHECK: remark: dsv3-verify-precision: 5 departures of @train_step from the bf16 recipe: norm-f32 1 router-f32 2 cast-chain 1 gemm-precision 1
 
 // UNKNOWN: dsv3-verify-precision: unknown recipe 'fp4' (bf16, fp16 or deepseek-v3)

@@ -62,6 +62,8 @@ struct Model {
   /// More dsv3-train-pipeline options ("qat=int8 ..."), on top of the
   /// description's.
   const char *pipelineOptions = "";
+  /// Under loss scaling: the fewest of the 3 steps that must be skipped.
+  int64_t minSkipped = 0;
 };
 
 void PrintTo(const Model &model, std::ostream *os) {
@@ -81,8 +83,9 @@ HostTensor fromBuffer(const rt::Buffer &b, const void *data, Type type) {
 /// `model` compiled by the pipeline dsv3-compile runs: the training step
 /// before it is lowered (precision policy included) into `reference`, the
 /// CPU executable returned.
-rt::Executable compileModel(const Model &model, MLIRContext &context,
-                            OwningOpRef<ModuleOp> &reference) {
+std::optional<rt::Executable> compileModel(const Model &model,
+                                           MLIRContext &context,
+                                           OwningOpRef<ModuleOp> &reference) {
   SpecOverrides overrides;
   overrides.microBatch = model.microBatch;
   overrides.seqLen = model.seqLen;
@@ -90,7 +93,7 @@ rt::Executable compileModel(const Model &model, MLIRContext &context,
   FailureOr<LoadedSpec> loaded = loadModelSpec(path, overrides, llvm::errs());
   EXPECT_TRUE(succeeded(loaded));
   if (failed(loaded))
-    return {};
+    return std::nullopt;
   context.loadDialect<Dsv3Dialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = buildForwardModule(loaded->spec, &context);
   TrainPipelineOptions options;
@@ -113,10 +116,12 @@ rt::Executable compileModel(const Model &model, MLIRContext &context,
   FailureOr<std::string> bytes = buildExecutable(*module, {});
   EXPECT_TRUE(succeeded(bytes));
   if (failed(bytes))
-    return {};
+    return std::nullopt;
   auto exe = rt::parseExecutable(*bytes, "test.dsv3");
   EXPECT_TRUE(exe) << exe.status().message();
-  return exe ? *exe : rt::Executable();
+  if (!exe)
+    return std::nullopt;
+  return *exe;
 }
 
 TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
@@ -125,9 +130,9 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   registerPipelineInterfaces(registry);
   MLIRContext context(registry);
   OwningOpRef<ModuleOp> reference;
-  std::optional<rt::Executable> exe =
-      compileModel(model, context, reference);
+  std::optional<rt::Executable> exe = compileModel(model, context, reference);
   ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(exe);
   auto step = reference->lookupSymbol<func::FuncOp>("train_step");
   ASSERT_TRUE(step);
 
@@ -150,6 +155,7 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
   int64_t totalSensitive = 0, totalElements = 0;
   auto source = rt::makeSyntheticSource(3, exe->vocab_size(), 11);
   rt::Packer packer(*source, exe->micro_batch(), exe->seq_len());
+  int64_t skipped = 0;
   for (int64_t s = 0; s < 3; ++s) {
     SCOPED_TRACE("step " + std::to_string(s));
     rt::Batch batch;
@@ -166,6 +172,10 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
         args[i].data[0] = s;
     }
     ASSERT_TRUE(trainer.step(s));
+    if (auto values = trainer.metrics())
+      for (const auto &[metric, value] : *values)
+        if (metric == "skipped")
+          skipped = static_cast<int64_t>(value);
     FailureOr<SmallVector<HostTensor>> results = interpret(step, args);
     ASSERT_TRUE(succeeded(results));
 
@@ -226,6 +236,8 @@ TEST_P(ExecutableTest, ThreeStepsMatchTheInterpreter) {
     }
     EXPECT_GT(compared, 0u);
   }
+  // The comparison covered a skipped step where the model says it must.
+  EXPECT_GE(skipped, model.minSkipped);
   std::cout << "elements held to lr instead (gradient near eps): "
             << totalSensitive << " of " << totalElements << "\n";
   // A guard against a vacuous comparison: most elements are held to the
@@ -280,7 +292,10 @@ INSTANTIATE_TEST_SUITE_P(
         // step one side skips and the other applies, is off by far more.
         Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-3,
               "micro_fp16", false, 0,
-              "precision=fp16 loss-scale-growth-interval=1"}),
+              "precision=fp16 loss-scale-growth-interval=1", 1},
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-3,
+              "micro_fp16_qat", false, 0,
+              "precision=fp16 qat=int8 loss-scale-growth-interval=1", 1}),
     [](const ::testing::TestParamInfo<Model> &info) {
       return std::string(info.param.label);
     });
@@ -290,16 +305,27 @@ INSTANTIATE_TEST_SUITE_P(
 /// for bit as before it, the scale halves on it and doubles after three
 /// finite steps in a row, as the scaler's rule says, counted here on the
 /// side.
-TEST(LossScaleTest, OverflowSkipsTheStepAndHalvesTheScale) {
-  Model model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 0, "micro",
-              false, 0,
-              "precision=fp16 loss-scale=1e7 loss-scale-growth-interval=3"};
+class LossScaleTest : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(LossScaleTest, OverflowSkipsTheStepAndHalvesTheScale) {
+  std::string options = std::string("precision=fp16 loss-scale=1e7 "
+                                    "loss-scale-growth-interval=3 ") +
+                        GetParam();
+  Model model{"test/Conversion/Inputs/micro_moe.pbtxt",
+              2,
+              8,
+              0,
+              "micro",
+              false,
+              0,
+              options.c_str()};
   DialectRegistry registry;
   registerPipelineInterfaces(registry);
   MLIRContext context(registry);
   OwningOpRef<ModuleOp> reference;
   std::optional<rt::Executable> exe = compileModel(model, context, reference);
   ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(exe);
   rt::BackendOptions cpu;
   cpu.device = "cpu";
   auto created = rt::Trainer::create(*exe, cpu);
@@ -376,5 +402,13 @@ TEST(LossScaleTest, OverflowSkipsTheStepAndHalvesTheScale) {
   EXPECT_GE(applied, 3);
   EXPECT_GE(grown, 1);
 }
+
+// With QAT the forward reads the weight fake-quantized; a skipped step
+// still keeps the weight itself.
+INSTANTIATE_TEST_SUITE_P(Settings, LossScaleTest,
+                         ::testing::Values("", "qat=int8"),
+                         [](const auto &info) {
+                           return std::string(*info.param ? "qat" : "plain");
+                         });
 
 } // namespace

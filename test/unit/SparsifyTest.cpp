@@ -1,4 +1,5 @@
-//===- SparsifyTest.cpp - dsv3-sparsify's gradients, numerically -----------===//
+//===- SparsifyTest.cpp - dsv3-sparsify's gradients, numerically
+//-----------===//
 //
 // The gradients dsv3-sparsify adds or changes, checked in f64:
 // - the GEMM of a masked weight (what the forward and backward read under
@@ -158,7 +159,8 @@ TEST(SparsifyGradients, SrsteIsTheGradientOfTheDecay) {
 TEST(LossScaleGradients, UnscaledGradientMatchesCentralDifferences) {
   MLIRContext context;
   context.loadDialect<Dsv3Dialect, func::FuncDialect>();
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kForward, &context);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(kForward, &context);
   ASSERT_TRUE(module);
   // f64 GEMMs stay f64 under fp16: what is left is the loss scaling.
   TrainPipelineOptions options;
@@ -188,8 +190,7 @@ TEST(LossScaleGradients, UnscaledGradientMatchesCentralDifferences) {
   });
   auto clip = grad ? grad.getDefiningOp<ClipByGlobalNormOp>() : nullptr;
   ASSERT_TRUE(clip);
-  Value unscaled =
-      clip.getInputs()[cast<OpResult>(grad).getResultNumber()];
+  Value unscaled = clip.getInputs()[cast<OpResult>(grad).getResultNumber()];
   ASSERT_TRUE(unscaled.getDefiningOp<UnscaleOp>());
   Operation *ret = step.getBody().front().getTerminator();
   OpBuilder b(ret);

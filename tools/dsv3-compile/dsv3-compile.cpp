@@ -171,8 +171,8 @@ cl::opt<int64_t> sm("sm",
                     cl::cat(settings));
 cl::opt<std::string> precision(
     "precision",
-    cl::desc("fp32; bf16 (every GEMM but attention's in bf16, "
-             "accumulating in f32); fp16 (the same GEMMs in fp16, with "
+    cl::desc("fp32; bf16 (every GEMM but attention's and the router's in "
+             "bf16, accumulating in f32); fp16 (the same GEMMs in fp16, with "
              "dynamic loss scaling: a step with an inf/NaN gradient is "
              "skipped); fp8 is refused (compile.precision)"),
     cl::value_desc("fp32|bf16|fp16|fp8"), cl::cat(settings));

@@ -91,8 +91,9 @@ options:
                      metrics; costs a copy of that state every step).
                      An executable compiled with --precision=fp16 skips
                      such steps itself (loss scaling): they are counted
-                     the same way, `loss_scale` beside them, and never stop
-                     the run
+                     the same way, `loss_scale` beside them, and do not
+                     stop the run, unless the gradients overflow even at a
+                     loss scale below 1
   --log-every K      print every K-th step (default 1)
   --sync-each-command
                      wait for every command and check it before the next:
@@ -542,18 +543,25 @@ int main(int argc, char **argv) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point origin = Clock::now();
   double firstLoss = NAN, lastLoss = NAN, totalSeconds = 0, lastSeconds = 0;
-  int64_t ran = 0, skipped = 0;
+  int64_t ran = 0, undone = 0;
   // With loss scaling the step counts its skipped steps in its own state
   // (`skipped` in its metrics); a resumed run starts from the saved count.
   double stepSkipped = 0;
+  const Executable &compiled = trainer.executable();
   bool scaler = std::any_of(
-      exe->buffers().begin(), exe->buffers().end(), [](const Buffer &b) {
+      compiled.buffers().begin(), compiled.buffers().end(),
+      [](const Buffer &b) {
         return b.role() == OPT_STATE && b.name() == "loss_scaler.skipped";
       });
-  if (auto views = trainer.state(OPT_STATE); scaler && views)
+  if (scaler) {
+    auto views = trainer.state(OPT_STATE);
+    if (!views)
+      return fail(views.status());
     for (const TensorView &v : *views)
       if (v.name == "loss_scaler.skipped" && v.dtype == DType::I64)
-        stepSkipped = static_cast<double>(*static_cast<const int64_t *>(v.data));
+        stepSkipped =
+            static_cast<double>(*static_cast<const int64_t *>(v.data));
+  }
   Batch b;
   for (int64_t step = first; step < steps; ++step) {
     if (Status s = packer.next(b); !s)
@@ -595,8 +603,16 @@ int main(int argc, char **argv) {
     bool skippedInStep = scaled && byName["skipped"] > stepSkipped;
     if (scaled)
       stepSkipped = byName["skipped"];
-    if (skippedInStep)
-      ++skipped;
+    // Gradients that overflow fp16 even unscaled never train.
+    double lossScale = byName["loss_scale"];
+    if (skippedInStep && !(lossScale >= 1.0 && std::isfinite(lossScale)))
+      return fail(Status::error(
+          "step " + std::to_string(step + 1) +
+          ": the gradients are not finite in fp16 even at loss scale " +
+          std::to_string(lossScale) + ", after " +
+          std::to_string(static_cast<int64_t>(stepSkipped)) +
+          " skipped steps: the model does not train in fp16 (compile it "
+          "with --precision=bf16 or fp32)"));
     // Otherwise non-finite gradients have already reached the parameters,
     // even when the loss (computed before the update) is finite.
     bool finite = skippedInStep ||
@@ -605,8 +621,9 @@ int main(int argc, char **argv) {
     if (!finite && opt.skipNonFinite) {
       if (Status s = trainer.restoreSnapshot(); !s)
         return fail(s);
-      ++skipped;
+      ++undone;
     }
+    int64_t skipped = undone + static_cast<int64_t>(stepSkipped);
     if ((step + 1) % opt.logEvery == 0 || step + 1 == steps || step == first ||
         (!finite && opt.skipNonFinite) || skippedInStep) {
       std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.3e  "
@@ -615,9 +632,8 @@ int main(int argc, char **argv) {
                   tokensPerSecond, tflops, peakMemoryMiB());
       if (scaled)
         std::printf("  loss_scale %g", byName["loss_scale"]);
-      int64_t shown = scaled ? static_cast<int64_t>(stepSkipped) : skipped;
-      if (shown > 0)
-        std::printf("  skipped %" PRId64 "%s", shown,
+      if (skipped > 0)
+        std::printf("  skipped %" PRId64 "%s", skipped,
                     skippedInStep ? " (this step: inf/NaN gradient)"
                     : finite      ? ""
                                   : " (this step undone)");
@@ -632,10 +648,15 @@ int main(int argc, char **argv) {
                                : "loss is " + std::to_string(loss)) +
           "; stopping before this step is saved (--on-nonfinite=skip undoes "
           "such steps instead)"));
-    // `skipped` in the metrics counts every skipped step so far (the
-    // step's own count where it scales the loss).
-    if (opt.skipNonFinite && !scaled)
+    // `skipped` in the metrics counts every skipped step so far: the
+    // step's own and the undone ones.
+    if (scaled) {
+      for (auto &[name, value] : values)
+        if (name == "skipped")
+          value = static_cast<double>(skipped);
+    } else if (opt.skipNonFinite) {
       values.emplace_back("skipped", static_cast<double>(skipped));
+    }
     if (metrics || tensorboard) {
       std::vector<std::pair<std::string, double>> row = {
           {"loss", loss},

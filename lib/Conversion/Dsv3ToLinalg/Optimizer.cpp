@@ -402,9 +402,8 @@ struct AllFiniteToLinalg : OpConversionPattern<AllFiniteOp> {
 /// grow after `growth_interval` finite ones, as the op's semantics say.
 struct UpdateLossScaleToLinalg : OpConversionPattern<UpdateLossScaleOp> {
   using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(UpdateLossScaleOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &b) const override {
+  LogicalResult matchAndRewrite(UpdateLossScaleOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &b) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
     Type scaleType = op.getNewScale().getType().getElementType();
@@ -414,7 +413,8 @@ struct UpdateLossScaleToLinalg : OpConversionPattern<UpdateLossScaleOp> {
     int64_t interval = op.getGrowthIntervalAttr().getInt();
     AffineMap scalar = AffineMap::get(ctx);
     auto generic = linalg::GenericOp::create(
-        b, loc, TypeRange{op.getNewScale().getType(), op.getNewGoodSteps().getType()},
+        b, loc,
+        TypeRange{op.getNewScale().getType(), op.getNewGoodSteps().getType()},
         ValueRange{adaptor.getScale(), adaptor.getGoodSteps(),
                    adaptor.getFinite()},
         ValueRange{Value(tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
@@ -425,12 +425,13 @@ struct UpdateLossScaleToLinalg : OpConversionPattern<UpdateLossScaleOp> {
         [&](OpBuilder &nb, Location l, ValueRange a) {
           Value scale = a[0], count = a[1], finite = a[2];
           Value next = arith::AddIOp::create(
-              nb, l, count, arith::ConstantOp::create(
-                                nb, l, nb.getIntegerAttr(countType, 1)));
+              nb, l, count,
+              arith::ConstantOp::create(nb, l,
+                                        nb.getIntegerAttr(countType, 1)));
           Value grow = arith::CmpIOp::create(
               nb, l, arith::CmpIPredicate::sge, next,
-              arith::ConstantOp::create(nb, l,
-                                        nb.getIntegerAttr(countType, interval)));
+              arith::ConstantOp::create(
+                  nb, l, nb.getIntegerAttr(countType, interval)));
           Value zero =
               arith::ConstantOp::create(nb, l, nb.getIntegerAttr(countType, 0));
           Value grown = arith::SelectOp::create(
@@ -443,8 +444,8 @@ struct UpdateLossScaleToLinalg : OpConversionPattern<UpdateLossScaleOp> {
               arith::MulFOp::create(nb, l, scale,
                                     constF(nb, l, scaleType, backoff)));
           Value newCount = arith::SelectOp::create(
-              nb, l, finite,
-              arith::SelectOp::create(nb, l, grow, zero, next), zero);
+              nb, l, finite, arith::SelectOp::create(nb, l, grow, zero, next),
+              zero);
           yieldValues(nb, l, ValueRange{newScale, newCount});
         });
     b.replaceOp(op, generic.getResults());

@@ -123,6 +123,10 @@ elif case == "init-uniform" or case == "init-empty":
     b = next(b for b in by_role("PARAM") if 'kind: "normal"' in "".join(b))
     i = next(i for i, l in enumerate(b) if "kind:" in l)
     b[i] = '    kind: "uniform"' if case == "init-uniform" else '    kind: ""'
+elif case == "init-constant-nan":
+    b = next(b for b in by_role("PARAM") if 'kind: "normal"' in "".join(b))
+    i = next(i for i, l in enumerate(b) if "kind:" in l)
+    b[i] = '    kind: "constant"\n    value: nan'
 elif case == "no-commands":
     blocks = [b for b in blocks if b not in commands]
 elif case == "shared-offset":

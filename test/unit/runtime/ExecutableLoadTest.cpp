@@ -168,7 +168,7 @@ TEST(ExecutableLoad, ChecksBuffersAndCommands) {
   EXPECT_NE(check([](Executable &e) {
               for (int i = 0; i < 3; ++i)
                 e.mutable_buffers(i)->set_dtype(TYPE_I32);
-            }).find("a GEMM on i32 (f32 and bf16 are supported)"),
+            }).find("a GEMM on i32 (f32, bf16 and f16 are supported)"),
             std::string::npos);
 }
 
