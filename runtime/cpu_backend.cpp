@@ -17,6 +17,7 @@
 
 namespace dsv3::runtime {
 
+
 Status checkSharedObject(const std::string &bytes) {
   auto within = [&](uint64_t offset, uint64_t size) {
     return offset <= bytes.size() && size <= bytes.size() - offset;
@@ -208,8 +209,7 @@ const float *CpuBackend::widened(int slot, int id) {
   std::vector<float> &dst = scratch_[slot];
   dst.resize(exe_.buffers(id).bytes() / 2);
   if (exe_.buffers(id).dtype() == TYPE_F16)
-    for (size_t i = 0; i < dst.size(); ++i)
-      dst[i] = halfToFloat(src[i]);
+    widenHalves(src, dst.data(), dst.size());
   else
     for (size_t i = 0; i < dst.size(); ++i)
       dst[i] = bf16ToFloat(src[i]);
@@ -225,8 +225,7 @@ void CpuBackend::narrowInto(int slot, int id) {
   auto *dst = static_cast<uint16_t *>(buffer(id));
   const std::vector<float> &src = scratch_[slot];
   if (exe_.buffers(id).dtype() == TYPE_F16)
-    for (size_t i = 0; i < src.size(); ++i)
-      dst[i] = floatToHalf(src[i]);
+    narrowToHalves(src.data(), dst, src.size());
   else
     for (size_t i = 0; i < src.size(); ++i)
       dst[i] = floatToBf16(src[i]);

@@ -2,12 +2,72 @@
 
 #include "cpu_gemm.h"
 
+#include "element_type.h"
+
 #include <cblas.h>
 
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace dsv3::runtime {
+
+namespace {
+
+#if defined(__x86_64__)
+// F16C converts 8 values an instruction; its f32 -> f16 rounding (to
+// nearest even, overflow to infinity) is floatToHalf's, bit for bit for
+// every value but a NaN (whose payload it keeps).
+__attribute__((target("f16c,avx"))) void halvesToFloats(const uint16_t *src,
+                                                        float *dst, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                  reinterpret_cast<const __m128i *>(src + i))));
+  for (; i < n; ++i)
+    dst[i] = halfToFloat(src[i]);
+}
+
+__attribute__((target("f16c,avx"))) void floatsToHalves(const float *src,
+                                                        uint16_t *dst, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                     _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i)
+    dst[i] = floatToHalf(src[i]);
+}
+
+bool hasF16c() {
+  static const bool has = __builtin_cpu_supports("f16c") &&
+                          __builtin_cpu_supports("avx");
+  return has;
+}
+#endif
+
+} // namespace
+
+void widenHalves(const uint16_t *src, float *dst, size_t n) {
+#if defined(__x86_64__)
+  if (hasF16c())
+    return halvesToFloats(src, dst, n);
+#endif
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = halfToFloat(src[i]);
+}
+
+void narrowToHalves(const float *src, uint16_t *dst, size_t n) {
+#if defined(__x86_64__)
+  if (hasF16c())
+    return floatsToHalves(src, dst, n);
+#endif
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = floatToHalf(src[i]);
+}
 
 void gemm(bool transA, bool transB, int64_t batch, int64_t m, int64_t n,
           int64_t k, const float *a, int64_t strideA, const float *b,

@@ -10,6 +10,7 @@
 
 #include "status.h"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace dsv3::runtime {
@@ -34,6 +35,12 @@ Status groupedGemmWeightGrad(bool transW, int64_t rows, int64_t experts,
                              int64_t k, int64_t n, const float *x,
                              const float *dy, const int32_t *groupSizes,
                              float *dw);
+
+/// `n` f16 values as f32 (exact), and `n` f32 values rounded to f16 (to
+/// nearest even, overflow to infinity) as `floatToHalf` does: with F16C
+/// where the CPU has it, the same bits either way but a NaN's payload.
+void widenHalves(const uint16_t *src, float *dst, size_t n);
+void narrowToHalves(const float *src, uint16_t *dst, size_t n);
 
 } // namespace dsv3::runtime
 

@@ -605,14 +605,17 @@ int main(int argc, char **argv) {
       stepSkipped = byName["skipped"];
     // Gradients that overflow fp16 even unscaled never train.
     double lossScale = byName["loss_scale"];
-    if (skippedInStep && !(lossScale >= 1.0 && std::isfinite(lossScale)))
+    if (skippedInStep && !(lossScale >= 1.0 && std::isfinite(lossScale))) {
+      char scaleText[32];
+      std::snprintf(scaleText, sizeof scaleText, "%g", lossScale);
       return fail(Status::error(
           "step " + std::to_string(step + 1) +
           ": the gradients are not finite in fp16 even at loss scale " +
-          std::to_string(lossScale) + ", after " +
+          scaleText + ", after " +
           std::to_string(static_cast<int64_t>(stepSkipped)) +
           " skipped steps: the model does not train in fp16 (compile it "
           "with --precision=bf16 or fp32)"));
+    }
     // Otherwise non-finite gradients have already reached the parameters,
     // even when the loss (computed before the update) is finite.
     bool finite = skippedInStep ||

@@ -1,9 +1,12 @@
 //===- GemmTest.cpp - the CPU backend's BLAS GEMMs against plain loops ----===//
 
 #include "cpu_gemm.h"
+#include "element_type.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -96,6 +99,46 @@ TEST(CpuGemm, RejectsGroupsLargerThanTheRows) {
                          y.data());
   ASSERT_FALSE(s.isOk());
   EXPECT_EQ(s.message(), "grouped GEMM: group sizes exceed the 4 rows");
+}
+
+/// The f16 GEMM operands' conversions (F16C where the CPU has it) give
+/// the bits of the scalar conversions the rest of dsv3 uses: every f16
+/// value widened, and a million f32 bit patterns (every exponent, ties,
+/// overflow, subnormals) narrowed. A NaN only has to stay a NaN.
+TEST(CpuGemm, HalfConversionsMatchTheScalarOnes) {
+  std::vector<uint16_t> halves(65536);
+  for (size_t i = 0; i < halves.size(); ++i)
+    halves[i] = static_cast<uint16_t>(i);
+  std::vector<float> widened(halves.size());
+  widenHalves(halves.data(), widened.data(), halves.size());
+  for (size_t i = 0; i < halves.size(); ++i) {
+    float want = halfToFloat(halves[i]);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(widened[i])) << i;
+      continue;
+    }
+    EXPECT_EQ(std::memcmp(&want, &widened[i], 4), 0) << i;
+  }
+
+  std::mt19937 rng(3);
+  std::vector<float> floats(1 << 20);
+  for (size_t i = 0; i < floats.size(); ++i) {
+    uint32_t bits = rng();
+    // Half of them near f16's range, where rounding matters.
+    if (i % 2)
+      bits = (bits & 0x807fffffu) | ((100 + bits % 50) << 23);
+    std::memcpy(&floats[i], &bits, 4);
+  }
+  std::vector<uint16_t> narrowed(floats.size());
+  narrowToHalves(floats.data(), narrowed.data(), floats.size());
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < floats.size(); ++i) {
+    uint16_t want = floatToHalf(floats[i]);
+    bool nan = (want & 0x7fffu) > 0x7c00u;
+    if (nan ? (narrowed[i] & 0x7fffu) <= 0x7c00u : narrowed[i] != want)
+      ++mismatches;
+  }
+  EXPECT_EQ(mismatches, 0);
 }
 
 } // namespace
