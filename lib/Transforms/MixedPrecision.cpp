@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Analysis/GemmRoles.h"
 #include "Transforms/Passes.h"
 
 #include "dsv3/Dsv3Attributes.h"
@@ -18,7 +19,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_MIXEDPRECISION
@@ -81,29 +81,13 @@ Value MixedPrecisionPass::narrow(Value v, Type narrowType, Operation *user) {
   return cached;
 }
 
-/// `v` before any reshapes.
-Value throughReshapes(Value v) {
-  while (auto reshape = v.getDefiningOp<ReshapeOp>())
-    v = reshape.getInput();
-  return v;
-}
-
 void MixedPrecisionPass::narrowGemms(func::FuncOp fn, Type narrowType) {
   // The router stays f32: the gate projection that computes its logits,
   // and the two backward GEMMs of the logits' gradient.
-  llvm::DenseSet<Operation *> router;
-  fn.walk([&](Operation *op) {
-    if (auto r = dyn_cast<RouterOp>(op))
-      if (Operation *gate = throughReshapes(r.getLogits()).getDefiningOp())
-        router.insert(gate);
-    if (isa<MatmulOp>(op))
-      for (Value operand : op->getOperands())
-        if (throughReshapes(operand).getDefiningOp<RouterGradOp>())
-          router.insert(op);
-  });
+  llvm::DenseMap<Operation *, GemmRole> roles = classifyGemms(fn);
   SmallVector<Operation *> gemms;
   fn.walk([&](Operation *op) {
-    if (isF32Gemm(op) && !router.contains(op))
+    if (isF32Gemm(op) && roles.lookup(op) != GemmRole::router)
       gemms.push_back(op);
   });
   narrowed.clear();
@@ -157,28 +141,22 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
   Location loc = fn.getLoc();
   auto f32Scalar = RankedTensorType::get({}, b.getF32Type());
   auto i64Scalar = RankedTensorType::get({}, b.getI64Type());
-  (void)fn.insertArgument(
-      insertAt, f32Scalar,
-      b.getDictionaryAttr(
-          {getRoleAttr(b, Role::opt_state), getNameAttr(b, kScaleName),
-           getInitAttr(b, InitKind::constant),
-           b.getNamedAttr(kInitValueAttr, b.getF64FloatAttr(lossScale))}),
-      loc);
-  (void)fn.insertArgument(
-      insertAt + 1, i64Scalar,
-      b.getDictionaryAttr({getRoleAttr(b, Role::opt_state),
-                           getNameAttr(b, kGoodStepsName),
-                           getInitAttr(b, InitKind::zeros)}),
-      loc);
-  (void)fn.insertArgument(
-      insertAt + 2, i64Scalar,
-      b.getDictionaryAttr({getRoleAttr(b, Role::opt_state),
-                           getNameAttr(b, kSkippedName),
-                           getInitAttr(b, InitKind::zeros)}),
-      loc);
-  Value scale = fn.getArgument(insertAt);
-  Value goodSteps = fn.getArgument(insertAt + 1);
-  Value skippedSoFar = fn.getArgument(insertAt + 2);
+  // One optimizer state of the scaler, after those inserted before it.
+  auto addState = [&](Type type, StringRef name, InitKind init,
+                      std::optional<double> value = std::nullopt) {
+    SmallVector<NamedAttribute> attrs = {getRoleAttr(b, Role::opt_state),
+                                         getNameAttr(b, name),
+                                         getInitAttr(b, init)};
+    if (value)
+      attrs.push_back(
+          b.getNamedAttr(kInitValueAttr, b.getF64FloatAttr(*value)));
+    (void)fn.insertArgument(insertAt, type, b.getDictionaryAttr(attrs), loc);
+    return fn.getArgument(insertAt++);
+  };
+  Value scale =
+      addState(f32Scalar, kScaleName, InitKind::constant, lossScale.getValue());
+  Value goodSteps = addState(i64Scalar, kGoodStepsName, InitKind::zeros);
+  Value skippedSoFar = addState(i64Scalar, kSkippedName, InitKind::zeros);
   Block &body = fn.getBody().front();
 
   // The backward starts from the scale: every gradient is scaled by it.

@@ -15,6 +15,7 @@
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <map>
 
@@ -27,13 +28,6 @@ using namespace mlir;
 using namespace mlir::dsv3;
 
 namespace {
-
-std::string typeName(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  t.print(os);
-  return s;
-}
 
 int64_t bytesOf(Type type) {
   auto shaped = dyn_cast<ShapedType>(type);
@@ -77,8 +71,8 @@ void printPrecision(llvm::raw_ostream &os, FunctionOpInterface fn) {
   fn.walk([&](Operation *op) {
     if (isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp>(
             op))
-      gemmFlops[typeName(getElementTypeOrSelf(op->getOperand(0)))] +=
-          getOpCost(op).flops;
+      gemmFlops[llvm::formatv("{0}", getElementTypeOrSelf(op->getOperand(0)))
+                    .str()] += getOpCost(op).flops;
   });
   SetVector<Operation *> forward;
   BackwardSliceOptions options;
@@ -90,7 +84,8 @@ void printPrecision(llvm::raw_ostream &os, FunctionOpInterface fn) {
       if (llvm::any_of(v.getUsers(), [&](Operation *user) {
             return !forward.contains(user) && user != ret;
           }))
-        kept[typeName(getElementTypeOrSelf(v))] += bytesOf(v.getType());
+        kept[llvm::formatv("{0}", getElementTypeOrSelf(v)).str()] +=
+            bytesOf(v.getType());
   os << "precision of @" << fn.getName() << ":\n  GEMM FLOPs by operand type: ";
   printShares(os, gemmFlops);
   os << "\n  kept for the backward (bytes): ";

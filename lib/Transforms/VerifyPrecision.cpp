@@ -9,13 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Analysis/GemmRoles.h"
 #include "Transforms/Passes.h"
 
 #include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::dsv3 {
@@ -50,20 +50,6 @@ std::string typeName(Type t) {
   t.print(os);
   return s;
 }
-
-/// `v` before any reshapes and casts: a narrowed GEMM's result is widened
-/// by a cast, and its operands are narrowed by casts.
-Value throughViews(Value v) {
-  while (Operation *def = v.getDefiningOp()) {
-    if (!isa<ReshapeOp, CastOp>(def))
-      break;
-    v = def->getOperand(0);
-  }
-  return v;
-}
-
-/// A GEMM's role in the model, for the recipe's exemptions.
-enum class GemmKind { linear, router, head };
 
 struct VerifyPrecisionPass
     : dsv3::impl::VerifyPrecisionBase<VerifyPrecisionPass> {
@@ -111,25 +97,9 @@ void VerifyPrecisionPass::runOnOperation() {
   Type narrow = recipe == "fp16" ? Type(Float16Type::get(ctx))
                                  : Type(BFloat16Type::get(ctx));
 
-  // The GEMMs that are not a linear layer's: the router's gate projection
-  // and its gradient's two GEMMs, the output head's and its gradient's.
-  llvm::DenseMap<Operation *, GemmKind> kinds;
-  fn.walk([&](Operation *op) {
-    if (auto r = dyn_cast<RouterOp>(op))
-      if (Operation *gate = throughViews(r.getLogits()).getDefiningOp())
-        kinds[gate] = GemmKind::router;
-    if (auto ce = dyn_cast<CrossEntropyOp>(op))
-      if (Operation *head = throughViews(ce.getLogits()).getDefiningOp())
-        kinds[head] = GemmKind::head;
-    if (isa<MatmulOp>(op))
-      for (Value operand : op->getOperands()) {
-        Operation *def = throughViews(operand).getDefiningOp();
-        if (isa_and_nonnull<RouterGradOp>(def))
-          kinds[op] = GemmKind::router;
-        else if (isa_and_nonnull<CrossEntropyGradOp>(def))
-          kinds[op] = GemmKind::head;
-      }
-  });
+  // The GEMMs that are not a linear layer's: the router's and the head's.
+  llvm::DenseMap<Operation *, GemmRole> roles = classifyGemms(fn);
+
   auto mustBeF32 = [&](Operation *op, ValueRange values, StringRef rule,
                        StringRef what) {
     FloatType t = narrowestFloat(values);
@@ -193,17 +163,17 @@ void VerifyPrecisionPass::runOnOperation() {
     }
     if (!isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp>(op))
       return;
-    GemmKind kind = kinds.lookup(op);
+    GemmRole kind = roles.lookup(op);
     FloatType t = narrowestFloat(op->getOperands().take_front(2));
     if (!t)
       return;
-    if (kind == GemmKind::router) {
+    if (kind == GemmRole::router) {
       mustBeF32(op, op->getOperands().take_front(2), "router-f32",
                 "the router's gate projection");
       return;
     }
     if (recipe == "deepseek-v3") {
-      if (kind == GemmKind::head)
+      if (kind == GemmRole::head)
         return; // bf16 or f32
       depart(op, "gemm-precision",
              op->getName().getStringRef() + " runs in " + typeName(t) +
@@ -217,7 +187,7 @@ void VerifyPrecisionPass::runOnOperation() {
           op, "gemm-precision",
           op->getName().getStringRef() + " runs in " + typeName(t) + "; the " +
               name + " recipe runs " +
-              (kind == GemmKind::head ? "the output head" : "linear layers") +
+              (kind == GemmRole::head ? "the output head" : "linear layers") +
               " in " + typeName(narrow));
   });
   if (recipe == "fp16" && !lossScaled)

@@ -1,0 +1,42 @@
+//===- GemmRoles.cpp - what each GEMM of a step computes ------------------===//
+
+#include "Analysis/GemmRoles.h"
+
+#include "dsv3/Dsv3Ops.h"
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+Value mlir::dsv3::throughViews(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isa<ReshapeOp, CastOp>(def))
+      break;
+    v = def->getOperand(0);
+  }
+  return v;
+}
+
+llvm::DenseMap<Operation *, GemmRole>
+mlir::dsv3::classifyGemms(func::FuncOp fn) {
+  llvm::DenseMap<Operation *, GemmRole> roles;
+  fn.walk([&](Operation *op) {
+    auto producer = [](Value logits) {
+      return throughViews(logits).getDefiningOp<MatmulOp>();
+    };
+    if (auto r = dyn_cast<RouterOp>(op))
+      if (MatmulOp gate = producer(r.getLogits()))
+        roles[gate] = GemmRole::router;
+    if (auto ce = dyn_cast<CrossEntropyOp>(op))
+      if (MatmulOp head = producer(ce.getLogits()))
+        roles[head] = GemmRole::head;
+    if (isa<MatmulOp>(op))
+      for (Value operand : op->getOperands()) {
+        Operation *def = throughViews(operand).getDefiningOp();
+        if (isa_and_nonnull<RouterGradOp>(def))
+          roles[op] = GemmRole::router;
+        else if (isa_and_nonnull<CrossEntropyGradOp>(def))
+          roles[op] = GemmRole::head;
+      }
+  });
+  return roles;
+}
