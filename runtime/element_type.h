@@ -30,6 +30,7 @@ inline size_t elementBytes(ElementType type) {
   case TYPE_F16:
     return 2;
   case TYPE_I8:
+  case TYPE_F8E4M3FN:
     return 1;
   default:
     return 0;

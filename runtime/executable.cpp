@@ -33,6 +33,8 @@ const char *elementTypeName(ElementType type) {
     return "i8";
   case TYPE_F64:
     return "f64";
+  case TYPE_F8E4M3FN:
+    return "f8E4M3FN";
   default:
     return "unknown";
   }
@@ -315,6 +317,9 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
     if (!Role_IsValid(b.role()) || b.role() == ROLE_UNSPECIFIED)
       return fail(which + " has no known role (" + std::to_string(b.role()) +
                   ")");
+    if (b.dtype() == TYPE_F8E4M3FN && b.role() != ACTIVATION)
+      return fail(which + " is a " + roleName(b.role()) +
+                  " in f8E4M3FN; only a step's temporaries may be fp8");
     int64_t elements = 1;
     for (int64_t d : b.shape()) {
       if (d < 0)

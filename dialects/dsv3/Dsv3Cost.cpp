@@ -98,6 +98,7 @@ int64_t ExpertLoadOp::getFlops() { return numel(getIndices()); }
 int64_t BalanceLossOp::getFlops() { return 3 * numel(getScores()); }
 int64_t CrossEntropyOp::getFlops() { return 5 * numel(getLogits()); }
 int64_t QuantizeOp::getFlops() { return 3 * numel(getInput()); }
+int64_t TransposeQuantizedOp::getFlops() { return 4 * numel(getInput()); }
 
 int64_t ScaledMatmulOp::getFlops() {
   return 2 * numel(getResult()) * dimSize(getLhs(), 1);

@@ -77,14 +77,18 @@ FailureOr<SmallVector<int64_t>> scaleShape(std::optional<Location> loc,
     s.back() = tiles128(s.back());
     return s;
   }
-  if (shape.size() != 2)
-    {
-      (void)emitOptionalError(loc, "block_128x128 scales need a rank-2 tensor, "
-                                  "got rank ",
-                             shape.size());
-      return failure();
-    }
-  return SmallVector<int64_t>{tiles128(shape[0]), tiles128(shape[1])};
+  if (shape.size() < 2) {
+    (void)emitOptionalError(loc,
+                            "block_128x128 scales need rank >= 2, got "
+                            "rank ",
+                            shape.size());
+    return failure();
+  }
+  // Blocks over the last two dimensions, one set per leading index (per
+  // expert of a stacked weight).
+  s[s.size() - 2] = tiles128(s[s.size() - 2]);
+  s.back() = tiles128(s.back());
+  return s;
 }
 
 } // namespace
@@ -725,6 +729,29 @@ LogicalResult DequantizeOp::verify() {
     return emitOpError("scales must be ")
            << shapeStr(*expected) << " for " << stringifyScaleLayout(getLayout())
            << ", got " << shapeStr(getScales().getType().getShape());
+  return success();
+}
+
+LogicalResult TransposeQuantizedOp::verify() {
+  auto in = getInput().getType();
+  auto out = getResult().getType();
+  if (in.getRank() != 2)
+    return emitOpError("input must be rank 2, got rank ") << in.getRank();
+  int64_t m = in.getDimSize(0), k = in.getDimSize(1);
+  if (out.getShape() != ArrayRef<int64_t>{k, m})
+    return emitOpError("result must be the transpose [")
+           << k << ", " << m << "], got " << shapeStr(out.getShape());
+  if (out.getElementType() != in.getElementType())
+    return emitOpError("result must keep the input's fp8 type");
+  SmallVector<int64_t> scales{m, tiles128(k)}, resultScales{k, tiles128(m)};
+  if (getScales().getType().getShape() != ArrayRef<int64_t>(scales))
+    return emitOpError("scales must be ")
+           << shapeStr(scales) << " (1x128 tiles), got "
+           << shapeStr(getScales().getType().getShape());
+  if (getResultScales().getType().getShape() != ArrayRef<int64_t>(resultScales))
+    return emitOpError("result scales must be ")
+           << shapeStr(resultScales) << " (1x128 tiles of the transpose), got "
+           << shapeStr(getResultScales().getType().getShape());
   return success();
 }
 

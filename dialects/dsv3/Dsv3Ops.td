@@ -795,9 +795,13 @@ def Dsv3_QuantizeOp : Dsv3_FlopsOp<"quantize", [Pure]> {
   let description = [{
     Quantizes a float tensor `[..., M, K]` to fp8 with one f32 scale per
     `1x128` tile (scales `[..., M, ceil(K/128)]`, for activations) or per
-    `128x128` block (rank 2 only, scales `[ceil(M/128), ceil(K/128)]`, for
-    weights). `scale = amax / fp8_max` of the tile or block (1 when the
-    amax is 0) and `result = cast(x / scale)`, as in DeepSeek-V3.
+    `128x128` block of the last two dimensions (scales
+    `[..., ceil(M/128), ceil(K/128)]`, for weights: one set per expert of a
+    stacked `[E, N, K]` weight). A dimension that is not a multiple of 128
+    ends in a partial tile or block. `scale = amax / fp8_max` of the tile or
+    block, rounded to f32 (1 when the amax is 0), and `result = x / scale`
+    computed in f32 and rounded to nearest even, saturating at `fp8_max`,
+    as in DeepSeek-V3.
 
     Cost: 3 FLOPs per element (abs-max, divide, convert).
 
@@ -839,6 +843,35 @@ def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
   let assemblyFormat = [{
     $input `,` $scales $layout attr-dict `:` type($input) `,` type($scales)
     `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Dsv3_TransposeQuantizedOp : Dsv3_FlopsOp<"transpose_quantized", [Pure]> {
+  let summary = "an fp8 matrix's transpose, tiled again along its new rows";
+  let description = [{
+    Takes fp8 `[M, K]` with `tile_1x128` scales `[M, ceil(K/128)]` and
+    returns its transpose `[K, M]` quantized with `tile_1x128` scales
+    `[K, ceil(M/128)]`: `quantize(transpose(dequantize(input, scales)))`
+    with the dequantized values in f32. A weight gradient contracts over
+    the tokens, so its activation operand needs tiles along them;
+    DeepSeek-V3 keeps the forward's fp8 copy of the activation and
+    re-tiles it for the backward, which this op does.
+
+    Cost: 4 FLOPs per element.
+
+    ```mlir
+    func.func @example(%q: tensor<256x64xf8E4M3FN>, %s: tensor<256x1xf32>) -> (tensor<64x256xf8E4M3FN>, tensor<64x2xf32>) {
+      %t, %ts = dsv3.transpose_quantized %q, %s : tensor<256x64xf8E4M3FN>, tensor<256x1xf32> -> tensor<64x256xf8E4M3FN>, tensor<64x2xf32>
+      return %t, %ts : tensor<64x256xf8E4M3FN>, tensor<64x2xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Dsv3_F8Tensor:$input, Dsv3_ScaleTensor:$scales);
+  let results = (outs Dsv3_F8Tensor:$result, Dsv3_ScaleTensor:$result_scales);
+  let assemblyFormat = [{
+    $input `,` $scales attr-dict `:` type($input) `,` type($scales) `->`
+    type($result) `,` type($result_scales)
   }];
   let hasVerifier = 1;
 }

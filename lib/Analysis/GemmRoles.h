@@ -20,6 +20,10 @@ enum class GemmRole { linear, router, head };
 /// narrowed by casts, its result widened by one).
 Value throughViews(Value v);
 
+/// Is `v` (through reshapes and transposes) dequantized E4M3: a GEMM
+/// operand that `policy=fp8` placed?
+bool isDequantizedFp8(Value v);
+
 /// The GEMMs of `fn` that are not a linear layer's: the router's gate
 /// projection (it computes a `dsv3.router`'s logits) and the two GEMMs of
 /// the logits' gradient (`dsv3.router_grad`), and likewise the output head

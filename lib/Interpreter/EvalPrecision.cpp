@@ -22,24 +22,39 @@ int64_t scaleIndex(ArrayRef<int64_t> shape, ScaleLayout layout, int64_t flat) {
   int64_t row = flat / cols, col = flat % cols;
   if (layout == ScaleLayout::tile_1x128)
     return row * tilesPerRow + col / 128;
-  return (row / 128) * tilesPerRow + col / 128;
+  // 128x128 blocks of the last two dimensions, per leading index.
+  int64_t rows = shape[shape.size() - 2];
+  int64_t blocksPerMatrix = ((rows + 127) / 128) * tilesPerRow;
+  int64_t matrix = row / rows;
+  return matrix * blocksPerMatrix + ((row % rows) / 128) * tilesPerRow +
+         col / 128;
 }
 
-LogicalResult quantize(QuantizeOp op, Inputs in, Outputs &out) {
-  HostTensor q = resultTensor(op, 0), scales = resultTensor(op, 1);
-  const HostTensor &x = *in[0];
+/// fp8 `q` and its scales for `x`: per tile or block, scale = amax / max
+/// rounded to f32 (1 for an all-zero one), q = x / scale divided in f32 (as
+/// a kernel does; rounding the exact quotient to fp8 directly would differ
+/// from it on ties) and rounded to fp8 when stored.
+void quantizeInto(const HostTensor &x, ScaleLayout layout, HostTensor &q,
+                  HostTensor &scales) {
   double maxValue = fp8Max(q.elementType);
   std::vector<double> amax(scales.numel(), 0.0);
   for (int64_t i = 0; i < x.numel(); ++i) {
-    double &a = amax[scaleIndex(x.shape, op.getLayout(), i)];
+    double &a = amax[scaleIndex(x.shape, layout, i)];
     a = std::max(a, std::fabs(x.data[i]));
   }
   for (int64_t s = 0; s < scales.numel(); ++s)
     scales.data[s] = amax[s] > 0 ? roundToElementType(scales.elementType,
                                                       amax[s] / maxValue)
                                  : 1.0;
+  Type f32 = Float32Type::get(q.elementType.getContext());
   for (int64_t i = 0; i < x.numel(); ++i)
-    q.data[i] = x.data[i] / scales.data[scaleIndex(x.shape, op.getLayout(), i)];
+    q.data[i] = roundToElementType(
+        f32, x.data[i] / scales.data[scaleIndex(x.shape, layout, i)]);
+}
+
+LogicalResult quantize(QuantizeOp op, Inputs in, Outputs &out) {
+  HostTensor q = resultTensor(op, 0), scales = resultTensor(op, 1);
+  quantizeInto(*in[0], op.getLayout(), q, scales);
   out.push_back(std::move(q));
   out.push_back(std::move(scales));
   return success();
@@ -50,6 +65,24 @@ void dequantizeInto(const HostTensor &q, const HostTensor &scales,
   outData.resize(q.numel());
   for (int64_t i = 0; i < q.numel(); ++i)
     outData[i] = q.data[i] * scales.data[scaleIndex(q.shape, layout, i)];
+}
+
+/// dequantize, transpose in f32, quantize along the new rows.
+LogicalResult transposeQuantized(TransposeQuantizedOp op, Inputs in,
+                                 Outputs &out) {
+  HostTensor q = resultTensor(op, 0), scales = resultTensor(op, 1);
+  std::vector<double> x;
+  dequantizeInto(*in[0], *in[1], ScaleLayout::tile_1x128, x);
+  int64_t m = in[0]->shape[0], k = in[0]->shape[1];
+  Type f32 = Float32Type::get(q.elementType.getContext());
+  HostTensor t(f32, {k, m});
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      t.data[j * m + i] = roundToElementType(f32, x[i * k + j]);
+  quantizeInto(t, ScaleLayout::tile_1x128, q, scales);
+  out.push_back(std::move(q));
+  out.push_back(std::move(scales));
+  return success();
 }
 
 LogicalResult scaledMatmul(ScaledMatmulOp op, Inputs in, Outputs &out) {
@@ -134,6 +167,8 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
         out.push_back(std::move(t));
         return success();
       })
+      .Case<TransposeQuantizedOp>(
+          [&](auto o) { return transposeQuantized(o, in, out); })
       .Case<ScaledMatmulOp>([&](auto o) { return scaledMatmul(o, in, out); })
       .Case<FakeQuantOp>([&](FakeQuantOp o) {
         HostTensor t = resultTensor(op);

@@ -117,9 +117,12 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
     refuse("sm", std::to_string(o.sm), "is not one of 80, 90, 100");
   if (o.optLevel > 3)
     refuse("opt-level", std::to_string(o.optLevel), "is not in 0..3");
-  if (o.precision == PrecisionPolicy::fp8)
-    refuse("precision", precisionName(o.precision),
-           "is not supported yet (fp32, bf16 or fp16 GEMMs)");
+  if (o.precision == PrecisionPolicy::fp8 && o.target == CompileTarget::cuda &&
+      o.sm < 89)
+    refuse("precision", "fp8",
+           "needs E4M3 tensor cores: sm 89 or newer for the cuda target, "
+           "not sm " +
+               std::to_string(o.sm));
   if (!(o.lossScale >= 1.0 && o.lossScale <= 3.0e38))
     refuse("loss-scale", shortest(o.lossScale), "must be in [1, 3e38]");
   if (o.lossScaleGrowthInterval < 1)
@@ -173,6 +176,11 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
     refuse("precision", "fp16",
            "with 2:4 weights or pruning is not supported yet: a skipped "
            "step would still update their masks");
+  if (o.precision == PrecisionPolicy::fp8 &&
+      (weights24 || o.prune > 0.0 || o.qat != QatScheme::none))
+    refuse("precision", "fp8",
+           "with 2:4 weights, pruning or int8 QAT is not supported yet: the "
+           "weights would be quantized twice");
   if (o.qatActivations)
     refuse("qat-activations", "true",
            o.qat == QatScheme::none

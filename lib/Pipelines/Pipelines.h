@@ -70,7 +70,11 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
                      "the same GEMMs in fp16, with dynamic loss scaling "
                      "inside the step (a non-finite step is skipped)"),
           clEnumValN(PrecisionPolicy::fp8, "fp8",
-                     "block-scaled E4M3 GEMMs (not supported yet)"))};
+                     "DeepSeek-V3's recipe: the linear layers' GEMMs "
+                     "(forward, input and weight gradient, experts too) "
+                     "on E4M3 operands with 1x128 tile and 128x128 block "
+                     "scales, f32 accumulation; the head in bf16, the "
+                     "router, norms and attention in f32"))};
   Option<double> lossScale{
       *this, "loss-scale",
       llvm::cl::desc("precision=fp16: the loss scale of the first step"),

@@ -32,6 +32,8 @@ FailureOr<rt::ElementType> toDType(Type type) {
     return rt::TYPE_I64;
   if (type.isInteger(1) || type.isInteger(8))
     return rt::TYPE_I8;
+  if (isa<Float8E4M3FNType>(type))
+    return rt::TYPE_F8E4M3FN;
   return failure();
 }
 

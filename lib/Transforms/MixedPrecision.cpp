@@ -6,7 +6,11 @@
 // widened again for the f32 ops around it. fp16 adds dynamic loss scaling
 // inside the step: the backward starts from the scale instead of 1, the
 // gradients are unscaled before clipping, and a step with a non-finite
-// gradient returns every parameter and moment as it was.
+// gradient returns every parameter and moment as it was. fp8 is
+// DeepSeek-V3's recipe: every GEMM of a linear layer reads E4M3 operands
+// (activations and gradients per 1x128 tile along the contraction, weights
+// per 128x128 block), dequantized to f32 for an f32 GEMM, so each
+// operand's values are the fp8 ones exactly.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,17 +60,67 @@ struct MixedPrecisionPass
   void runOnOperation() override;
 
 private:
-  /// Every f32 GEMM of `fn` on `narrowType` operands and result.
-  void narrowGemms(func::FuncOp fn, Type narrowType);
+  /// Every f32 GEMM of `fn` but the router's (or only those of `only`) on
+  /// `narrowType` operands and result.
+  void narrowGemms(func::FuncOp fn, Type narrowType,
+                   std::optional<GemmRole> only = std::nullopt);
   /// `v` as `narrowType`: the value a widening cast came from, or one cast
   /// of `v` placed before `user`, its first GEMM, and shared by every later
   /// one.
   Value narrow(Value v, Type narrowType, Operation *user);
   /// fp16's dynamic loss scaling (see the pass description).
   LogicalResult scaleLoss(func::FuncOp fn);
+  /// fp8: the linear layers' GEMMs on block-scaled E4M3 operands, the
+  /// output head's in bf16.
+  void fp8Gemms(func::FuncOp fn);
+  /// `v` (f32, contracted along its last dimension) through E4M3 with
+  /// `layout` scales, as f32, for the GEMM `user` and those after it: one
+  /// quantize and one dequantize per value, placed before the first.
+  Value fp8(Value v, ScaleLayout layout, Operation *user);
+  /// The rank-2 `v` (f32, contracted along its first dimension: tokens)
+  /// transposed and through E4M3 with tiles along the tokens, as f32. The
+  /// forward's fp8 copy of `v` is re-tiled when there is one, so that the
+  /// backward keeps `v` in fp8 only.
+  Value fp8Transposed(Value v, Operation *user);
 
   llvm::DenseMap<Value, Value> narrowed;
+  /// fp8 copies, by value and layout: (values, scales).
+  llvm::DenseMap<std::pair<Value, unsigned>, std::pair<Value, Value>> quantized;
+  llvm::DenseMap<std::pair<Value, unsigned>, Value> dequantized;
+  llvm::DenseMap<Value, Value> transposedFp8;
+  /// The backward's first op (its seed); null when there is none.
+  Operation *backwardStart = nullptr;
 };
+
+/// `v` before reshapes that keep its last dimension (tiles along it are
+/// the same tiles).
+Value beforeRowReshapes(Value v) {
+  while (auto reshape = v.getDefiningOp<ReshapeOp>()) {
+    auto in = cast<RankedTensorType>(reshape.getInput().getType());
+    if (in.getRank() == 0 ||
+        in.getShape().back() !=
+            cast<RankedTensorType>(v.getType()).getShape().back())
+      break;
+    v = reshape.getInput();
+  }
+  return v;
+}
+
+/// Is `v` (through views) a parameter of `fn`: a weight?
+bool isWeight(func::FuncOp fn, Value v) {
+  auto arg = dyn_cast<BlockArgument>(throughViews(v));
+  return arg && arg.getOwner()->getParentOp() == fn &&
+         getArgRole(fn, arg.getArgNumber()) == Role::param;
+}
+
+RankedTensorType scalesType(RankedTensorType type, ScaleLayout layout) {
+  SmallVector<int64_t> shape(type.getShape());
+  auto tiles = [](int64_t n) { return (n + 127) / 128; };
+  shape.back() = tiles(shape.back());
+  if (layout == ScaleLayout::block_128x128)
+    shape[shape.size() - 2] = tiles(shape[shape.size() - 2]);
+  return RankedTensorType::get(shape, Float32Type::get(type.getContext()));
+}
 
 Value MixedPrecisionPass::narrow(Value v, Type narrowType, Operation *user) {
   if (auto widen = v.getDefiningOp<CastOp>())
@@ -81,13 +135,15 @@ Value MixedPrecisionPass::narrow(Value v, Type narrowType, Operation *user) {
   return cached;
 }
 
-void MixedPrecisionPass::narrowGemms(func::FuncOp fn, Type narrowType) {
+void MixedPrecisionPass::narrowGemms(func::FuncOp fn, Type narrowType,
+                                     std::optional<GemmRole> only) {
   // The router stays f32: the gate projection that computes its logits,
   // and the two backward GEMMs of the logits' gradient.
   llvm::DenseMap<Operation *, GemmRole> roles = classifyGemms(fn);
   SmallVector<Operation *> gemms;
   fn.walk([&](Operation *op) {
-    if (isF32Gemm(op) && roles.lookup(op) != GemmRole::router)
+    GemmRole role = roles.lookup(op);
+    if (isF32Gemm(op) && role != GemmRole::router && (!only || role == *only))
       gemms.push_back(op);
   });
   narrowed.clear();
@@ -104,6 +160,160 @@ void MixedPrecisionPass::narrowGemms(func::FuncOp fn, Type narrowType) {
     op->getResult(0).replaceAllUsesWith(widened);
     op->erase();
   }
+}
+
+Value MixedPrecisionPass::fp8(Value v, ScaleLayout layout, Operation *user) {
+  auto key = std::make_pair(v, static_cast<unsigned>(layout));
+  if (Value d = dequantized.lookup(key))
+    return d;
+  // One fp8 copy of a value and of its reshapes along rows.
+  Value base = layout == ScaleLayout::tile_1x128 ? beforeRowReshapes(v) : v;
+  auto baseKey = std::make_pair(base, static_cast<unsigned>(layout));
+  Location loc = v.getLoc();
+  auto f8 = Float8E4M3FNType::get(v.getContext());
+  OpBuilder b(user);
+  if (!quantized.count(baseKey)) {
+    auto type = cast<RankedTensorType>(base.getType());
+    auto q = QuantizeOp::create(b, loc, type.clone(f8),
+                                scalesType(type, layout), base, layout);
+    quantized[baseKey] = {q.getResult(), q.getScales()};
+  }
+  auto [q, scales] = quantized[baseKey];
+  if (base != v) {
+    auto type = cast<RankedTensorType>(v.getType());
+    q = ReshapeOp::create(b, loc, type.clone(f8), q);
+    scales = ReshapeOp::create(b, loc, scalesType(type, layout), scales);
+  }
+  Value d = DequantizeOp::create(b, loc, v.getType(), q, scales, layout);
+  dequantized[key] = d;
+  return d;
+}
+
+Value MixedPrecisionPass::fp8Transposed(Value v, Operation *user) {
+  if (Value d = transposedFp8.lookup(v))
+    return d;
+  auto type = cast<RankedTensorType>(v.getType());
+  Location loc = v.getLoc();
+  auto f8 = Float8E4M3FNType::get(v.getContext());
+  auto transposedType = RankedTensorType::get(
+      {type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
+  auto tile = static_cast<unsigned>(ScaleLayout::tile_1x128);
+  Value base = beforeRowReshapes(v);
+  // Right before the weight gradient: only the fp8 copy lives until then.
+  OpBuilder b(user);
+  Value q, scales;
+  // A forward value's fp8 copy is re-tiled, so the backward keeps only
+  // fp8. A gradient is quantized along the tokens from f32 directly.
+  Operation *def = base.getDefiningOp();
+  bool forward = !backwardStart || !def ||
+                 def->getBlock() != backwardStart->getBlock() ||
+                 def->isBeforeInBlock(backwardStart);
+  auto it = quantized.find({base, tile});
+  if (forward && it != quantized.end()) {
+    auto [fq, fs] = it->second;
+    if (base != v) {
+      fq = ReshapeOp::create(b, loc, type.clone(f8), fq);
+      fs = ReshapeOp::create(b, loc, scalesType(type, ScaleLayout::tile_1x128),
+                             fs);
+    }
+    auto t = TransposeQuantizedOp::create(
+        b, loc, transposedType.clone(f8),
+        scalesType(transposedType, ScaleLayout::tile_1x128), fq, fs);
+    q = t.getResult();
+    scales = t.getResultScales();
+  } else {
+    Value t =
+        TransposeOp::create(b, loc, transposedType, v, ArrayRef<int64_t>{1, 0});
+    auto quantize =
+        QuantizeOp::create(b, loc, transposedType.clone(f8),
+                           scalesType(transposedType, ScaleLayout::tile_1x128),
+                           t, ScaleLayout::tile_1x128);
+    q = quantize.getResult();
+    scales = quantize.getScales();
+  }
+  Value d = DequantizeOp::create(b, loc, transposedType, q, scales,
+                                 ScaleLayout::tile_1x128);
+  transposedFp8[v] = d;
+  return d;
+}
+
+void MixedPrecisionPass::fp8Gemms(func::FuncOp fn) {
+  llvm::DenseMap<Operation *, GemmRole> roles = classifyGemms(fn);
+  Block &body = fn.getBody().front();
+  SmallVector<Operation *> linear;
+  fn.walk([&](Operation *op) {
+    if (isF32Gemm(op) && op->getBlock() == &body &&
+        roles.lookup(op) == GemmRole::linear)
+      linear.push_back(op);
+  });
+  quantized.clear();
+  dequantized.clear();
+  transposedFp8.clear();
+  backwardStart = nullptr;
+  fn.walk([&](ConstantOp c) {
+    if (c->hasAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr()))
+      backwardStart = c;
+  });
+  auto rank = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getRank();
+  };
+  // Program order (one block): a forward GEMM quantizes an activation
+  // before the weight gradient that re-tiles it.
+  for (Operation *op : linear) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    Value replacement;
+    if (auto mm = dyn_cast<MatmulOp>(op)) {
+      Value lhs = mm.getLhs(), rhs = mm.getRhs();
+      bool transposeLhs = mm.getTransposeLhs(),
+           transposeRhs = mm.getTransposeRhs();
+      bool weight = isWeight(fn, rhs) && rank(rhs) == 2;
+      // An operand contracted along its first dimension (an activation or
+      // a gradient in a weight gradient, contracted over the tokens) is
+      // tiled along it, so it is read transposed; that needs rank 2.
+      if ((transposeLhs && rank(lhs) != 2) ||
+          (!weight && !transposeRhs && rank(rhs) != 2))
+        continue;
+      lhs = transposeLhs ? fp8Transposed(lhs, op)
+                         : fp8(lhs, ScaleLayout::tile_1x128, op);
+      if (weight)
+        rhs = fp8(rhs, ScaleLayout::block_128x128, op);
+      else
+        rhs = transposeRhs ? fp8(rhs, ScaleLayout::tile_1x128, op)
+                           : fp8Transposed(rhs, op);
+      replacement =
+          MatmulOp::create(b, loc, mm.getType(), lhs, rhs,
+                           /*transpose_lhs=*/false,
+                           /*transpose_rhs=*/weight ? transposeRhs : true);
+    } else if (auto gm = dyn_cast<GroupedMatmulOp>(op)) {
+      replacement = GroupedMatmulOp::create(
+          b, loc, gm.getType(), fp8(gm.getInput(), ScaleLayout::tile_1x128, op),
+          fp8(gm.getWeight(), ScaleLayout::block_128x128, op),
+          gm.getGroupSizes(), gm.getTransposeRhs());
+    } else {
+      // Both operands of an expert's weight gradient are contracted along
+      // the rows (tokens): tiled along them, then transposed back for the
+      // grouped GEMM.
+      auto wg = cast<GroupedMatmulWgradOp>(op);
+      auto back = [&](Value t) {
+        auto type = cast<RankedTensorType>(t.getType());
+        auto transposed = RankedTensorType::get(
+            {type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
+        return TransposeOp::create(b, loc, transposed, t,
+                                   ArrayRef<int64_t>{1, 0})
+            .getResult();
+      };
+      Value input = back(fp8Transposed(wg.getInput(), op));
+      Value dResult = back(fp8Transposed(wg.getDResult(), op));
+      replacement = GroupedMatmulWgradOp::create(b, loc, wg.getType(), input,
+                                                 dResult, wg.getGroupSizes(),
+                                                 wg.getTransposeRhs());
+    }
+    op->getResult(0).replaceAllUsesWith(replacement);
+    op->erase();
+  }
+  // The output head in bf16, as under the bf16 policy.
+  narrowGemms(fn, BFloat16Type::get(&getContext()), GemmRole::head);
 }
 
 LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
@@ -257,13 +467,10 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
 
 void MixedPrecisionPass::runOnOperation() {
   ModuleOp module = getOperation();
-  if (policy != "fp32" && policy != "bf16" && policy != "fp16") {
-    if (policy == "fp8")
-      module.emitError("dsv3-mixed-precision: policy=fp8 is not supported "
-                       "yet (the policies are fp32, bf16 and fp16)");
-    else
-      module.emitError("dsv3-mixed-precision: unknown policy '")
-          << policy.getValue() << "' (fp32, bf16 or fp16)";
+  if (policy != "fp32" && policy != "bf16" && policy != "fp16" &&
+      policy != "fp8") {
+    module.emitError("dsv3-mixed-precision: unknown policy '")
+        << policy.getValue() << "' (fp32, bf16, fp16 or fp8)";
     return signalPassFailure();
   }
   auto fn = module.lookupSymbol<func::FuncOp>(function);
@@ -282,6 +489,8 @@ void MixedPrecisionPass::runOnOperation() {
     if (failed(scaleLoss(fn)))
       return signalPassFailure();
   }
+  if (policy == "fp8")
+    fp8Gemms(fn);
   // The seed's mark has done its work.
   fn.walk([](ConstantOp c) {
     c->removeAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr());

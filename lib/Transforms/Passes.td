@@ -108,8 +108,23 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
       step counter: the learning-rate schedule and AdamW's bias correction count
       it (PyTorch's `GradScaler` leaves Adam's count behind).
 
-    `fp8` (block-scaled E4M3) is a policy of the design that this pass does
-    not implement yet; it refuses it.
+    - `fp8`: DeepSeek-V3's recipe. Every GEMM of a linear layer (the
+      attention projections, the dense MLP, the shared and routed experts;
+      forward, input gradient and weight gradient) reads E4M3 operands:
+      activations and gradients quantized per 1x128 tile along the
+      contraction, weights per 128x128 block (per expert for stacked
+      experts), each scale the tile's or block's current amax / 448
+      (`dsv3.quantize`), dequantized to f32 (`dsv3.dequantize`) for a GEMM
+      that accumulates in f32 and yields f32. A weight gradient contracts
+      over the tokens, so its operands are tiled along them: the gradient
+      is transposed and quantized, and the activation's fp8 copy from the
+      forward is re-tiled (`dsv3.transpose_quantized`), so the backward
+      keeps that activation in fp8 with its scales and not in f32. Each
+      value is quantized once, however many GEMMs read it. The output head
+      runs in bf16 as under `bf16`; the embedding, the router, norms,
+      attention, the loss and the optimizer stay f32. The dequantized
+      operands make every target compute with the fp8 values exactly
+      (the interpreter's); the GEMMs themselves run in f32.
 
     ```mlir
     %y = dsv3.matmul %x, %w transpose_rhs
@@ -126,8 +141,7 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
     Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
            "Function whose GEMMs the policy applies to">,
     Option<"policy", "policy", "std::string", /*default=*/"\"fp32\"",
-           "Precision policy: fp32, bf16 or fp16 (fp8 is not supported "
-           "yet)">,
+           "Precision policy: fp32, bf16, fp16 or fp8">,
     Option<"lossScale", "loss-scale", "double", /*default=*/"65536.0",
            "fp16: the loss scale of the first step">,
     Option<"growthInterval", "growth-interval", "int64_t",
@@ -152,7 +166,7 @@ def VerifyPrecision : Pass<"dsv3-verify-precision", "mlir::ModuleOp"> {
     | `router-f32` | the router: its gate projection's GEMMs, scoring, selection, gradient and bias update in f32 |
     | `loss-f32` | the cross-entropy and its gradient in f32 |
     | `optimizer-f32` | AdamW's weights and gradients, and the clipping, in f32 (the moments may be bf16) |
-    | `gemm-precision` | `bf16`, `fp16`: every other GEMM (the linear layers, the experts, the output head) in bf16 or f16; `deepseek-v3`: every linear layer's GEMMs in fp8 (`dsv3.scaled_matmul`, E4M3 with 1x128 activation and 128x128 weight scales), the output head in bf16 or f32 |
+    | `gemm-precision` | `bf16`, `fp16`: every other GEMM (the linear layers, the experts, the output head) in bf16 or f16; `deepseek-v3`: every linear layer's GEMMs in fp8: a `dsv3.scaled_matmul`, or both operands dequantized E4M3 (1x128 activation tiles and 128x128 weight blocks, as `policy=fp8` places them); the output head in bf16 or f32 |
     | `cast-chain` | no value is rounded again to the type it was widened from |
     | `fp16-loss-scaling` | `fp16`: the step updates a loss scale |
 

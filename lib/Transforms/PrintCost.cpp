@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Analysis/Cost.h"
+#include "Analysis/GemmRoles.h"
 #include "Transforms/Passes.h"
 
 #include "dsv3/Dsv3Attributes.h"
@@ -71,8 +72,12 @@ void printPrecision(llvm::raw_ostream &os, FunctionOpInterface fn) {
   fn.walk([&](Operation *op) {
     if (isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp>(
             op))
-      gemmFlops[llvm::formatv("{0}", getElementTypeOrSelf(op->getOperand(0)))
-                    .str()] += getOpCost(op).flops;
+      gemmFlops[isDequantizedFp8(op->getOperand(0)) &&
+                        isDequantizedFp8(op->getOperand(1))
+                    ? std::string("fp8 E4M3 (dequantized)")
+                    : llvm::formatv("{0}",
+                                    getElementTypeOrSelf(op->getOperand(0)))
+                          .str()] += getOpCost(op).flops;
   });
   SetVector<Operation *> forward;
   BackwardSliceOptions options;

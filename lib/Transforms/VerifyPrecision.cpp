@@ -175,11 +175,16 @@ void VerifyPrecisionPass::runOnOperation() {
     if (recipe == "deepseek-v3") {
       if (kind == GemmRole::head)
         return; // bf16 or f32
+      // Emulated fp8: both operands dequantized E4M3.
+      if (isDequantizedFp8(op->getOperand(0)) &&
+          isDequantizedFp8(op->getOperand(1)))
+        return;
       depart(op, "gemm-precision",
              op->getName().getStringRef() + " runs in " + typeName(t) +
                  "; the deepseek-v3 recipe runs a linear layer's GEMMs "
                  "(forward, input and weight gradient) in fp8 E4M3 with "
-                 "1x128 and 128x128 scales (dsv3.scaled_matmul)");
+                 "1x128 and 128x128 scales (dsv3.scaled_matmul, or "
+                 "dequantized dsv3.quantize operands)");
       return;
     }
     if (t != narrow)

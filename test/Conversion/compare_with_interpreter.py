@@ -8,7 +8,9 @@ With `--wrap=FN` the file has no @compute: one is generated that calls FN on
 seeded pseudo-random constant arguments chosen from the argument attributes
 (`dsv3.init` ones/zeros/normal with `dsv3.init_std`; `dsv3.batch` tokens and
 targets below the vocabulary, positions 0..S-1, one segment; the step 1).
-With `--lower-options=OPTS` the lowering is `dsv3-lower-to-llvm=OPTS`."""
+With `--lower-options=OPTS` the lowering is `dsv3-lower-to-llvm=OPTS`.
+With `--exact` every element must be the same to the 6 significant digits
+mlir-runner prints (which tells fp8 values apart: they have 4)."""
 
 import random
 import re
@@ -103,7 +105,10 @@ def append(source, text):
 def main(opt, runner, libs, path, *flags):
     source = open(path, encoding="utf-8").read()
     lower = LOWER
+    exact = False
     for flag in flags:
+        if flag == "--exact":
+            exact = True
         if flag.startswith("--wrap="):
             source = append(source, wrap(source, flag[len("--wrap="):]))
         elif flag.startswith("--lower-options="):
@@ -155,7 +160,12 @@ def main(opt, runner, libs, path, *flags):
             bad += 1
             continue
         for j, (x, y) in enumerate(zip(e, a)):
-            if abs(x - y) > max(1e-5 * max(abs(x), abs(y)), 1e-6):
+            # --exact: equal up to the printed digits (half a unit of the
+            # sixth).
+            same = (x != x and y != y) or x == y or (
+                exact and abs(x - y) <= 5e-6 * max(abs(x), abs(y)))
+            if not same and (exact or abs(x - y) > max(
+                    1e-5 * max(abs(x), abs(y)), 1e-6)):
                 print(f"result {i}[{j}]: interpreter {x}, compiled {y}")
                 bad += 1
     print(f"{len(expected)} results, {bad} mismatches")

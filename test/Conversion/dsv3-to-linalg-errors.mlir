@@ -11,10 +11,18 @@ func.func @collective(%g: tensor<64xf32>) -> tensor<64xf32> {
 
 // -----
 
-func.func @fp8(%x: tensor<16x256xbf16>) -> tensor<16x256xf8E4M3FN> {
-  // expected-error @below {{dsv3.quantize has no lowering to linalg (fp8, compressed 2:4 tensors and sparse GEMMs are not compiled yet)}}
-  %q, %qs = dsv3.quantize %x tile_1x128 : tensor<16x256xbf16> -> tensor<16x256xf8E4M3FN>, tensor<16x2xf32>
-  return %q : tensor<16x256xf8E4M3FN>
+func.func @fp8_gemm(%a: tensor<16x256xf8E4M3FN>, %as: tensor<16x2xf32>, %b: tensor<128x256xf8E4M3FN>, %bs: tensor<1x2xf32>) -> tensor<16x128xf32> {
+  // expected-error @below {{dsv3.scaled_matmul has no lowering to linalg (fp8 GEMMs (dsv3.scaled_matmul), E5M2 fp8, compressed 2:4 tensors and sparse GEMMs are not compiled yet)}}
+  %y = dsv3.scaled_matmul %a, %as, %b, %bs transpose_rhs : tensor<16x256xf8E4M3FN>, tensor<16x2xf32>, tensor<128x256xf8E4M3FN>, tensor<1x2xf32> -> tensor<16x128xf32>
+  return %y : tensor<16x128xf32>
+}
+
+// -----
+
+func.func @e5m2(%x: tensor<16x256xbf16>) -> tensor<16x256xf8E5M2> {
+  // expected-error @below {{dsv3.quantize has no lowering to linalg}}
+  %q, %qs = dsv3.quantize %x tile_1x128 : tensor<16x256xbf16> -> tensor<16x256xf8E5M2>, tensor<16x2xf32>
+  return %q : tensor<16x256xf8E5M2>
 }
 
 // -----

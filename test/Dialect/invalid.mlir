@@ -653,9 +653,9 @@ func.func @quantize_rank0(%x: tensor<f32>) {
 
 // -----
 
-func.func @quantize_block_rank(%x: tensor<2x16x256xbf16>) {
-  // expected-error @below {{block_128x128 scales need a rank-2 tensor, got rank 3}}
-  %q, %s = dsv3.quantize %x block_128x128 : tensor<2x16x256xbf16> -> tensor<2x16x256xf8E4M3FN>, tensor<1x2xf32>
+func.func @quantize_block_rank(%x: tensor<256xbf16>) {
+  // expected-error @below {{block_128x128 scales need rank >= 2, got rank 1}}
+  %q, %s = dsv3.quantize %x block_128x128 : tensor<256xbf16> -> tensor<256xf8E4M3FN>, tensor<2xf32>
   return
 }
 
@@ -688,6 +688,22 @@ func.func @dequantize_fp8(%q: tensor<256x256xf8E4M3FN>, %s: tensor<2x2xf32>) {
 func.func @dequantize_scales(%q: tensor<256x256xf8E4M3FN>, %s: tensor<256x2xf32>) {
   // expected-error @below {{scales must be [2, 2] for block_128x128, got [256, 2]}}
   %w = dsv3.dequantize %q, %s block_128x128 : tensor<256x256xf8E4M3FN>, tensor<256x2xf32> -> tensor<256x256xbf16>
+  return
+}
+
+// -----
+
+func.func @quantize_block_batch(%w: tensor<2x256x200xbf16>) {
+  // expected-error @below {{scales must be [2, 2, 2] for block_128x128, got [2, 2]}}
+  %q, %s = dsv3.quantize %w block_128x128 : tensor<2x256x200xbf16> -> tensor<2x256x200xf8E4M3FN>, tensor<2x2xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_quantized_layout(%q: tensor<256x200xf8E4M3FN>, %s: tensor<256x2xf32>) {
+  // expected-error @below {{result scales must be [200, 2] (1x128 tiles of the transpose), got [200, 1]}}
+  %t, %ts = dsv3.transpose_quantized %q, %s : tensor<256x200xf8E4M3FN>, tensor<256x2xf32> -> tensor<200x256xf8E4M3FN>, tensor<200x1xf32>
   return
 }
 

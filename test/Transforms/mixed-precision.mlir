@@ -2,7 +2,6 @@
 // RUN: dsv3-opt %s --dsv3-mixed-precision -split-input-file | FileCheck %s --check-prefix=FP32
 // RUN: not dsv3-opt %s --dsv3-mixed-precision="policy=fp16 loss-scale=1024 growth-interval=7" -split-input-file 2>/dev/null | FileCheck %s --check-prefix=FP16
 // RUN: not dsv3-opt %s --dsv3-mixed-precision="policy=fp16" -split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=FP16ERR
-// RUN: not dsv3-opt %s --dsv3-mixed-precision="policy=fp8" -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=FP8
 // RUN: not dsv3-opt %s --dsv3-mixed-precision="policy=fp16 loss-scale=0.5" -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=SCALE
 // RUN: not dsv3-opt %s --dsv3-mixed-precision="policy=int4" -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: not dsv3-opt %s --dsv3-mixed-precision="policy=bf16 function=missing" -split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=MISSING
@@ -140,7 +139,6 @@ func.func @train_step(
 }
 
 // FP16ERR: policy=fp16: @train_step has 0 backward seeds (dsv3.loss_seed) and 0 gradient clippings
-// FP8: dsv3-mixed-precision: policy=fp8 is not supported yet (the policies are fp32, bf16 and fp16)
 // SCALE: dsv3-mixed-precision: policy=fp16: loss-scale must be in [1, 3e38], not 5.000000e-01
-// UNKNOWN: dsv3-mixed-precision: unknown policy 'int4' (fp32, bf16 or fp16)
+// UNKNOWN: dsv3-mixed-precision: unknown policy 'int4' (fp32, bf16, fp16 or fp8)
 // MISSING: dsv3-mixed-precision: no function @missing with a body

@@ -295,7 +295,17 @@ INSTANTIATE_TEST_SUITE_P(
               "precision=fp16 loss-scale-growth-interval=1", 1},
         Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-3,
               "micro_fp16_qat", false, 0,
-              "precision=fp16 qat=int8 loss-scale-growth-interval=1", 1}),
+              "precision=fp16 qat=int8 loss-scale-growth-interval=1", 1},
+        // fp8 (E4M3, micro's widths are one partial tile): every operand
+        // of the linear layers' GEMMs quantized the same on both sides.
+        // Wider models do not hold 1e-5 here: where the executable's f32
+        // GEMM and the interpreter's f64 one round an input of a quantize
+        // differently near an fp8 rounding boundary, the two differ by an
+        // fp8 step (1/8) there, and that spreads (tiny, step 1: 1.5e-3).
+        // test/Conversion/fp8-run.mlir holds whole and partial tiles equal
+        // on the same inputs.
+        Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5, "micro_fp8",
+              false, 0, "precision=fp8"}),
     [](const ::testing::TestParamInfo<Model> &info) {
       return std::string(info.param.label);
     });

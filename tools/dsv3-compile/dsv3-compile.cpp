@@ -174,7 +174,10 @@ cl::opt<std::string> precision(
     cl::desc("fp32; bf16 (every GEMM but attention's and the router's in "
              "bf16, accumulating in f32); fp16 (the same GEMMs in fp16, with "
              "dynamic loss scaling: a step with an inf/NaN gradient is "
-             "skipped); fp8 is refused (compile.precision)"),
+             "skipped); fp8 (DeepSeek-V3's recipe: the linear layers' and "
+             "experts' GEMMs on E4M3 operands with 1x128 tile and 128x128 "
+             "block scales, the head in bf16; sm 89 or newer on cuda) "
+             "(compile.precision)"),
     cl::value_desc("fp32|bf16|fp16|fp8"), cl::cat(settings));
 cl::opt<double> lossScale("loss-scale",
                           cl::desc("With --precision=fp16: the loss scale "

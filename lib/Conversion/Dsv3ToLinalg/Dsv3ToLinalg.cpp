@@ -25,8 +25,17 @@ using namespace mlir::dsv3;
 
 namespace {
 
-/// The dsv3 ops the patterns lower (all but fp8 and collectives).
+/// The dsv3 ops the patterns lower (all but fp8 GEMMs, E5M2, compressed
+/// 2:4 tensors, sparse GEMMs and collectives).
 bool hasLowering(Operation *op) {
+  if (isa<QuantizeOp, DequantizeOp, TransposeQuantizedOp>(op))
+    return llvm::all_of(op->getOperandTypes(),
+                        [](Type t) {
+                          return !isa<Float8E5M2Type>(getElementTypeOrSelf(t));
+                        }) &&
+           llvm::all_of(op->getResultTypes(), [](Type t) {
+             return !isa<Float8E5M2Type>(getElementTypeOrSelf(t));
+           });
   return isa<AddOp, SubOp, MulOp, DivOp, NegOp, ExpOp, LogOp, RsqrtOp,
              SigmoidOp, SiluOp, SelectOp, CompareOp, CastOp, ScaleOp,
              UnscaleOp, ReduceOp, SoftmaxOp, LogSoftmaxOp, ConstantOp,
@@ -58,6 +67,7 @@ struct ConvertDsv3ToLinalgPass
     populateDsv3MoEToLoopsPatterns(context, patterns, parallelRouting);
     populateDsv3RoutingToLinalgPatterns(context, patterns);
     populateDsv3SparsityToLinalgPatterns(context, patterns);
+    populateDsv3Fp8ToLinalgPatterns(context, patterns);
 
     // Every dsv3 op must go: one without a lowering is an error naming it,
     // not an op left for later passes to trip over.
@@ -78,8 +88,9 @@ struct ConvertDsv3ToLinalgPass
           << (isa<AllReduceOp, ReduceScatterOp, AllGatherOp, AllToAllOp>(op)
                   ? " (collectives are not compiled yet: the step runs on "
                     "one rank)"
-                  : " (fp8, compressed 2:4 tensors and sparse GEMMs are "
-                    "not compiled yet)");
+                  : " (fp8 GEMMs (dsv3.scaled_matmul), E5M2 fp8, "
+                    "compressed 2:4 tensors and sparse GEMMs are not "
+                    "compiled yet)");
     });
     if (unsupported)
       return signalPassFailure();

@@ -40,6 +40,9 @@ void populateDsv3RoutingToLinalgPatterns(MLIRContext *context,
 /// The 2:4 mask, the magnitude mask and fake quantization.
 void populateDsv3SparsityToLinalgPatterns(MLIRContext *context,
                                           RewritePatternSet &patterns);
+/// fp8 (E4M3FN) quantize, dequantize and transpose_quantized.
+void populateDsv3Fp8ToLinalgPatterns(MLIRContext *context,
+                                     RewritePatternSet &patterns);
 /// Constants, reshape, transpose, broadcast, slice, pad, concat, matmul,
 /// and the inlining of fusion regions.
 void populateDsv3StructuralToLinalgPatterns(MLIRContext *context,
