@@ -5,6 +5,8 @@
 #   gpu.json            the GPU (nvidia-smi)
 #   tiny_moe.json       5 steps of tiny_moe on the GPU against the CPU's
 #                       losses (relative difference per step)
+#   tiny_moe_fp8.json   the same under precision fp8 (its quantize and
+#                       dequantize kernels on the GPU against the CPU's)
 #   small_moe.json      small_moe's tokens/s, TFLOP/s and MFU against the
 #                       H200's dense BF16 tensor-core peak (its projection
 #                       and expert GEMMs are bf16 on cuBLASLt, precision
@@ -21,7 +23,7 @@
 #                       tokens/s and TFLOP/s by dsv3's FLOP count for the
 #                       step
 #   summary.json        all of it, with every command's exit status
-# Each run has its own time limit, so the whole check stays under 8
+# Each run has its own time limit, so the whole check stays under 10
 # minutes; a failure is recorded, not fatal.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +73,8 @@ if [ "$(cat "$OUT/tiny_moe.rc")" != 0 ]; then
   run tiny_moe_sync 60 "$work/dsv3-run" "$work/tiny_moe.cuda.dsv3" --steps 1 \
     --data "$work/corpus.txt" --sync-each-command
 fi
+run tiny_moe_fp8 45 "$work/dsv3-run" "$work/tiny_moe_fp8.cuda.dsv3" --steps 5 \
+  --data "$work/corpus.txt" --metrics "$OUT/tiny_moe_fp8.gpu.jsonl"
 run small_moe 120 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 6 \
   --metrics "$OUT/small_moe.gpu.jsonl"
 run small_moe_trace 60 "$work/dsv3-run" "$work/small_moe.cuda.dsv3" --steps 2 \
@@ -102,15 +106,20 @@ def tail(name):
     except OSError:
         return ""
 
-cpu = rows(os.path.join(src, "tiny_moe.cpu.jsonl"))
-gpu = rows(os.path.join(out, "tiny_moe.gpu.jsonl"))
-steps = [{"step": c["step"], "cpu": c["loss"], "gpu": g["loss"],
-          "relative": abs(g["loss"] - c["loss"]) / abs(c["loss"])}
-         for c, g in zip(cpu, gpu)]
-tiny = {"exit": rc("tiny_moe"), "steps": steps,
-        "max_relative": max((s["relative"] for s in steps), default=None),
-        "log": tail("tiny_moe")}
-json.dump(tiny, open(os.path.join(out, "tiny_moe.json"), "w"), indent=1)
+def against_cpu(name):
+    cpu = rows(os.path.join(src, name + ".cpu.jsonl"))
+    gpu = rows(os.path.join(out, name + ".gpu.jsonl"))
+    steps = [{"step": c["step"], "cpu": c["loss"], "gpu": g["loss"],
+              "relative": abs(g["loss"] - c["loss"]) / abs(c["loss"])}
+             for c, g in zip(cpu, gpu)]
+    result = {"exit": rc(name), "steps": steps,
+              "max_relative": max((s["relative"] for s in steps), default=None),
+              "log": tail(name)}
+    json.dump(result, open(os.path.join(out, name + ".json"), "w"), indent=1)
+    return result
+
+tiny = against_cpu("tiny_moe")
+tiny_fp8 = against_cpu("tiny_moe_fp8")
 
 small_rows = rows(os.path.join(out, "small_moe.gpu.jsonl"))[1:]
 peak_fp32 = 67e12  # H200 SXM dense FP32 (no tensor cores)
@@ -167,6 +176,7 @@ summary = {"gpu": json.load(open(os.path.join(out, "gpu.json"))),
                        for k, v in torch_results.items()},
            "bandwidth": {k: v for k, v in bandwidth.items() if k != "kernels"},
            "tiny_moe": {k: v for k, v in tiny.items() if k != "log"},
+           "tiny_moe_fp8": {k: v for k, v in tiny_fp8.items() if k != "log"},
            "small_moe": {k: v for k, v in small.items() if k != "log"}}
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print(json.dumps(summary, indent=1))

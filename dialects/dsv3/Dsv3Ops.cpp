@@ -716,10 +716,19 @@ LogicalResult QuantizeOp::verify() {
 
 LogicalResult DequantizeOp::verify() {
   auto in = getInput().getType();
-  if (in.getShape() != getResult().getType().getShape())
+  SmallVector<int64_t> shape(in.getShape());
+  if (getTransposed()) {
+    if (shape.size() < 2)
+      return emitOpError("transposed needs rank >= 2, got rank ")
+             << shape.size();
+    std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  }
+  if (ArrayRef<int64_t>(shape) != getResult().getType().getShape())
     return emitOpError("result shape ")
            << shapeStr(getResult().getType().getShape())
-           << " differs from input shape " << shapeStr(in.getShape());
+           << (getTransposed() ? " is not the transposed input shape "
+                               : " differs from input shape ")
+           << shapeStr(shape);
   if (isa<Float8E4M3FNType, Float8E5M2Type>(getResult().getType().getElementType()))
     return emitOpError("result must be a wider float than fp8");
   auto expected = scaleShape(getLoc(), in.getShape(), getLayout());

@@ -826,7 +826,9 @@ def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
   let description = [{
     `result = cast(input) * scale` of the element's tile or block; `scales`
     has the shape `dsv3.quantize` gives for `layout`. The result has the
-    input's shape and a wider float element type.
+    input's shape, or with `transposed` its last two dimensions swapped
+    (an input gradient reads a `[N, K]` weight as `[K, N]`), and a wider
+    float element type.
 
     Cost: 1 FLOP per element.
 
@@ -838,11 +840,11 @@ def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
     ```
   }];
   let arguments = (ins Dsv3_F8Tensor:$input, Dsv3_ScaleTensor:$scales,
-                       Dsv3_ScaleLayoutAttr:$layout);
+                       Dsv3_ScaleLayoutAttr:$layout, UnitAttr:$transposed);
   let results = (outs Dsv3_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $scales $layout attr-dict `:` type($input) `,` type($scales)
-    `->` type($result)
+    $input `,` $scales $layout (`transposed` $transposed^)? attr-dict `:`
+    type($input) `,` type($scales) `->` type($result)
   }];
   let hasVerifier = 1;
 }

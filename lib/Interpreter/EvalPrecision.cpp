@@ -164,6 +164,18 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
       .Case<DequantizeOp>([&](DequantizeOp o) {
         HostTensor t = resultTensor(op);
         dequantizeInto(*in[0], *in[1], o.getLayout(), t.data);
+        if (o.getTransposed()) {
+          // Swap the last two dimensions of each matrix.
+          int64_t rows = in[0]->shape[in[0]->shape.size() - 2];
+          int64_t cols = in[0]->shape.back();
+          std::vector<double> d(t.data.size());
+          for (int64_t m = 0; m < t.numel() / (rows * cols); ++m)
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < cols; ++j)
+                d[m * rows * cols + j * rows + i] =
+                    t.data[m * rows * cols + i * cols + j];
+          t.data = std::move(d);
+        }
         out.push_back(std::move(t));
         return success();
       })

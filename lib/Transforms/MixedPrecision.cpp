@@ -75,8 +75,13 @@ private:
   void fp8Gemms(func::FuncOp fn);
   /// `v` (f32, contracted along its last dimension) through E4M3 with
   /// `layout` scales, as f32, for the GEMM `user` and those after it: one
-  /// quantize and one dequantize per value, placed before the first.
-  Value fp8(Value v, ScaleLayout layout, Operation *user);
+  /// quantize and one dequantize per value, placed before the first. With
+  /// `transposed` (a weight, for a GEMM that reads it untransposed) the
+  /// dequantized copy swaps the last two dimensions: a copy of its own,
+  /// made where the input gradient needs it, not the forward's kept until
+  /// then.
+  Value fp8(Value v, ScaleLayout layout, Operation *user,
+            bool transposed = false);
   /// The rank-2 `v` (f32, contracted along its first dimension: tokens)
   /// transposed and through E4M3 with tiles along the tokens, as f32. The
   /// forward's fp8 copy of `v` is re-tiled when there is one, so that the
@@ -162,8 +167,9 @@ void MixedPrecisionPass::narrowGemms(func::FuncOp fn, Type narrowType,
   }
 }
 
-Value MixedPrecisionPass::fp8(Value v, ScaleLayout layout, Operation *user) {
-  auto key = std::make_pair(v, static_cast<unsigned>(layout));
+Value MixedPrecisionPass::fp8(Value v, ScaleLayout layout, Operation *user,
+                              bool transposed) {
+  auto key = std::make_pair(v, static_cast<unsigned>(layout) * 2 + transposed);
   if (Value d = dequantized.lookup(key))
     return d;
   // One fp8 copy of a value and of its reshapes along rows.
@@ -184,7 +190,12 @@ Value MixedPrecisionPass::fp8(Value v, ScaleLayout layout, Operation *user) {
     q = ReshapeOp::create(b, loc, type.clone(f8), q);
     scales = ReshapeOp::create(b, loc, scalesType(type, layout), scales);
   }
-  Value d = DequantizeOp::create(b, loc, v.getType(), q, scales, layout);
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  if (transposed)
+    std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  Value d = DequantizeOp::create(b, loc, type.clone(shape), q, scales, layout,
+                                 transposed);
   dequantized[key] = d;
   return d;
 }
@@ -276,20 +287,24 @@ void MixedPrecisionPass::fp8Gemms(func::FuncOp fn) {
         continue;
       lhs = transposeLhs ? fp8Transposed(lhs, op)
                          : fp8(lhs, ScaleLayout::tile_1x128, op);
+      // A weight read untransposed (an input gradient) is read as its
+      // transposed copy.
       if (weight)
-        rhs = fp8(rhs, ScaleLayout::block_128x128, op);
+        rhs = fp8(rhs, ScaleLayout::block_128x128, op, !transposeRhs);
       else
         rhs = transposeRhs ? fp8(rhs, ScaleLayout::tile_1x128, op)
                            : fp8Transposed(rhs, op);
-      replacement =
-          MatmulOp::create(b, loc, mm.getType(), lhs, rhs,
-                           /*transpose_lhs=*/false,
-                           /*transpose_rhs=*/weight ? transposeRhs : true);
+      replacement = MatmulOp::create(b, loc, mm.getType(), lhs, rhs,
+                                     /*transpose_lhs=*/false,
+                                     /*transpose_rhs=*/true);
     } else if (auto gm = dyn_cast<GroupedMatmulOp>(op)) {
-      replacement = GroupedMatmulOp::create(
-          b, loc, gm.getType(), fp8(gm.getInput(), ScaleLayout::tile_1x128, op),
-          fp8(gm.getWeight(), ScaleLayout::block_128x128, op),
-          gm.getGroupSizes(), gm.getTransposeRhs());
+      // In this order, so that the ops are placed in it.
+      Value input = fp8(gm.getInput(), ScaleLayout::tile_1x128, op);
+      Value weight = fp8(gm.getWeight(), ScaleLayout::block_128x128, op,
+                         !gm.getTransposeRhs());
+      replacement = GroupedMatmulOp::create(b, loc, gm.getType(), input, weight,
+                                            gm.getGroupSizes(),
+                                            /*transpose_rhs=*/true);
     } else {
       // Both operands of an expert's weight gradient are contracted along
       // the rows (tokens): tiled along them, then transposed back for the

@@ -4,10 +4,10 @@
 // re-tiling along the tokens, and dequantization to f32 and bf16. The fp8
 // values are compared as themselves (dequantized with a scale of 1).
 // RUN: %compare_with_interpreter %s --exact | FileCheck %s
-// CHECK: 6 results, 0 mismatches
+// CHECK: 7 results, 0 mismatches
 
 func.func @compute() -> (tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>, tensor<2x1x2xf32>,
-                         tensor<130x3xf32>, tensor<130x1xf32>) {
+                         tensor<130x3xf32>, tensor<130x1xf32>, tensor<2x130x3xf32>) {
   // amax 448: scale 1. 1.0625 and 1.1875 are ties (to 1.0 and 1.25),
   // 232 a tie between 224 and 240 (to 224), 2^-10 and 1.5 * 2^-9 subnormal
   // ties (to 0 and 2^-8), 7.5 * 2^-9 a tie that rounds up into the normal
@@ -29,6 +29,8 @@ func.func @compute() -> (tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>,
   %w = dsv3.reshape %wp : tensor<2x390xf32> -> tensor<2x3x130xf32>
   %wq, %ws = dsv3.quantize %w block_128x128 : tensor<2x3x130xf32> -> tensor<2x3x130xf8E4M3FN>, tensor<2x1x2xf32>
   %wd = dsv3.dequantize %wq, %ws block_128x128 : tensor<2x3x130xf8E4M3FN>, tensor<2x1x2xf32> -> tensor<2x3x130xf32>
+  // The same, read transposed (as an input gradient reads it).
+  %wdt = dsv3.dequantize %wq, %ws block_128x128 transposed : tensor<2x3x130xf8E4M3FN>, tensor<2x1x2xf32> -> tensor<2x130x3xf32>
 
   // The activation [3, 130] (tiles along its 130 columns) re-tiled as its
   // transpose [130, 3], and dequantized to bf16.
@@ -38,5 +40,5 @@ func.func @compute() -> (tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>,
   %tq, %ts = dsv3.transpose_quantized %aq, %as : tensor<3x130xf8E4M3FN>, tensor<3x2xf32> -> tensor<130x3xf8E4M3FN>, tensor<130x1xf32>
   %tb = dsv3.dequantize %tq, %ts tile_1x128 : tensor<130x3xf8E4M3FN>, tensor<130x1xf32> -> tensor<130x3xbf16>
   %td = dsv3.cast %tb : tensor<130x3xbf16> to tensor<130x3xf32>
-  return %qv, %s, %wd, %ws, %td, %ts : tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>, tensor<2x1x2xf32>, tensor<130x3xf32>, tensor<130x1xf32>
+  return %qv, %s, %wd, %ws, %td, %ts, %wdt : tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>, tensor<2x1x2xf32>, tensor<130x3xf32>, tensor<130x1xf32>, tensor<2x130x3xf32>
 }

@@ -701,6 +701,14 @@ func.func @quantize_block_batch(%w: tensor<2x256x200xbf16>) {
 
 // -----
 
+func.func @dequantize_transposed(%q: tensor<256x200xf8E4M3FN>, %s: tensor<2x2xf32>) {
+  // expected-error @below {{result shape [256, 200] is not the transposed input shape [200, 256]}}
+  %w = dsv3.dequantize %q, %s block_128x128 transposed : tensor<256x200xf8E4M3FN>, tensor<2x2xf32> -> tensor<256x200xf32>
+  return
+}
+
+// -----
+
 func.func @transpose_quantized_layout(%q: tensor<256x200xf8E4M3FN>, %s: tensor<256x2xf32>) {
   // expected-error @below {{result scales must be [200, 2] (1x128 tiles of the transpose), got [200, 1]}}
   %t, %ts = dsv3.transpose_quantized %q, %s : tensor<256x200xf8E4M3FN>, tensor<256x2xf32> -> tensor<200x256xf8E4M3FN>, tensor<200x1xf32>

@@ -4,7 +4,9 @@
 // The three GEMMs of a linear layer y = x W^T under policy=fp8, with K 200
 // and 200 tokens (a whole and a partial tile each way) and N 136:
 // - forward: x per 1x128 tile along K, W per 128x128 block;
-// - input gradient: dy per tile along N (its contraction), the same W;
+// - input gradient: dy per tile along N (its contraction), the same fp8 W
+//   dequantized transposed (a copy of its own: the forward's f32 copy is
+//   not kept for the backward);
 // - weight gradient (contracting the tokens): dy transposed and tiled
 //   along the tokens, and the forward's fp8 x re-tiled along them, so the
 //   backward reads x only as fp8.
@@ -19,7 +21,8 @@
 // CHECK: %[[DY:.*]] = dsv3.broadcast %[[SEED]]
 // CHECK: %[[DYQ:.*]], %[[DYS:.*]] = dsv3.quantize %[[DY]] tile_1x128 : tensor<2x100x136xf32> -> tensor<2x100x136xf8E4M3FN>, tensor<2x100x2xf32>
 // CHECK: %[[DYD:.*]] = dsv3.dequantize %[[DYQ]], %[[DYS]]
-// CHECK: %[[DX:.*]] = dsv3.matmul %[[DYD]], %[[WD]] : tensor<2x100x136xf32>, tensor<136x200xf32> -> tensor<2x100x200xf32>
+// CHECK: %[[WDT:.*]] = dsv3.dequantize %[[WQ]], %[[WS]] block_128x128 transposed : tensor<136x200xf8E4M3FN>, tensor<2x2xf32> -> tensor<200x136xf32>
+// CHECK: %[[DX:.*]] = dsv3.matmul %[[DYD]], %[[WDT]] transpose_rhs : tensor<2x100x136xf32>, tensor<200x136xf32> -> tensor<2x100x200xf32>
 // CHECK: %[[DY2:.*]] = dsv3.reshape %[[DY]] : tensor<2x100x136xf32> -> tensor<200x136xf32>
 // CHECK: %[[DYT:.*]] = dsv3.transpose %[[DY2]], perm = [1, 0] : tensor<200x136xf32> -> tensor<136x200xf32>
 // CHECK: %[[DYTQ:.*]], %[[DYTS:.*]] = dsv3.quantize %[[DYT]] tile_1x128 : tensor<136x200xf32> -> tensor<136x200xf8E4M3FN>, tensor<136x2xf32>
@@ -50,11 +53,12 @@ func.func @train_step(%x: tensor<2x100x200xf32>,
 // tiled along the 130 rows and transposed back for the grouped GEMM.
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[R:[^:]+]]: tensor<130x136xf32>, %[[E:[^:]+]]: tensor<2x8x136xf32>
-// CHECK: %[[EQ:.*]], %[[ES:.*]] = dsv3.quantize %[[E]] block_128x128 : tensor<2x8x136xf32> -> tensor<2x8x136xf8E4M3FN>, tensor<2x1x2xf32>
 // CHECK: %[[RQ:.*]], %[[RS:.*]] = dsv3.quantize %[[R]] tile_1x128 : tensor<130x136xf32> -> tensor<130x136xf8E4M3FN>, tensor<130x2xf32>
+// CHECK: %[[EQ:.*]], %[[ES:.*]] = dsv3.quantize %[[E]] block_128x128 : tensor<2x8x136xf32> -> tensor<2x8x136xf8E4M3FN>, tensor<2x1x2xf32>
 // CHECK: dsv3.grouped_matmul {{.*}} transpose_rhs : tensor<130x136xf32>, tensor<2x8x136xf32>, tensor<2xi32> -> tensor<130x8xf32>
 // CHECK: dsv3.quantize %{{.*}} tile_1x128 : tensor<130x8xf32> -> tensor<130x8xf8E4M3FN>, tensor<130x1xf32>
-// CHECK: dsv3.grouped_matmul {{.*}} : tensor<130x8xf32>, tensor<2x8x136xf32>, tensor<2xi32> -> tensor<130x136xf32>
+// CHECK: dsv3.dequantize %[[EQ]], %[[ES]] block_128x128 transposed : tensor<2x8x136xf8E4M3FN>, tensor<2x1x2xf32> -> tensor<2x136x8xf32>
+// CHECK: dsv3.grouped_matmul {{.*}} transpose_rhs : tensor<130x8xf32>, tensor<2x136x8xf32>, tensor<2xi32> -> tensor<130x136xf32>
 // CHECK: %[[RTQ:.*]], %[[RTS:.*]] = dsv3.transpose_quantized %[[RQ]], %[[RS]] : tensor<130x136xf8E4M3FN>, tensor<130x2xf32> -> tensor<136x130xf8E4M3FN>, tensor<136x2xf32>
 // CHECK: %[[RTD:.*]] = dsv3.dequantize %[[RTQ]], %[[RTS]]
 // CHECK: %[[RB:.*]] = dsv3.transpose %[[RTD]], perm = [1, 0] : tensor<136x130xf32> -> tensor<130x136xf32>

@@ -227,7 +227,7 @@ std::pair<Value, Value> buildQuantize(OpBuilder &b, Location loc, Value x,
 }
 
 /// `q * scale` in f32, rounded to `resultType`'s element type; with
-/// `transposed` the result is the transpose of the rank-2 `q`.
+/// `transposed` the result swaps `q`'s last two dimensions.
 Value buildDequantize(OpBuilder &b, Location loc, Value q, Value scales,
                       ScaleLayout layout, RankedTensorType resultType,
                       bool transposed) {
@@ -237,10 +237,11 @@ Value buildDequantize(OpBuilder &b, Location loc, Value q, Value scales,
   AffineMap toScale = scaleMap(ctx, rank, layout);
   AffineMap read = identity;
   if (transposed) {
-    // Loops over the result [K, M]; the input is [M, K].
-    read = AffineMap::get(2, 0, {b.getAffineDimExpr(1), b.getAffineDimExpr(0)},
-                          ctx);
-    toScale = scaleMap(ctx, 2, layout).compose(read);
+    // Loops over the result [..., K, M]; the input is [..., M, K].
+    SmallVector<unsigned> swap = llvm::to_vector(llvm::seq<unsigned>(0, rank));
+    std::swap(swap[rank - 1], swap[rank - 2]);
+    read = AffineMap::getPermutationMap(swap, ctx);
+    toScale = toScale.compose(read);
   }
   Type elem = resultType.getElementType();
   Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(), elem);
@@ -294,10 +295,10 @@ struct DequantizeToLinalg : OpConversionPattern<DequantizeOp> {
     if (failed(
             refuseE5M2(op, op.getInput().getType().getElementType(), rewriter)))
       return failure();
-    rewriter.replaceOp(op, buildDequantize(rewriter, op.getLoc(),
-                                           adaptor.getInput(),
-                                           adaptor.getScales(), op.getLayout(),
-                                           op.getResult().getType(), false));
+    rewriter.replaceOp(
+        op, buildDequantize(rewriter, op.getLoc(), adaptor.getInput(),
+                            adaptor.getScales(), op.getLayout(),
+                            op.getResult().getType(), op.getTransposed()));
     return success();
   }
 };

@@ -127,6 +127,10 @@ elif case == "init-constant-nan":
     b = next(b for b in by_role("PARAM") if 'kind: "normal"' in "".join(b))
     i = next(i for i, l in enumerate(b) if "kind:" in l)
     b[i] = '    kind: "constant"\n    value: nan'
+elif case == "fp8-param":
+    b = by_role("PARAM")[0]
+    set_field(b, "dtype", "TYPE_F8E4M3FN")
+    set_field(b, "bytes", int(field(b, "bytes")) // 4)
 elif case == "no-commands":
     blocks = [b for b in blocks if b not in commands]
 elif case == "shared-offset":
