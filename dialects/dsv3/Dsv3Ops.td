@@ -799,9 +799,10 @@ def Dsv3_QuantizeOp : Dsv3_FlopsOp<"quantize", [Pure]> {
     `[..., ceil(M/128), ceil(K/128)]`, for weights: one set per expert of a
     stacked `[E, N, K]` weight). A dimension that is not a multiple of 128
     ends in a partial tile or block. `scale = amax / fp8_max` of the tile or
-    block, rounded to f32 (1 when the amax is 0), and `result = x / scale`
-    computed in f32 and rounded to nearest even, saturating at `fp8_max`,
-    as in DeepSeek-V3.
+    block, rounded to f32 and at least 2^-126 (1 when the amax is 0), and
+    `result = x / scale` computed in f32 (in f64 and rounded once to f32
+    for an f64 input) and rounded to nearest even, saturating at
+    `fp8_max`, as in DeepSeek-V3.
 
     Cost: 3 FLOPs per element (abs-max, divide, convert).
 
@@ -824,8 +825,10 @@ def Dsv3_QuantizeOp : Dsv3_FlopsOp<"quantize", [Pure]> {
 def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
   let summary = "fp8 to a wider float with tile or block scales";
   let description = [{
-    `result = cast(input) * scale` of the element's tile or block; `scales`
-    has the shape `dsv3.quantize` gives for `layout`. The result has the
+    `result = cast(input) * scale` of the element's tile or block, computed
+    in f32 (exactly in f64 for an f64 result) and rounded to the result's
+    type; `scales` has the shape `dsv3.quantize` gives for `layout`. The
+    result has the
     input's shape, or with `transposed` its last two dimensions swapped
     (an input gradient reads a `[N, K]` weight as `[K, N]`), and a wider
     float element type.

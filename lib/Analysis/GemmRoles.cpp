@@ -16,14 +16,16 @@ Value mlir::dsv3::throughViews(Value v) {
   return v;
 }
 
-bool mlir::dsv3::isDequantizedFp8(Value v) {
+DequantizeOp mlir::dsv3::dequantizedFp8(Value v) {
   while (Operation *def = v.getDefiningOp()) {
     if (!isa<ReshapeOp, TransposeOp>(def))
       break;
     v = def->getOperand(0);
   }
   auto dq = v.getDefiningOp<DequantizeOp>();
-  return dq && isa<Float8E4M3FNType>(dq.getInput().getType().getElementType());
+  if (!dq || !isa<Float8E4M3FNType>(dq.getInput().getType().getElementType()))
+    return nullptr;
+  return dq;
 }
 
 llvm::DenseMap<Operation *, GemmRole>

@@ -9,6 +9,8 @@
 #ifndef DSV3_ANALYSIS_GEMMROLES_H
 #define DSV3_ANALYSIS_GEMMROLES_H
 
+#include "dsv3/Dsv3Ops.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 
@@ -20,9 +22,12 @@ enum class GemmRole { linear, router, head };
 /// narrowed by casts, its result widened by one).
 Value throughViews(Value v);
 
-/// Is `v` (through reshapes and transposes) dequantized E4M3: a GEMM
-/// operand that `policy=fp8` placed?
-bool isDequantizedFp8(Value v);
+/// The dequantize of E4M3 that `v` is (through reshapes and transposes):
+/// a GEMM operand that `policy=fp8` placed; null if none.
+DequantizeOp dequantizedFp8(Value v);
+inline bool isDequantizedFp8(Value v) {
+  return static_cast<bool>(dequantizedFp8(v));
+}
 
 /// The GEMMs of `fn` that are not a linear layer's: the router's gate
 /// projection (it computes a `dsv3.router`'s logits) and the two GEMMs of

@@ -31,9 +31,9 @@ int64_t scaleIndex(ArrayRef<int64_t> shape, ScaleLayout layout, int64_t flat) {
 }
 
 /// fp8 `q` and its scales for `x`: per tile or block, scale = amax / max
-/// rounded to f32 (1 for an all-zero one), q = x / scale divided in f32 (as
-/// a kernel does; rounding the exact quotient to fp8 directly would differ
-/// from it on ties) and rounded to fp8 when stored.
+/// rounded to f32, at least 2^-126 (1 for an all-zero one), q = x / scale
+/// divided in f32 (as a kernel does; rounding the exact quotient to fp8
+/// directly would differ from it on ties) and rounded to fp8 when stored.
 void quantizeInto(const HostTensor &x, ScaleLayout layout, HostTensor &q,
                   HostTensor &scales) {
   double maxValue = fp8Max(q.elementType);
@@ -42,10 +42,14 @@ void quantizeInto(const HostTensor &x, ScaleLayout layout, HostTensor &q,
     double &a = amax[scaleIndex(x.shape, layout, i)];
     a = std::max(a, std::fabs(x.data[i]));
   }
+  // No smaller than the least normal f32 (2^-126): a tiny amax must not
+  // make a zero scale.
   for (int64_t s = 0; s < scales.numel(); ++s)
-    scales.data[s] = amax[s] > 0 ? roundToElementType(scales.elementType,
-                                                      amax[s] / maxValue)
-                                 : 1.0;
+    scales.data[s] = amax[s] > 0
+                         ? std::max(roundToElementType(scales.elementType,
+                                                       amax[s] / maxValue),
+                                    0x1p-126)
+                         : 1.0;
   Type f32 = Float32Type::get(q.elementType.getContext());
   for (int64_t i = 0; i < x.numel(); ++i)
     q.data[i] = roundToElementType(
@@ -164,10 +168,17 @@ std::optional<LogicalResult> interp::evalPrecision(Operation *op, Inputs in,
       .Case<DequantizeOp>([&](DequantizeOp o) {
         HostTensor t = resultTensor(op);
         dequantizeInto(*in[0], *in[1], o.getLayout(), t.data);
-        if (o.getTransposed()) {
+        // The product in f32 (as a kernel computes it; exact for f64),
+        // then rounded to the result's type.
+        if (!t.elementType.isF64()) {
+          Type f32 = Float32Type::get(op->getContext());
+          for (double &v : t.data)
+            v = roundToElementType(f32, v);
+        }
+        int64_t rank = in[0]->shape.size();
+        if (o.getTransposed() && t.numel() > 0) {
           // Swap the last two dimensions of each matrix.
-          int64_t rows = in[0]->shape[in[0]->shape.size() - 2];
-          int64_t cols = in[0]->shape.back();
+          int64_t rows = in[0]->shape[rank - 2], cols = in[0]->shape[rank - 1];
           std::vector<double> d(t.data.size());
           for (int64_t m = 0; m < t.numel() / (rows * cols); ++m)
             for (int64_t i = 0; i < rows; ++i)

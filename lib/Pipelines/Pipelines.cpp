@@ -120,8 +120,8 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
   if (o.precision == PrecisionPolicy::fp8 && o.target == CompileTarget::cuda &&
       o.sm < 89)
     refuse("precision", "fp8",
-           "needs E4M3 tensor cores: sm 89 or newer for the cuda target, "
-           "not sm " +
+           "is for GPUs with E4M3 tensor cores (sm 90 or 100 for the cuda "
+           "target), not sm " +
                std::to_string(o.sm));
   if (!(o.lossScale >= 1.0 && o.lossScale <= 3.0e38))
     refuse("loss-scale", shortest(o.lossScale), "must be in [1, 3e38]");

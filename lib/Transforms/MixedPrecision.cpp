@@ -282,8 +282,10 @@ void MixedPrecisionPass::fp8Gemms(func::FuncOp fn) {
       // An operand contracted along its first dimension (an activation or
       // a gradient in a weight gradient, contracted over the tokens) is
       // tiled along it, so it is read transposed; that needs rank 2.
+      // A weight on the left is not a linear layer's form: left as it is
+      // (dsv3-verify-precision reports it).
       if ((transposeLhs && rank(lhs) != 2) ||
-          (!weight && !transposeRhs && rank(rhs) != 2))
+          (!weight && !transposeRhs && rank(rhs) != 2) || isWeight(fn, lhs))
         continue;
       lhs = transposeLhs ? fp8Transposed(lhs, op)
                          : fp8(lhs, ScaleLayout::tile_1x128, op);

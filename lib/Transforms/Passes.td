@@ -119,8 +119,11 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
       over the tokens, so its operands are tiled along them: the gradient
       is transposed and quantized, and the activation's fp8 copy from the
       forward is re-tiled (`dsv3.transpose_quantized`), so the backward
-      keeps that activation in fp8 with its scales and not in f32. Each
-      value is quantized once, however many GEMMs read it. The output head
+      keeps a linear layer's input in fp8 with its scales. A value is
+      quantized once per layout it is read in (a gradient along its last
+      dimension for the input gradient, along the tokens for the weight
+      gradient); the input gradient reads the weight's fp8 copy
+      dequantized transposed. The output head
       runs in bf16 as under `bf16`; the embedding, the router, norms,
       attention, the loss and the optimizer stay f32. The dequantized
       operands make every target compute with the fp8 values exactly

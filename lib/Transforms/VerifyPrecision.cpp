@@ -175,9 +175,25 @@ void VerifyPrecisionPass::runOnOperation() {
     if (recipe == "deepseek-v3") {
       if (kind == GemmRole::head)
         return; // bf16 or f32
-      // Emulated fp8: both operands dequantized E4M3.
-      if (isDequantizedFp8(op->getOperand(0)) &&
-          isDequantizedFp8(op->getOperand(1)))
+      // Emulated fp8: both operands dequantized E4M3, a weight (a
+      // parameter) in 128x128 blocks and anything else in 1x128 tiles.
+      auto fp8Operand = [&](Value v) {
+        DequantizeOp dq = dequantizedFp8(v);
+        if (!dq)
+          return false;
+        Value q = dq.getInput();
+        while (auto reshape = q.getDefiningOp<ReshapeOp>())
+          q = reshape.getInput();
+        bool weight = false;
+        if (auto quantize = q.getDefiningOp<QuantizeOp>()) {
+          auto arg = dyn_cast<BlockArgument>(throughViews(quantize.getInput()));
+          weight = arg && arg.getOwner()->getParentOp() == fn &&
+                   getArgRole(fn, arg.getArgNumber()) == Role::param;
+        }
+        return dq.getLayout() ==
+               (weight ? ScaleLayout::block_128x128 : ScaleLayout::tile_1x128);
+      };
+      if (fp8Operand(op->getOperand(0)) && fp8Operand(op->getOperand(1)))
         return;
       depart(op, "gemm-precision",
              op->getName().getStringRef() + " runs in " + typeName(t) +

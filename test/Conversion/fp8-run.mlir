@@ -1,13 +1,16 @@
 // fp8 E4M3FN quantization lowered to LLVM and run matches the interpreter
-// exactly: rounding ties to even (normal and subnormal), saturation, a
-// NaN, partial tiles and blocks, per-expert blocks of a stacked weight,
-// re-tiling along the tokens, and dequantization to f32 and bf16. The fp8
-// values are compared as themselves (dequantized with a scale of 1).
+// (to the 6 digits printed, which tell fp8 values apart): rounding ties to
+// even (normal and subnormal), a NaN, an amax so small that amax / 448
+// underflows (the scale stops at 2^-126), partial tiles and blocks,
+// per-expert blocks of a stacked weight, read transposed too, re-tiling
+// along the tokens, and dequantization to f32 and bf16. The fp8 values
+// are compared as themselves (dequantized with a scale of 1).
 // RUN: %compare_with_interpreter %s --exact | FileCheck %s
-// CHECK: 7 results, 0 mismatches
+// CHECK: 9 results, 0 mismatches
 
 func.func @compute() -> (tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>, tensor<2x1x2xf32>,
-                         tensor<130x3xf32>, tensor<130x1xf32>, tensor<2x130x3xf32>) {
+                         tensor<130x3xf32>, tensor<130x1xf32>, tensor<2x130x3xf32>,
+                         tensor<1x3xf32>, tensor<1x1xf32>) {
   // amax 448: scale 1. 1.0625 and 1.1875 are ties (to 1.0 and 1.25),
   // 232 a tie between 224 and 240 (to 224), 2^-10 and 1.5 * 2^-9 subnormal
   // ties (to 0 and 2^-8), 7.5 * 2^-9 a tie that rounds up into the normal
@@ -40,5 +43,11 @@ func.func @compute() -> (tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>,
   %tq, %ts = dsv3.transpose_quantized %aq, %as : tensor<3x130xf8E4M3FN>, tensor<3x2xf32> -> tensor<130x3xf8E4M3FN>, tensor<130x1xf32>
   %tb = dsv3.dequantize %tq, %ts tile_1x128 : tensor<130x3xf8E4M3FN>, tensor<130x1xf32> -> tensor<130x3xbf16>
   %td = dsv3.cast %tb : tensor<130x3xbf16> to tensor<130x3xf32>
-  return %qv, %s, %wd, %ws, %td, %ts, %wdt : tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>, tensor<2x1x2xf32>, tensor<130x3xf32>, tensor<130x1xf32>, tensor<2x130x3xf32>
+
+  // amax 1e-40 (an f32 subnormal): amax / 448 underflows to a subnormal
+  // scale, which stops at 2^-126; the quotients are fp8 subnormals.
+  %u = dsv3.constant dense<[[1.0e-40, -5.0e-41, 0.0]]> : tensor<1x3xf32>
+  %uq, %us = dsv3.quantize %u tile_1x128 : tensor<1x3xf32> -> tensor<1x3xf8E4M3FN>, tensor<1x1xf32>
+  %uv = dsv3.dequantize %uq, %one tile_1x128 : tensor<1x3xf8E4M3FN>, tensor<1x1xf32> -> tensor<1x3xf32>
+  return %qv, %s, %wd, %ws, %td, %ts, %wdt, %uv, %us : tensor<1x12xf32>, tensor<1x1xf32>, tensor<2x3x130xf32>, tensor<2x1x2xf32>, tensor<130x3xf32>, tensor<130x1xf32>, tensor<2x130x3xf32>, tensor<1x3xf32>, tensor<1x1xf32>
 }

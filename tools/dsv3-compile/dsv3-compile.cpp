@@ -176,7 +176,7 @@ cl::opt<std::string> precision(
              "dynamic loss scaling: a step with an inf/NaN gradient is "
              "skipped); fp8 (DeepSeek-V3's recipe: the linear layers' and "
              "experts' GEMMs on E4M3 operands with 1x128 tile and 128x128 "
-             "block scales, the head in bf16; sm 89 or newer on cuda) "
+             "block scales, the head in bf16; on cuda sm 90 or 100) "
              "(compile.precision)"),
     cl::value_desc("fp32|bf16|fp16|fp8"), cl::cat(settings));
 cl::opt<double> lossScale("loss-scale",

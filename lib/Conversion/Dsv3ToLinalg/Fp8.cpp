@@ -135,31 +135,59 @@ std::pair<Value, Value> buildQuantize(OpBuilder &b, Location loc, Value x,
   MLIRContext *ctx = b.getContext();
   AffineMap identity = b.getMultiDimIdentityMap(rank);
   AffineMap toScale = scaleMap(ctx, rank, layout);
-  double maxValue = isa<Float8E5M2Type>(qType.getElementType()) ? 57344 : 448;
+  constexpr double maxValue = 448; // E4M3FN
 
-  // amax per tile or block. The dimensions a scale covers reduce; maxnumf
-  // skips a NaN as the interpreter's maximum does (the NaN itself still
-  // quantizes to NaN).
-  SmallVector<utils::IteratorType> iterators;
-  for (AffineExpr e : toScale.getResults())
-    iterators.push_back(isa<AffineDimExpr>(e) ? utils::IteratorType::parallel
-                                              : utils::IteratorType::reduction);
-  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
-  Value empty = tensor::EmptyOp::create(b, loc, scalesType.getShape(), elem);
-  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  // amax per tile or block; maxnumf skips a NaN as the interpreter's
+  // maximum does (the NaN itself still quantizes to NaN). First per 1x128
+  // tile, parallel over the rows; for blocks, then over each 128 rows of
+  // those, parallel over the tile columns: no loop runs over a whole
+  // matrix on one GPU thread.
+  auto reduceInto = [&](Value input, ArrayRef<int64_t> outShape,
+                        AffineMap inMap, AffineMap outMap,
+                        ArrayRef<utils::IteratorType> iterators) {
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
+    Value empty = tensor::EmptyOp::create(b, loc, outShape, elem);
+    Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), input, init,
+               SmallVector<AffineMap>{inMap, outMap}, iterators,
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(
+                     nb, l,
+                     ValueRange{arith::MaxNumFOp::create(
+                         nb, l, args[1],
+                         math::AbsFOp::create(nb, l, args[0]))});
+               })
+        .getResult(0);
+  };
+  SmallVector<int64_t> tileShape(type.getShape());
+  tileShape.back() = (tileShape.back() + 127) / 128;
+  SmallVector<utils::IteratorType> tileIterators(rank,
+                                                 utils::IteratorType::parallel);
+  tileIterators.back() = utils::IteratorType::reduction;
   Value amax =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), x, init,
-          SmallVector<AffineMap>{identity, toScale}, iterators,
-          [&](OpBuilder &nb, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                nb, l,
-                ValueRange{arith::MaxNumFOp::create(
-                    nb, l, args[1], math::AbsFOp::create(nb, l, args[0]))});
-          })
-          .getResult(0);
+      reduceInto(x, tileShape, identity,
+                 scaleMap(ctx, rank, ScaleLayout::tile_1x128), tileIterators);
+  if (layout == ScaleLayout::block_128x128) {
+    // Loops (batch..., tile column, row): the rows of a block reduce.
+    SmallVector<AffineExpr> read, write;
+    for (int64_t d = 0; d + 2 < rank; ++d) {
+      read.push_back(b.getAffineDimExpr(d));
+      write.push_back(b.getAffineDimExpr(d));
+    }
+    AffineExpr column = b.getAffineDimExpr(rank - 2);
+    AffineExpr row = b.getAffineDimExpr(rank - 1);
+    read.append({row, column});
+    write.append({row.floorDiv(128), column});
+    SmallVector<utils::IteratorType> blockIterators(
+        rank, utils::IteratorType::parallel);
+    blockIterators.back() = utils::IteratorType::reduction;
+    amax = reduceInto(amax, scalesType.getShape(),
+                      AffineMap::get(rank, 0, read, ctx),
+                      AffineMap::get(rank, 0, write, ctx), blockIterators);
+  }
 
-  // scale = amax / max in f32 (1 for an all-zero tile).
+  // scale = max(amax / max in f32, 2^-126) (1 for an all-zero tile).
   int64_t scaleRank = scalesType.getRank();
   AffineMap scaleIdentity = b.getMultiDimIdentityMap(scaleRank);
   Value scalesInit = tensor::EmptyOp::create(b, loc, scalesType.getShape(),
@@ -188,6 +216,10 @@ std::pair<Value, Value> buildQuantize(OpBuilder &b, Location loc, Value x,
                     : Value(
                           arith::DivFOp::create(nb, l, toF32(nb, l, a),
                                                 f32Constant(nb, l, maxValue)));
+            // No smaller than the least normal f32: an amax so small that
+            // amax / 448 underflows must not divide by zero.
+            s = arith::MaximumFOp::create(nb, l, s,
+                                          f32Constant(nb, l, 0x1p-126f));
             linalg::YieldOp::create(
                 nb, l,
                 ValueRange{arith::SelectOp::create(nb, l, positive, s,
@@ -251,22 +283,19 @@ Value buildDequantize(OpBuilder &b, Location loc, Value q, Value scales,
              SmallVector<utils::IteratorType>(rank,
                                               utils::IteratorType::parallel),
              [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value v = arith::MulFOp::create(
-                   nb, l, decodeE4M3(nb, l, args[0]), args[1]);
-               if (elem.getIntOrFloatBitWidth() < 32)
+               Value q = decodeE4M3(nb, l, args[0]), s = args[1];
+               unsigned width = elem.getIntOrFloatBitWidth();
+               // An f64 result keeps the exact product.
+               if (width > 32) {
+                 q = arith::ExtFOp::create(nb, l, elem, q);
+                 s = arith::ExtFOp::create(nb, l, elem, s);
+               }
+               Value v = arith::MulFOp::create(nb, l, q, s);
+               if (width < 32)
                  v = arith::TruncFOp::create(nb, l, elem, v);
-               else if (elem.getIntOrFloatBitWidth() > 32)
-                 v = arith::ExtFOp::create(nb, l, elem, v);
                linalg::YieldOp::create(nb, l, ValueRange{v});
              })
       .getResult(0);
-}
-
-LogicalResult refuseE5M2(Operation *op, Type f8Type,
-                         ConversionPatternRewriter &rewriter) {
-  if (isa<Float8E4M3FNType>(f8Type))
-    return success();
-  return rewriter.notifyMatchFailure(op, "only E4M3FN is compiled");
 }
 
 struct QuantizeToLinalg : OpConversionPattern<QuantizeOp> {
@@ -276,8 +305,6 @@ struct QuantizeToLinalg : OpConversionPattern<QuantizeOp> {
   matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     RankedTensorType qType = op.getResult().getType();
-    if (failed(refuseE5M2(op, qType.getElementType(), rewriter)))
-      return failure();
     auto [q, scales] =
         buildQuantize(rewriter, op.getLoc(), adaptor.getInput(), op.getLayout(),
                       qType, op.getScales().getType());
@@ -292,9 +319,6 @@ struct DequantizeToLinalg : OpConversionPattern<DequantizeOp> {
   LogicalResult
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    if (failed(
-            refuseE5M2(op, op.getInput().getType().getElementType(), rewriter)))
-      return failure();
     rewriter.replaceOp(
         op, buildDequantize(rewriter, op.getLoc(), adaptor.getInput(),
                             adaptor.getScales(), op.getLayout(),
@@ -310,8 +334,6 @@ struct TransposeQuantizedToLinalg : OpConversionPattern<TransposeQuantizedOp> {
   matchAndRewrite(TransposeQuantizedOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     RankedTensorType qType = op.getResult().getType();
-    if (failed(refuseE5M2(op, qType.getElementType(), rewriter)))
-      return failure();
     Location loc = op.getLoc();
     Value transposed = buildDequantize(
         rewriter, loc, adaptor.getInput(), adaptor.getScales(),
