@@ -67,31 +67,32 @@ int64_t tiles128(int64_t n) { return (n + 127) / 128; }
 FailureOr<SmallVector<int64_t>> scaleShape(std::optional<Location> loc,
                                            ArrayRef<int64_t> shape,
                                            ScaleLayout layout) {
-  if (shape.empty())
-    {
-      (void)emitOptionalError(loc, "quantized tensors need rank >= 1");
-      return failure();
-    }
-  SmallVector<int64_t> s(shape.begin(), shape.end());
-  if (layout == ScaleLayout::tile_1x128) {
-    s.back() = tiles128(s.back());
-    return s;
+  if (shape.empty()) {
+    (void)emitOptionalError(loc, "quantized tensors need rank >= 1");
+    return failure();
   }
-  if (shape.size() < 2) {
+  if (layout == ScaleLayout::block_128x128 && shape.size() < 2) {
     (void)emitOptionalError(loc,
                             "block_128x128 scales need rank >= 2, got "
                             "rank ",
                             shape.size());
     return failure();
   }
-  // Blocks over the last two dimensions, one set per leading index (per
-  // expert of a stacked weight).
-  s[s.size() - 2] = tiles128(s[s.size() - 2]);
-  s.back() = tiles128(s.back());
-  return s;
+  return getScaleShape(shape, layout);
 }
 
 } // namespace
+
+SmallVector<int64_t> mlir::dsv3::getScaleShape(ArrayRef<int64_t> shape,
+                                               ScaleLayout layout) {
+  SmallVector<int64_t> s(shape);
+  s.back() = tiles128(s.back());
+  // Blocks over the last two dimensions, one set per leading index (per
+  // expert of a stacked weight).
+  if (layout == ScaleLayout::block_128x128)
+    s[s.size() - 2] = tiles128(s[s.size() - 2]);
+  return s;
+}
 
 //===----------------------------------------------------------------------===//
 // Tensor basics
@@ -752,7 +753,10 @@ LogicalResult TransposeQuantizedOp::verify() {
            << k << ", " << m << "], got " << shapeStr(out.getShape());
   if (out.getElementType() != in.getElementType())
     return emitOpError("result must keep the input's fp8 type");
-  SmallVector<int64_t> scales{m, tiles128(k)}, resultScales{k, tiles128(m)};
+  SmallVector<int64_t> scales =
+      getScaleShape(in.getShape(), ScaleLayout::tile_1x128);
+  SmallVector<int64_t> resultScales =
+      getScaleShape(out.getShape(), ScaleLayout::tile_1x128);
   if (getScales().getType().getShape() != ArrayRef<int64_t>(scales))
     return emitOpError("scales must be ")
            << shapeStr(scales) << " (1x128 tiles), got "

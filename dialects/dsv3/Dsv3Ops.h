@@ -39,6 +39,10 @@ int64_t defaultBytesWritten(Operation *op);
 int64_t getElementBytes(Type elementType);
 /// Bytes of a statically shaped tensor value; 0 for non-tensors.
 int64_t getTensorBytes(Type type);
+/// The shape of `dsv3.quantize`'s scales for a tensor of `shape` (rank >= 1
+/// for tile_1x128, >= 2 for block_128x128): one per 1x128 tile of the last
+/// dimension, or per 128x128 block of the last two.
+SmallVector<int64_t> getScaleShape(ArrayRef<int64_t> shape, ScaleLayout layout);
 } // namespace mlir::dsv3
 
 #include "dsv3/Dsv3Interfaces.h.inc"

@@ -2,6 +2,7 @@
 
 #include "Analysis/GemmRoles.h"
 
+#include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
 using namespace mlir;
@@ -14,6 +15,12 @@ Value mlir::dsv3::throughViews(Value v) {
     v = def->getOperand(0);
   }
   return v;
+}
+
+bool mlir::dsv3::isParameter(func::FuncOp fn, Value v) {
+  auto arg = dyn_cast<BlockArgument>(throughViews(v));
+  return arg && arg.getOwner()->getParentOp() == fn &&
+         getArgRole(fn, arg.getArgNumber()) == Role::param;
 }
 
 DequantizeOp mlir::dsv3::dequantizedFp8(Value v) {

@@ -22,6 +22,9 @@ enum class GemmRole { linear, router, head };
 /// narrowed by casts, its result widened by one).
 Value throughViews(Value v);
 
+/// Is `v` (through views) a parameter of `fn`: a weight?
+bool isParameter(func::FuncOp fn, Value v);
+
 /// The dequantize of E4M3 that `v` is (through reshapes and transposes):
 /// a GEMM operand that `policy=fp8` placed; null if none.
 DequantizeOp dequantizedFp8(Value v);

@@ -184,12 +184,8 @@ void VerifyPrecisionPass::runOnOperation() {
         Value q = dq.getInput();
         while (auto reshape = q.getDefiningOp<ReshapeOp>())
           q = reshape.getInput();
-        bool weight = false;
-        if (auto quantize = q.getDefiningOp<QuantizeOp>()) {
-          auto arg = dyn_cast<BlockArgument>(throughViews(quantize.getInput()));
-          weight = arg && arg.getOwner()->getParentOp() == fn &&
-                   getArgRole(fn, arg.getArgNumber()) == Role::param;
-        }
+        auto quantize = q.getDefiningOp<QuantizeOp>();
+        bool weight = quantize && isParameter(fn, quantize.getInput());
         return dq.getLayout() ==
                (weight ? ScaleLayout::block_128x128 : ScaleLayout::tile_1x128);
       };

@@ -160,8 +160,8 @@ std::pair<Value, Value> buildQuantize(OpBuilder &b, Location loc, Value x,
                })
         .getResult(0);
   };
-  SmallVector<int64_t> tileShape(type.getShape());
-  tileShape.back() = (tileShape.back() + 127) / 128;
+  SmallVector<int64_t> tileShape =
+      getScaleShape(type.getShape(), ScaleLayout::tile_1x128);
   SmallVector<utils::IteratorType> tileIterators(rank,
                                                  utils::IteratorType::parallel);
   tileIterators.back() = utils::IteratorType::reduction;
