@@ -46,7 +46,7 @@ def Dsv3_Dialect : Dialect {
     | `dsv3.init` | argument | `normal` (with `dsv3.init_std`, a positive float), `ones`, `zeros` or `constant` (with `dsv3.init_value`, a finite float) |
     | `dsv3.trainable` | argument | `false` for a parameter the optimizer leaves alone (a router bias) |
     | `dsv3.quantized` | argument | `"int8"`: the forward reads the parameter fake-quantized per output channel (`dsv3-sparsify`), so `dsv3-run --export-int8` exports it |
-    | `dsv3.loss_seed` | constant | the cotangent of the loss the backward starts from (`dsv3-autodiff`), which `dsv3-mixed-precision` replaces by the loss scale under fp16 |
+    | `dsv3.loss_seed` | constant | the cotangent of the loss a backward starts from (`dsv3-autodiff`, one per micro-batch), which `dsv3-mixed-precision` multiplies by the loss scale under fp16 and `dsv3-remat` finds each backward by |
     | `dsv3.kernel` | function | a generated kernel (`dsv3-outline-kernels`) |
     | `dsv3.kernels` | module | the nested module holding the kernels' code (`dsv3-extract-kernels`) |
     | `dsv3.overwrites` | kernel result | the index of the argument whose buffer the result is written into |

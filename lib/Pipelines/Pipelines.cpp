@@ -128,13 +128,14 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
   if (o.lossScaleGrowthInterval < 1)
     refuse("loss-scale-growth-interval",
            std::to_string(o.lossScaleGrowthInterval), "must be at least 1");
-  if (o.remat != RematPolicy::none)
+  if (o.remat == RematPolicy::budget)
     refuse("remat", rematName(o.remat),
-           "is not supported yet: the step keeps every forward value "
-           "(none)");
+           "is not supported yet: the policies are none, full, sqrt and "
+           "selective");
   if (o.rematBudget != 0)
     refuse("remat-budget", std::to_string(o.rematBudget),
-           "is not supported yet: there is no rematerialization to budget");
+           "is not supported yet: no policy plans under a budget (none, "
+           "full, sqrt and selective do not take one)");
   bool weights24 = false;
   for (const std::string &kind : o.sparsity) {
     if (kind == "weights-2:4")
@@ -224,6 +225,8 @@ mlir::dsv3::describeTrainPipelineOptions(const TrainPipelineOptions &o) {
     s += ", L1 " + shortest(o.l1);
   if (o.qat == QatScheme::int8)
     s += ", int8 QAT";
+  if (o.remat != RematPolicy::none)
+    s += ", remat " + rematName(o.remat);
   return s;
 }
 
@@ -251,6 +254,10 @@ void mlir::dsv3::buildTrainStepPipeline(OpPassManager &pm,
   sparsify.qatActivations = options.qatActivations;
   sparsify.report = options.report;
   pm.addPass(createSparsify(sparsify));
+  RematOptions remat;
+  remat.policy = rematName(options.remat);
+  remat.report = options.report;
+  pm.addPass(createRemat(remat));
 }
 
 void mlir::dsv3::buildLowerTrainStepPipeline(

@@ -94,16 +94,19 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
                                   "as stored"))};
   Option<RematPolicy> remat{
       *this, "remat",
-      llvm::cl::desc("What the backward recomputes instead of keeping (only "
-                     "none is supported yet)"),
+      llvm::cl::desc("What the backward recomputes instead of keeping "
+                     "(budget is not supported yet)"),
       llvm::cl::init(RematPolicy::none),
       llvm::cl::values(
           clEnumValN(RematPolicy::none, "none", "keep every forward value"),
-          clEnumValN(RematPolicy::full, "full", "keep each layer's input"),
+          clEnumValN(RematPolicy::full, "full",
+                     "keep each layer's input, recompute the rest"),
           clEnumValN(RematPolicy::sqrt, "sqrt",
-                     "a checkpoint every ~sqrt(layers)"),
+                     "recompute groups of ceil(sqrt(layers)) layers from "
+                     "their inputs"),
           clEnumValN(RematPolicy::selective, "selective",
-                     "DeepSeek-V3's selective recomputation"),
+                     "recompute norms, SwiGLU and MLA up-projections "
+                     "(DeepSeek-V3)"),
           clEnumValN(RematPolicy::budget, "budget",
                      "least recomputation under remat-budget"))};
   Option<int64_t> rematBudget{

@@ -1,11 +1,11 @@
 //===- Autodiff.cpp - the dsv3-autodiff pass ------------------------------===//
 //
 // Derives @train_step(params, m, v, batch, step) -> (loss, params', m', v',
-// grad_norm, lr, expert loads...) from @forward: the forward graph (once
-// per micro-batch when accumulating), reverse-mode gradients of the mean
-// loss, global-norm clipping, the warmup + cosine learning rate, AdamW with
-// bias correction and decoupled weight decay, and the aux-loss-free router
-// bias step (+-gamma by expert load).
+// grad_norm, lr, expert loads...) from @forward: the forward graph and its
+// reverse-mode gradients (once per micro-batch, in turn, when
+// accumulating; the loss is their mean), global-norm clipping, the warmup
+// + cosine learning rate, AdamW with bias correction and decoupled weight
+// decay, and the aux-loss-free router bias step (+-gamma by expert load).
 //
 //===----------------------------------------------------------------------===//
 
@@ -144,9 +144,17 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
   unsigned numParams = params.size(), numTrainable = trainable.size();
   unsigned batchBase = numParams + 2 * numTrainable;
 
-  // The forward graph, once per micro-batch; the loss is their mean.
+  SmallVector<Value> wrt;
+  for (unsigned n = 0; n < numParams; ++n)
+    if (llvm::is_contained(trainable, params[n]))
+      wrt.push_back(arg(n));
+
+  // Forward and backward once per micro-batch, in turn, so that one
+  // micro-batch's activations are live at a time. The loss is the mean of
+  // theirs: each backward is seeded with 1/k, and the gradients add up.
   SmallVector<Operation *> forwardOps;
   SmallVector<Value> losses;
+  SmallVector<Value> grads;
   SmallVector<IRMapping> clones(accum);
   for (int64_t micro = 0; micro < accum; ++micro) {
     IRMapping &map = clones[micro];
@@ -164,38 +172,42 @@ LogicalResult AutodiffPass::buildTrainStep(func::FuncOp forward) {
       }
       map.map(forward.getArgument(i), full);
     }
+    SmallVector<Operation *> microOps;
     for (Operation &op : forward.getBody().front().without_terminator())
-      forwardOps.push_back(b.clone(op, map));
+      microOps.push_back(b.clone(op, map));
     auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
     losses.push_back(map.lookup(ret.getOperand(0)));
+    FailureOr<SmallVector<Value>> microGrads =
+        buildGradients(b, microOps, losses.back(), wrt, 1.0 / accum);
+    if (failed(microGrads))
+      return failure();
+    if (grads.empty())
+      grads = std::move(*microGrads);
+    else
+      // Each sum right where its gradient is complete, so that the
+      // micro-batch's gradients do not all live beside the running sums.
+      for (auto [g, dg] : llvm::zip(grads, *microGrads)) {
+        OpBuilder::InsertionGuard guard(b);
+        if (Operation *def = dg.getDefiningOp())
+          b.setInsertionPointAfter(def);
+        g = AddOp::create(b, dg.getLoc(), g, dg);
+      }
+    forwardOps.append(microOps);
   }
   Value loss = losses.front();
-  for (Value l : ArrayRef<Value>(losses).drop_front()) {
+  for (Value l : ArrayRef<Value>(losses).drop_front())
     loss = AddOp::create(b, loc, loss, l);
-    forwardOps.push_back(loss.getDefiningOp());
-  }
   if (accum > 1) {
     auto type = cast<RankedTensorType>(loss.getType());
     Value scale = ConstantOp::create(
         b, loc, DenseElementsAttr::get(
                     type, b.getFloatAttr(type.getElementType(), 1.0 / accum)));
     loss = MulOp::create(b, loc, loss, scale);
-    forwardOps.push_back(loss.getDefiningOp());
   }
-
-  // Backward.
-  SmallVector<Value> wrt;
-  for (unsigned n = 0; n < numParams; ++n)
-    if (llvm::is_contained(trainable, params[n]))
-      wrt.push_back(arg(n));
-  FailureOr<SmallVector<Value>> grads = buildGradients(b, forwardOps, loss, wrt);
-  if (failed(grads))
-    return failure();
 
   // Clipping (or just the norm, for the metrics) and the learning rate.
   double maxNorm = knobs.clipNorm > 0 ? knobs.clipNorm : 3.0e38;
-  auto clip = ClipByGlobalNormOp::create(b, loc, *grads,
-                                         llvm::APFloat(maxNorm));
+  auto clip = ClipByGlobalNormOp::create(b, loc, grads, llvm::APFloat(maxNorm));
   Value stepArg = arg(argTypes.size() - 1);
   Value lr = LrScheduleOp::create(b, loc, stepArg, llvm::APFloat(knobs.lr),
                                   llvm::APFloat(knobs.minLr), knobs.warmupSteps,

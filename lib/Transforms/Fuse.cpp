@@ -5,8 +5,11 @@
 // group when the consumer is its only user and both iterate over the same
 // shape (an elementwise op over the operand shape of the consumer); a
 // reduction can only end a group, since what follows it runs over a
-// smaller shape. Single-use chains cannot create cycles, and every group
-// has one result: its root's. Splat constants are pulled into the region.
+// smaller shape. A producer does not join a consumer past a GEMM: the
+// group runs where its root is, so its inputs would live until there (the
+// sums of gradient accumulation would keep every micro-batch's gradients).
+// Single-use chains cannot create cycles, and every group has one result:
+// its root's. Splat constants are pulled into the region.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +51,12 @@ ArrayRef<int64_t> iterationShape(Operation *op) {
   return cast<RankedTensorType>(op->getResult(0).getType()).getShape();
 }
 
+/// The library calls a group is not moved past.
+bool isGemm(Operation *op) {
+  return isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp,
+             SparseMatmulOp, AttentionOp, AttentionGradOp>(op);
+}
+
 bool isSplatConstant(Operation *op) {
   auto constant = dyn_cast<ConstantOp>(op);
   return constant && isa<SplatElementsAttr>(constant.getValue());
@@ -72,6 +81,14 @@ void FusePass::fuseBlock(Block &block) {
   // group[op] = the root its group ends in; members in program order.
   llvm::DenseMap<Operation *, Operation *> rootOf;
   llvm::DenseMap<Operation *, SmallVector<Operation *>> members;
+  // How many GEMMs come before each op.
+  llvm::DenseMap<Operation *, int64_t> gemmsBefore;
+  int64_t gemms = 0;
+  for (Operation &op : block) {
+    gemmsBefore[&op] = gemms;
+    if (isGemm(&op))
+      ++gemms;
+  }
   for (Operation &op : block) {
     if (!isFusible(&op))
       continue;
@@ -82,6 +99,11 @@ void FusePass::fuseBlock(Block &block) {
           !producer->getResult(0).hasOneUse() ||
           !rootOf.count(producer) || isa<ReduceOp>(producer) ||
           iterationShape(producer) != iterationShape(&op))
+        continue;
+      // The whole group would move past a GEMM, not only the producer.
+      if (llvm::any_of(members[rootOf[producer]], [&](Operation *member) {
+            return gemmsBefore[member] != gemmsBefore[&op];
+          }))
         continue;
       Operation *root = rootOf[producer];
       if (root != producer)

@@ -20,9 +20,11 @@
 #include "dsv3/Dsv3Attributes.h"
 #include "dsv3/Dsv3Ops.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_MIXEDPRECISION
@@ -93,7 +95,10 @@ private:
   llvm::DenseMap<std::pair<Value, unsigned>, std::pair<Value, Value>> quantized;
   llvm::DenseMap<std::pair<Value, unsigned>, Value> dequantized;
   llvm::DenseMap<Value, Value> transposedFp8;
-  /// The backward's first op (its seed); null when there is none.
+  /// The ops the loss is computed from (forward values); empty when the
+  /// function has no loss result, and then the forward is what comes
+  /// before the backward's first seed (`backwardStart`; null when none).
+  llvm::DenseSet<Operation *> forwardOps;
   Operation *backwardStart = nullptr;
 };
 
@@ -212,9 +217,10 @@ Value MixedPrecisionPass::fp8Transposed(Value v, Operation *user) {
   // A forward value's fp8 copy is re-tiled, so the backward keeps only
   // fp8. A gradient is quantized along the tokens from f32 directly.
   Operation *def = base.getDefiningOp();
-  bool forward = !backwardStart || !def ||
-                 def->getBlock() != backwardStart->getBlock() ||
-                 def->isBeforeInBlock(backwardStart);
+  bool forward =
+      !def || (forwardOps.empty()
+                   ? !backwardStart || def->isBeforeInBlock(backwardStart)
+                   : forwardOps.contains(def));
   auto it = quantized.find({base, tile});
   if (forward && it != quantized.end()) {
     auto [fq, fs] = it->second;
@@ -255,11 +261,24 @@ void MixedPrecisionPass::fp8Gemms(func::FuncOp fn) {
   quantized.clear();
   dequantized.clear();
   transposedFp8.clear();
+  forwardOps.clear();
   backwardStart = nullptr;
   fn.walk([&](ConstantOp c) {
-    if (c->hasAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr()))
+    if (!backwardStart &&
+        c->hasAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr()))
       backwardStart = c;
   });
+  Operation *ret = body.getTerminator();
+  for (unsigned r = 0, e = fn.getNumResults(); r < e; ++r)
+    if (getResultRole(fn, r) == Role::loss)
+      if (Operation *loss = ret->getOperand(r).getDefiningOp()) {
+        SetVector<Operation *> slice;
+        BackwardSliceOptions options;
+        options.omitBlockArguments = true;
+        (void)getBackwardSlice(loss, &slice, options);
+        forwardOps.insert(slice.begin(), slice.end());
+        forwardOps.insert(loss);
+      }
   auto rank = [](Value v) {
     return cast<RankedTensorType>(v.getType()).getRank();
   };
@@ -339,11 +358,12 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
     if (auto clip = dyn_cast<ClipByGlobalNormOp>(op))
       clips.push_back(clip);
   });
-  if (seeds.size() != 1 || clips.size() != 1)
+  if (seeds.empty() || clips.size() != 1)
     return fail("@") << fn.getName() << " has " << seeds.size()
                      << " backward seeds (dsv3.loss_seed) and " << clips.size()
-                     << " gradient clippings; loss scaling needs one of each "
-                        "(the step dsv3-autodiff builds)";
+                     << " gradient clippings; loss scaling needs a seed per "
+                        "micro-batch and one clipping (the step dsv3-autodiff "
+                        "builds)";
 
   // The scaler's state goes after the last parameter or optimizer state.
   unsigned insertAt = 0;
@@ -374,14 +394,16 @@ LogicalResult MixedPrecisionPass::scaleLoss(func::FuncOp fn) {
   Value skippedSoFar = addState(i64Scalar, kSkippedName, InitKind::zeros);
   Block &body = fn.getBody().front();
 
-  // The backward starts from the scale: every gradient is scaled by it.
-  ConstantOp seed = seeds.front();
-  b.setInsertionPoint(seed);
-  Value scaledSeed = scale;
-  if (scaledSeed.getType() != seed.getType())
-    scaledSeed = CastOp::create(b, seed.getLoc(), seed.getType(), scale);
-  seed.getResult().replaceAllUsesWith(scaledSeed);
-  seed.erase();
+  // Each backward starts from its seed times the scale: every gradient is
+  // scaled by it. The seed stays, marked, where the backward starts.
+  for (ConstantOp seed : seeds) {
+    b.setInsertionPointAfter(seed);
+    Value s = scale;
+    if (s.getType() != seed.getType())
+      s = CastOp::create(b, seed.getLoc(), seed.getType(), scale);
+    auto scaledSeed = MulOp::create(b, seed.getLoc(), s, seed);
+    seed.getResult().replaceAllUsesExcept(scaledSeed, scaledSeed);
+  }
 
   // Unscaled before clipping; the step is finite when they all are.
   ClipByGlobalNormOp clip = clips.front();
@@ -496,10 +518,6 @@ void MixedPrecisionPass::runOnOperation() {
   }
   if (policy == "fp8")
     fp8Gemms(fn);
-  // The seed's mark has done its work.
-  fn.walk([](ConstantOp c) {
-    c->removeAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr());
-  });
 }
 
 } // namespace

@@ -95,9 +95,10 @@ def MixedPrecision : Pass<"dsv3-mixed-precision", "mlir::ModuleOp"> {
     - `fp16`: the same GEMMs in fp16, with dynamic loss scaling inside the step.
       Three optimizer states are added, `loss_scaler.scale` (f32, starting at
       `loss-scale`), `loss_scaler.good_steps` and `loss_scaler.skipped` (i64),
-      so a checkpoint resumes them exactly. The backward starts from the scale
-      instead of 1 (the constant `dsv3-autodiff` marks `dsv3.loss_seed`), so
-      every gradient is scaled by it; each gradient is divided by it again
+      so a checkpoint resumes them exactly. Each backward starts from the
+      scale times its seed (the constant `dsv3-autodiff` marks
+      `dsv3.loss_seed`: 1, or 1/k for each of k micro-batches), so every
+      gradient is scaled by it; each gradient is divided by it again
       (`dsv3.unscale`) before clipping, and `dsv3.all_finite` of the unscaled
       gradients decides the step. On a finite step the update is applied; on any
       inf or NaN every parameter and optimizer state result is its argument, bit
@@ -261,6 +262,61 @@ def Sparsify : Pass<"dsv3-sparsify", "mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def Remat : Pass<"dsv3-remat", "mlir::ModuleOp"> {
+  let summary = "Recompute forward values in the backward instead of keeping them";
+  let description = [{
+    Decides which forward values of `function` (a training step) the
+    backward keeps and which it recomputes: the forward is what its loss
+    result is computed from, and each backward (one per micro-batch)
+    starts at the seed `dsv3-autodiff` marks (`dsv3.loss_seed`). The
+    forward's ops are grouped by the layer their location names
+    (`model.layers.N`, as the importer writes it; an MTP module is a layer
+    of its own), one run of consecutive ops per layer and micro-batch; ops
+    outside the layers (embedding, final norm, output and MTP heads, loss)
+    are always kept. A forward without such locations is refused under
+    every policy but `none`.
+
+    - `policy=none`: every forward value the backward reads is kept.
+    - `policy=full`: each layer keeps only what enters it (its input, the
+      weights and the batch); the rest is recomputed just before the
+      first backward op that reads it.
+    - `policy=sqrt`: a micro-batch's L layers are recomputed in groups of
+      ceil(sqrt(L)) consecutive layers, each group keeping only its input:
+      about sqrt(L) inputs kept plus one group's values at a time.
+    - `policy=selective`: DeepSeek-V3's choice, per layer: RMSNorm
+      outputs, the SwiGLU activation (SiLU and its product with the up
+      projection), MLA's up-projections (`q_b_proj`, `kv_b_proj` GEMMs),
+      and the slices, RoPE, concats, casts, reshapes and fp8 copies made
+      of those alone (queries and keys) are recomputed; the other GEMMs'
+      outputs, the router's results and copies of kept values are kept. (Attention
+      keeps only its inputs under every policy: its gradient recomputes
+      the probabilities.)
+
+    The clones compute what the originals did from the same operands, so
+    the step's results are bit-identical to those without remat. With
+    `report`, prints the peak of live bytes before and after (one buffer
+    per value before fusion; the executable's arena is what
+    `dsv3-plan-memory` reports), the bytes kept for the backward, the
+    recomputed FLOPs (absolute and as a share of the step) and what each
+    layer keeps.
+
+    Example (`dsv3-opt --dsv3-autodiff --dsv3-remat=policy=full`): a
+    layer's `dsv3.rms_norm` and `dsv3.matmul` appear a second time after
+    the backward's first op of that layer, and the backward reads them.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The training step to rewrite">,
+    Option<"policy", "policy", "std::string", /*default=*/"\"none\"",
+           "What the backward recomputes: none, full, sqrt or selective">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print memory before and after, recomputed FLOPs and what each "
+           "layer keeps">,
+  ];
+  let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
   let summary = "Fuse elementwise ops and reductions into dsv3.fusion regions";
   let description = [{
@@ -271,7 +327,10 @@ def Fuse : Pass<"dsv3-fuse", "mlir::ModuleOp"> {
     after it joins, since that runs over a smaller shape. Each group of two
     or more ops becomes one `dsv3.fusion` whose inputs are the values it
     reads from outside (splat constants are copied in) and whose single
-    result is the group's last op. GEMMs, attention, normalization and the
+    result is the group's last op. A group runs where its last op is, so
+    a producer does not join a consumer past a GEMM or attention: its
+    inputs would live until there (the running sums of gradient
+    accumulation would keep every micro-batch's gradients). GEMMs, attention, normalization and the
     MoE ops stay as they are: they are library calls or kernels of their
     own.
 

@@ -20,10 +20,12 @@ static Value constantLike(OpBuilder &b, Location loc, Type type, double v) {
 
 FailureOr<SmallVector<Value>>
 mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
-                           ValueRange wrt) {
+                           ValueRange wrt, double seedValue) {
   llvm::DenseMap<Value, Value> cotangent;
-  // The seed is marked: loss scaling (dsv3-mixed-precision) replaces it.
-  Value seed = constantLike(b, loss.getLoc(), loss.getType(), 1.0);
+  // The seed is marked where the backward starts: loss scaling
+  // (dsv3-mixed-precision) scales it, rematerialization (dsv3-remat) finds
+  // the backward by it.
+  Value seed = constantLike(b, loss.getLoc(), loss.getType(), seedValue);
   seed.getDefiningOp()->setAttr(Dsv3Dialect::LossSeedAttrHelper::getNameStr(),
                                 b.getUnitAttr());
   cotangent[loss] = seed;

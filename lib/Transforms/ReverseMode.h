@@ -16,12 +16,14 @@ namespace mlir::dsv3 {
 
 /// Differentiates `loss` (a 0-d float tensor computed by `ops`, in program
 /// order) with respect to `wrt`, building the backward ops with `builder`
-/// at its insertion point. Values `loss` does not depend on get a zero
-/// cotangent. Fails (with a diagnostic at the op) when the loss depends on
-/// a float result of an op without a gradient rule.
+/// at its insertion point: the gradients of `seed * loss`, from a constant
+/// `seed` marked `dsv3.loss_seed`. Values `loss` does not depend on get a
+/// zero cotangent. Fails (with a diagnostic at the op) when the loss
+/// depends on a float result of an op without a gradient rule.
 FailureOr<SmallVector<Value>> buildGradients(OpBuilder &builder,
                                              ArrayRef<Operation *> ops,
-                                             Value loss, ValueRange wrt);
+                                             Value loss, ValueRange wrt,
+                                             double seed = 1.0);
 
 } // namespace mlir::dsv3
 

@@ -103,7 +103,12 @@ def append(source, text):
 
 
 def main(opt, runner, libs, path, *flags):
-    source = open(path, encoding="utf-8").read()
+    # Printed again without locations: the text below is edited by pattern,
+    # and location aliases after the module would be cut off from it.
+    printed = subprocess.run([opt, path], capture_output=True, text=True)
+    if printed.returncode != 0:
+        sys.exit(f"{path}: dsv3-opt could not read it:\n{printed.stderr}")
+    source = printed.stdout
     lower = LOWER
     exact = False
     for flag in flags:

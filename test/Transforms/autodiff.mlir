@@ -91,8 +91,9 @@ module attributes {dsv3.training = {bias_update_speed = 1.0e-03 : f64}} {
 
 // -----
 
-// Gradient accumulation: the batch stacks two micro-batches, the forward
-// runs on each half, and the loss is their mean.
+// Gradient accumulation: the batch stacks two micro-batches; the forward
+// and its backward run on each half in turn (each backward seeded with
+// 1/2), the gradients add up, and the loss is their mean.
 module attributes {dsv3.training = {grad_accum = 2 : i64}} {
   func.func @forward(%e: tensor<8x4xf32> {dsv3.name = "e"}, %w: tensor<4x5xf32> {dsv3.name = "w"},
                      %tok: tensor<3xi32> {dsv3.batch = "tokens"},
@@ -112,16 +113,20 @@ module attributes {dsv3.training = {grad_accum = 2 : i64}} {
 // CHECK: %[[T0:.*]] = dsv3.slice %[[T]], start = [0], limit = [3]
 // CHECK: %[[E0:.*]] = dsv3.embedding %{{.*}}[%[[X0]]]
 // CHECK: %[[L0:.*]] = dsv3.cross_entropy %{{.*}}, %[[T0]]
+// CHECK: %[[SEED0:.*]] = dsv3.constant {dsv3.loss_seed} dense<5.000000e-01> : tensor<f32>
+// CHECK: dsv3.cross_entropy_grad %{{.*}}, %[[T0]], %[[SEED0]]
+// CHECK: %[[G0:.*]] = dsv3.matmul %[[E0]], %{{.*}} transpose_lhs
 // CHECK: %[[X1:.*]] = dsv3.slice %[[X]], start = [3], limit = [6]
 // CHECK: %[[T1:.*]] = dsv3.slice %[[T]], start = [3], limit = [6]
 // CHECK: %[[E1:.*]] = dsv3.embedding %{{.*}}[%[[X1]]]
 // CHECK: %[[L1:.*]] = dsv3.cross_entropy %{{.*}}, %[[T1]]
+// CHECK: %[[SEED1:.*]] = dsv3.constant {dsv3.loss_seed} dense<5.000000e-01> : tensor<f32>
+// CHECK: dsv3.cross_entropy_grad %{{.*}}, %[[T1]], %[[SEED1]]
+// CHECK: %[[G1:.*]] = dsv3.matmul %[[E1]], %{{.*}} transpose_lhs
+// Both micro-batches' weight gradients add up.
+// CHECK: %[[G:.*]] = dsv3.add %[[G0]], %[[G1]] : tensor<4x5xf32>
 // CHECK: %[[SUM:.*]] = dsv3.add %[[L0]], %[[L1]] : tensor<f32>
 // CHECK: %[[HALF:.*]] = dsv3.constant dense<5.000000e-01> : tensor<f32>
 // CHECK: %[[LOSS:.*]] = dsv3.mul %[[SUM]], %[[HALF]] : tensor<f32>
-// Both micro-batches' weight gradients add up.
-// CHECK: %[[G1:.*]] = dsv3.matmul %[[E1]], %{{.*}} transpose_lhs
-// CHECK: %[[G0:.*]] = dsv3.matmul %[[E0]], %{{.*}} transpose_lhs
-// CHECK: %[[G:.*]] = dsv3.add %[[G1]], %[[G0]] : tensor<4x5xf32>
 // CHECK: dsv3.clip_by_global_norm %{{.*}}, %[[G]]
 // CHECK: return %[[LOSS]]

@@ -95,8 +95,9 @@ func.func @train_step(%x: tensor<8x16xf32>, %gate: tensor<4x16xf32>, %w: tensor<
 // FP16-SAME: %[[X:[^:]+]]: tensor<8x16xf32> {dsv3.role = "batch"}
 // FP16-SAME: -> (tensor<f32> {dsv3.role = "loss"}, tensor<4x16xf32> {dsv3.name = "w", dsv3.role = "param"}, {{.*}}, tensor<f32> {dsv3.name = "loss_scaler.scale", dsv3.role = "opt_state"}, tensor<i64> {dsv3.name = "loss_scaler.good_steps", dsv3.role = "opt_state"}, tensor<i64> {dsv3.name = "loss_scaler.skipped", dsv3.role = "opt_state"}, tensor<f32> {dsv3.name = "grad_norm", dsv3.role = "metric"}, tensor<f32> {dsv3.name = "loss_scale", dsv3.role = "metric"}, tensor<f32> {dsv3.name = "skipped", dsv3.role = "metric"})
 // FP16: dsv3.matmul {{.*}} : tensor<8x16xf16>, tensor<4x16xf16> -> tensor<8x4xf16>
-// FP16-NOT: dsv3.loss_seed
-// FP16: dsv3.broadcast %[[S]], dims = [] : tensor<f32> -> tensor<8x4xf32>
+// FP16: %[[SEED:.*]] = dsv3.constant {dsv3.loss_seed} dense<1.000000e+00> : tensor<f32>
+// FP16-NEXT: %[[SCALED:.*]] = dsv3.mul %[[S]], %[[SEED]] : tensor<f32>
+// FP16-NEXT: dsv3.broadcast %[[SCALED]], dims = [] : tensor<f32> -> tensor<8x4xf32>
 // FP16: %[[DW:.*]] = dsv3.matmul {{.*}} transpose_lhs : tensor<8x4xf16>, tensor<8x16xf16> -> tensor<4x16xf16>
 // FP16: %[[DWF:.*]] = dsv3.cast %[[DW]] : tensor<4x16xf16> to tensor<4x16xf32>
 // FP16: %[[G:.*]] = dsv3.unscale %[[DWF]], %[[S]] : tensor<4x16xf32>, tensor<f32>
@@ -138,7 +139,7 @@ func.func @train_step(
   return %loss, %p2, %m2, %v2, %norm : tensor<f32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<f32>
 }
 
-// FP16ERR: policy=fp16: @train_step has 0 backward seeds (dsv3.loss_seed) and 0 gradient clippings
+// FP16ERR: policy=fp16: @train_step has 0 backward seeds (dsv3.loss_seed) and 0 gradient clippings; loss scaling needs a seed per micro-batch and one clipping
 // SCALE: dsv3-mixed-precision: policy=fp16: loss-scale must be in [1, 3e38], not 5.000000e-01
 // UNKNOWN: dsv3-mixed-precision: unknown policy 'int4' (fp32, bf16, fp16 or fp8)
 // MISSING: dsv3-mixed-precision: no function @missing with a body

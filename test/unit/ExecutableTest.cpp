@@ -252,6 +252,12 @@ INSTANTIATE_TEST_SUITE_P(
         Model{"test/Conversion/Inputs/micro_moe_bf16.pbtxt", 2, 8, 1e-5,
               "micro_bf16"},
         Model{"examples/tiny_moe.pbtxt", 2, 32, 1e-5, "tiny"},
+        // Two micro-batches, each forward and backward in turn, with MLA's
+        // query LoRA and MTP.
+        Model{"test/Transforms/Inputs/micro_moe_accum.pbtxt", 2, 8, 1e-5,
+              "micro_accum"},
+        Model{"test/Transforms/Inputs/micro_moe_accum.pbtxt", 2, 8, 1e-5,
+              "micro_accum_remat_sqrt", false, 0, "remat=sqrt"},
         // Every kernel of more than 8 top-level loops (the clipping's, the
         // MoE layers') compiled in parts of 2.
         Model{"test/Conversion/Inputs/micro_moe.pbtxt", 2, 8, 1e-5,

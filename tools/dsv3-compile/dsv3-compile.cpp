@@ -78,10 +78,11 @@ cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::None),
     cl::values(
         clEnumValN(Emit::Forward, "forward",
-                   "the forward graph in the dsv3 dialect"),
+                   "the forward graph in the dsv3 dialect, with its "
+                   "locations (the layers remat groups by)"),
         clEnumValN(Emit::Train, "train",
-                   "the forward graph and the training step (autodiff and "
-                   "the precision policy)"),
+                   "the forward graph and the training step (autodiff, "
+                   "precision, sparsity and remat), with locations"),
         clEnumValN(Emit::Lowered, "lowered",
                    "the module after the whole dsv3-train-pipeline: the "
                    "planned step and its kernels lowered for the target"),
@@ -196,8 +197,12 @@ cl::opt<std::string> moments("moments",
                              cl::value_desc("f32|bf16"), cl::cat(settings));
 cl::opt<std::string> remat(
     "remat",
-    cl::desc("none; full, sqrt, selective and budget are refused "
-             "(compile.remat)"),
+    cl::desc("What the backward recomputes instead of keeping "
+             "(compile.remat): none (default), full (each layer keeps its "
+             "input), sqrt (groups of ceil(sqrt(L)) of a micro-batch's L "
+             "layers keep "
+             "theirs), selective (norms, SwiGLU and MLA up-projections, "
+             "as DeepSeek-V3); budget is refused"),
     cl::value_desc("none|full|sqrt|selective|budget"), cl::cat(settings));
 cl::opt<int64_t> rematBudget("remat-budget",
                              cl::desc("Peak-memory budget in bytes for "
@@ -548,8 +553,13 @@ int main(int argc, char **argv) {
   if (!output)
     return 1;
 
+  // The forward graph and the training step print with their locations:
+  // the layer names in them (`model.layers.N`) are what dsv3-remat groups
+  // the forward by when the printed module is compiled again.
+  OpPrintingFlags located;
+  located.enableDebugInfo();
   if (emit == Emit::Forward)
-    module->print(output->os());
+    module->print(output->os(), located);
   if (summary) {
     auto forward = module->lookupSymbol<func::FuncOp>("forward");
     printModelSummary(output->os(), getModelName(*module),
@@ -586,7 +596,8 @@ int main(int argc, char **argv) {
   }
 
   if (emit == Emit::Train || emit == Emit::Lowered) {
-    module->print(output->os());
+    module->print(output->os(),
+                  emit == Emit::Train ? located : OpPrintingFlags());
   } else if (emit == Emit::LLVM || emit == Emit::Object) {
     codegenTimer.startTimer();
     LogicalResult emitted =
