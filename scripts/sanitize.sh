@@ -9,8 +9,9 @@
 #            (FUZZ_BUILD_DIR, the fuzz targets' project), then those unit
 #            tests, and the lit tests of test/Runtime with the sanitized
 #            dsv3-run and the main build's compiler (BUILD_DIR, build/).
-#            (All of them but learns.test and huggingface.test, whose time
-#            is training and transformers'.) The runtime is what reads the
+#            (All of them but learns.test, huggingface.test, remat.test
+#            and grad-accum.test, whose time is training, transformers' and
+#            the compiler's.) The runtime is what reads the
 #            files users pass around and runs the kernels; about five
 #            minutes on two cores with the fuzz targets' build.
 #   all      The whole project built sanitized into build-asan/
@@ -77,13 +78,15 @@ runtime)
   echo "== sanitize: the runtime, dsv3-run and its unit tests ($fuzz_dir)"
   ninja --quiet -C "$fuzz_dir" dsv3-run Dsv3RuntimeTests
   ctest --test-dir "$fuzz_dir" --output-on-failure
-  # Every test of test/Runtime but the two whose time is not dsv3-run's
-  # input handling: learns.test trains 300 steps (7 minutes sanitized) and
-  # huggingface.test is mostly transformers' (3 minutes).
+  # Every test of test/Runtime but those whose time is not dsv3-run's
+  # input handling: learns.test trains 300 steps (7 minutes sanitized),
+  # huggingface.test is mostly transformers' (3 minutes), and remat.test
+  # and grad-accum.test check what the compiler planned by training 80 and
+  # 6 steps of tiny_moe (several minutes sanitized).
   echo "== sanitize: test/Runtime with the sanitized dsv3-run" \
-    "(all but learns.test and huggingface.test)"
+    "(all but learns, huggingface, remat and grad-accum)"
   "$llvm/bin/lit" -s "$build_dir/test/Runtime" \
-    --filter-out='Runtime/(learns|huggingface)\.test' \
+    --filter-out='Runtime/(learns|huggingface|remat|grad-accum)\.test' \
     -Ddsv3_run="$(absolute "$fuzz_dir")/bin/dsv3-run"
   ;;
 all)
