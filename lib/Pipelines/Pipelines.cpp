@@ -33,8 +33,10 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/Path.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -43,6 +45,9 @@ namespace {
 
 /// A double as briefly as it reads back exactly ("1e-07", "0.01").
 std::string shortest(double v) {
+  // Whole numbers (byte counts) as integers, not in exponent form.
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return std::to_string(static_cast<int64_t>(v));
   for (int digits = 1; digits < 17; ++digits) {
     char text[32];
     std::snprintf(text, sizeof(text), "%.*g", digits, v);
@@ -128,14 +133,20 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
   if (o.lossScaleGrowthInterval < 1)
     refuse("loss-scale-growth-interval",
            std::to_string(o.lossScaleGrowthInterval), "must be at least 1");
-  if (o.remat == RematPolicy::budget)
+  if (o.remat == RematPolicy::budget && o.rematBudget == 0)
     refuse("remat", rematName(o.remat),
-           "is not supported yet: the policies are none, full, sqrt and "
-           "selective");
-  if (o.rematBudget != 0)
-    refuse("remat-budget", std::to_string(o.rematBudget),
-           "is not supported yet: no policy plans under a budget (none, "
-           "full, sqrt and selective do not take one)");
+           "needs a budget (remat-budget): bytes, or a fraction in (0, 1] of "
+           "the arena without remat");
+  else if (o.remat == RematPolicy::budget && !(o.rematBudget > 0))
+    refuse("remat-budget", shortest(o.rematBudget),
+           "must be > 0: bytes, or a fraction in (0, 1] of the arena "
+           "without remat");
+  if (o.remat != RematPolicy::budget && o.rematBudget != 0)
+    refuse("remat-budget", shortest(o.rematBudget),
+           "is for remat=budget; remat=" + rematName(o.remat) +
+               " does not take one");
+  if (o.rematExhaustive && o.remat != RematPolicy::budget)
+    refuse("remat-exhaustive", "true", "is for remat=budget");
   bool weights24 = false;
   for (const std::string &kind : o.sparsity) {
     if (kind == "weights-2:4")
@@ -256,11 +267,21 @@ void mlir::dsv3::buildTrainStepPipeline(OpPassManager &pm,
   pm.addPass(createSparsify(sparsify));
   RematOptions remat;
   remat.policy = rematName(options.remat);
+  remat.budget = options.rematBudget;
+  remat.exhaustive = options.rematExhaustive;
   remat.report = options.report;
-  pm.addPass(createRemat(remat));
+  // policy=budget checks its plans against the memory plan this pipeline
+  // gives them.
+  auto quiet = std::make_shared<TrainPipelineOptions>();
+  quiet->copyOptionValuesFrom(options);
+  quiet->report = false;
+  quiet->progress = false;
+  pm.addPass(createRemat(remat, [quiet](OpPassManager &plan) {
+    buildPlanTrainStepPipeline(plan, *quiet);
+  }));
 }
 
-void mlir::dsv3::buildLowerTrainStepPipeline(
+void mlir::dsv3::buildPlanTrainStepPipeline(
     OpPassManager &pm, const TrainPipelineOptions &options) {
   bool cuda = options.target == CompileTarget::cuda;
   // The step's cost as derived: the model's FLOPs, which the executable
@@ -282,6 +303,15 @@ void mlir::dsv3::buildLowerTrainStepPipeline(
   PlanMemoryOptions plan;
   plan.report = options.report;
   pm.addPass(createPlanMemory(plan));
+}
+
+void mlir::dsv3::buildLowerTrainStepPipeline(
+    OpPassManager &pm, const TrainPipelineOptions &options) {
+  bool cuda = options.target == CompileTarget::cuda;
+  buildPlanTrainStepPipeline(pm, options);
+  DedupKernelsOptions dedup;
+  dedup.report = options.report;
+  dedup.progress = options.progress;
   OpPassManager &kernels = pm.nest<ModuleOp>();
   if (cuda) {
     buildGpuMapPipeline(kernels);

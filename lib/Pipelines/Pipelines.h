@@ -95,7 +95,7 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
   Option<RematPolicy> remat{
       *this, "remat",
       llvm::cl::desc("What the backward recomputes instead of keeping "
-                     "(budget is not supported yet)"),
+                     "(dsv3-remat)"),
       llvm::cl::init(RematPolicy::none),
       llvm::cl::values(
           clEnumValN(RematPolicy::none, "none", "keep every forward value"),
@@ -108,11 +108,20 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
                      "recompute norms, SwiGLU and MLA up-projections "
                      "(DeepSeek-V3)"),
           clEnumValN(RematPolicy::budget, "budget",
-                     "least recomputation under remat-budget"))};
-  Option<int64_t> rematBudget{
+                     "per layer none, selective or full: the least "
+                     "recomputed FLOPs whose planned arena is within "
+                     "remat-budget"))};
+  Option<double> rematBudget{
       *this, "remat-budget",
-      llvm::cl::desc("Peak-memory budget in bytes for remat=budget (0: none)"),
+      llvm::cl::desc("The arena remat=budget plans within: bytes, or a "
+                     "fraction in (0, 1] of the arena without remat"),
       llvm::cl::init(0)};
+  Option<bool> rematExhaustive{
+      *this, "remat-exhaustive",
+      llvm::cl::desc("With remat=budget and report: plan every per-layer "
+                     "choice too (at most 8 layer runs) and print how far "
+                     "budget's and sqrt's recompute are from the least"),
+      llvm::cl::init(false)};
   ListOption<std::string> sparsity{
       *this, "sparsity",
       llvm::cl::desc("Structured sparsity (dsv3-sparsify): weights-2:4 "
@@ -208,9 +217,17 @@ std::vector<Refusal> checkTrainPipelineOptions(
 std::string describeTrainPipelineOptions(const TrainPipelineOptions &options);
 
 /// From a forward graph (`@forward`) to the training step: dsv3-autodiff,
-/// dsv3-mixed-precision.
+/// dsv3-mixed-precision, dsv3-sparsify, dsv3-remat.
 void buildTrainStepPipeline(OpPassManager &pm,
                             const TrainPipelineOptions &options);
+
+/// From the training step to its memory plan: dsv3-decompose-attention,
+/// dsv3-fuse, dsv3-outline-kernels, dsv3-extract-kernels,
+/// dsv3-dedup-kernels, the kernels bufferized (dsv3-bufferize-kernels),
+/// dsv3-plan-memory. The first part of buildLowerTrainStepPipeline, and
+/// what dsv3-remat's policy=budget checks its plans against.
+void buildPlanTrainStepPipeline(OpPassManager &pm,
+                                const TrainPipelineOptions &options);
 
 /// From the training step to the lowered module: dsv3-decompose-attention,
 /// dsv3-fuse, dsv3-outline-kernels, dsv3-extract-kernels,

@@ -7,10 +7,19 @@
 
 #include "mlir/Pass/Pass.h"
 
+#include <functional>
+
 namespace mlir::dsv3 {
 
 #define GEN_PASS_DECL
 #include "Transforms/Passes.h.inc"
+
+/// dsv3-remat whose policy=budget checks each plan it considers against the
+/// memory plan the executable gets: `planPipeline` adds the passes from the
+/// training step to dsv3-plan-memory.
+std::unique_ptr<Pass>
+createRemat(const RematOptions &options,
+            std::function<void(OpPassManager &)> planPipeline);
 
 #define GEN_PASS_REGISTRATION
 #include "Transforms/Passes.h.inc"

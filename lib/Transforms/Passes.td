@@ -291,6 +291,20 @@ def Remat : Pass<"dsv3-remat", "mlir::ModuleOp"> {
       outputs, the router's results and copies of kept values are kept. (Attention
       keeps only its inputs under every policy: its gradient recomputes
       the probabilities.)
+    - `policy=budget budget=B`: per layer run none, selective or full,
+      recomputing the fewest FLOPs with a peak of at most B bytes (B <= 1:
+      that fraction of the peak without remat). A model of the step's
+      live bytes (values and clones in order, with dsv3-fuse's fusions,
+      donated updates and attention's scratch, counting only buffers the
+      memory plan has too) is minimised exactly by a dynamic program over
+      each micro-batch's chain of layers. Inside `dsv3-train-pipeline` the
+      model's plans, from a modelled peak of B down, are checked against
+      `dsv3-plan-memory`'s arena (the pipeline's passes on a copy of the
+      module) and the first that fits is taken; on its own the pass plans
+      to the model's peak. The program's optimum at B is a lower bound on
+      the recompute of any per-layer plan that fits, and the report
+      prints it and the gap. A budget no plan fits is an error that prints
+      the least peak and its plan.
 
     The clones compute what the originals did from the same operands, so
     the step's results are bit-identical to those without remat. With
@@ -298,7 +312,10 @@ def Remat : Pass<"dsv3-remat", "mlir::ModuleOp"> {
     per value before fusion; the executable's arena is what
     `dsv3-plan-memory` reports), the bytes kept for the backward, the
     recomputed FLOPs (absolute and as a share of the step) and what each
-    layer keeps.
+    layer keeps; under `policy=budget`, also the plan's peak, its
+    recompute beside the lower bound, the solve time and each layer's
+    choice, and with `exhaustive` how far budget's and sqrt's recompute
+    are from the least of every per-layer plan.
 
     Example (`dsv3-opt --dsv3-autodiff --dsv3-remat=policy=full`): a
     layer's `dsv3.rms_norm` and `dsv3.matmul` appear a second time after
@@ -308,7 +325,15 @@ def Remat : Pass<"dsv3-remat", "mlir::ModuleOp"> {
     Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
            "The training step to rewrite">,
     Option<"policy", "policy", "std::string", /*default=*/"\"none\"",
-           "What the backward recomputes: none, full, sqrt or selective">,
+           "What the backward recomputes: none, full, sqrt, selective or "
+           "budget">,
+    Option<"budget", "budget", "double", /*default=*/"0",
+           "policy=budget's limit: bytes, or a fraction in (0, 1] of the "
+           "peak without remat">,
+    Option<"exhaustive", "exhaustive", "bool", /*default=*/"false",
+           "With policy=budget and report: plan every per-layer choice "
+           "too (at most 8 layer runs) and print how far budget's and "
+           "sqrt's recompute are from the least">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Print memory before and after, recomputed FLOPs and what each "
            "layer keeps">,

@@ -5,6 +5,21 @@
 // RUN: dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=full report" -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat=policy=some -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADPOLICY
 // RUN: not dsv3-opt %s --dsv3-remat=policy=full -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOSTEP
+// RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat=policy=budget -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOBUDGET
+// RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=full budget=0.5" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BUDGETFULL
+// RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=0.5 exhaustive report" -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXHAUSTIVE
+// NOBUDGET: error: dsv3-remat: policy=budget needs budget=
+// BUDGETFULL: error: dsv3-remat: budget= is for policy=budget, not policy=full
+// EXHAUSTIVE: error: dsv3-remat: exhaustive checks plans against the memory plan, which only dsv3-train-pipeline runs
+
+// On its own the pass plans to its model's peak (no memory plan follows
+// it): the whole peak recomputes nothing, a smaller budget recomputes
+// something, and one below every plan's peak is an error.
+// RUN: dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=1.0 report" -o /dev/null | FileCheck %s --check-prefix=ALONE
+// ALONE: budget {{[0-9]+}} bytes ({{[0-9.]+}} MiB): planned arena {{[0-9]+}} bytes ({{[0-9.]+}} MiB) (the model's peak: no memory plan in this pipeline)
+// ALONE: budget: per layer model.layers.0=none model.layers.1=none model.layers.2=none
+// RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=10" -o /dev/null 2>&1 | FileCheck %s --check-prefix=ALONELOW
+// ALONELOW: error: dsv3-remat: budget 10 bytes (0.00 MiB) is below the minimum feasible peak: the least arena of a plan is {{[0-9]+}} bytes ({{[0-9.]+}} MiB) (modelled)
 
 // Recomputation changes nothing the step computes: every result of an
 // interpreted step (loss, parameters, moments) is the same to the bit
@@ -32,6 +47,8 @@
 // RUN: diff %t.accum.none %t.accum.full
 // RUN: diff %t.accum.none %t.accum.sqrt
 // RUN: diff %t.accum.none %t.accum.selective
+// RUN: dsv3-opt %t.accum.mlir --dsv3-remat="policy=budget budget=0.85" --dsv3-interpret="function=train_step digest=true" -o /dev/null > %t.accum.budget
+// RUN: diff %t.accum.none %t.accum.budget
 // RUN: dsv3-opt %t.accum.mlir --dsv3-remat="policy=sqrt report" -o /dev/null | FileCheck %s --check-prefix=ACCUM
 // ACCUM: remat of @train_step: policy sqrt, 6 layer runs in 4 recomputed groups
 // ACCUM: recomputes model.layers.0 .. model.layers.1
@@ -163,5 +180,5 @@ module attributes {dsv3.training = {lr = 1.0e-02 : f64, min_lr = 1.0e-03 : f64, 
 // REPORT: model.layers.0 keeps 1 values, 96 bytes {{.*}} (was 3, 288 bytes
 // REPORT: model.layers.2 keeps 1 values, 96 bytes {{.*}} (was 3, 288 bytes
 
-// BADPOLICY: error: dsv3-remat: policy must be none, full, sqrt or selective, got some
+// BADPOLICY: error: dsv3-remat: policy must be none, full, sqrt, selective or budget, got some
 // NOSTEP: error: dsv3-remat: no function @train_step with a body

@@ -115,7 +115,15 @@ cl::opt<bool> report(
     cl::desc("Print the training step's FLOPs and bytes per op kind, its "
              "kernels and GPU functions before and after deduplication, and "
              "the memory plan the executable carries (arena, peak live, "
-             "largest live set, donated state)"),
+             "largest live set, donated state; with --remat, what remat "
+             "keeps and recomputes)"),
+    cl::cat(category));
+
+cl::opt<bool> rematExhaustive(
+    "remat-exhaustive",
+    cl::desc("With --remat=budget --report: also plan every per-layer "
+             "choice (at most 8 layer runs) and print how far budget's and "
+             "sqrt's recompute are from the least that fits"),
     cl::cat(category));
 
 cl::opt<int64_t> microBatch("micro-batch",
@@ -202,13 +210,17 @@ cl::opt<std::string> remat(
              "input), sqrt (groups of ceil(sqrt(L)) of a micro-batch's L "
              "layers keep "
              "theirs), selective (norms, SwiGLU and MLA up-projections, "
-             "as DeepSeek-V3); budget is refused"),
+             "as DeepSeek-V3), budget (per layer none, selective or full: "
+             "the least recomputed FLOPs whose planned arena is within "
+             "--remat-budget; --report prints the plan, its lower bound and "
+             "the gap)"),
     cl::value_desc("none|full|sqrt|selective|budget"), cl::cat(settings));
-cl::opt<int64_t> rematBudget("remat-budget",
-                             cl::desc("Peak-memory budget in bytes for "
-                                      "remat=budget "
-                                      "(compile.remat_budget_bytes)"),
-                             cl::cat(settings));
+cl::opt<double> rematBudget(
+    "remat-budget",
+    cl::desc("The arena --remat=budget plans within: bytes, or a fraction in "
+             "(0, 1] of the arena without remat "
+             "(compile.remat_budget_bytes, in bytes)"),
+    cl::value_desc("bytes|fraction"), cl::cat(settings));
 cl::list<std::string> sparsity(
     "sparsity",
     cl::desc("weights-2:4: 2:4 masks on the weights of attention and the "
@@ -504,6 +516,9 @@ int main(int argc, char **argv) {
   options.cudaPath = cudaPath;
   options.optLevel = optLevel;
   options.report = report;
+  options.rematExhaustive = rematExhaustive;
+  if (rematExhaustive)
+    given.insert("remat-exhaustive");
   options.dedupKernels = dedupKernels;
   bool runsPipeline = emit != Emit::None && emit != Emit::Forward;
   if (runsPipeline || report) {
