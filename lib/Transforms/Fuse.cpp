@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Transforms/FusionRules.h"
 #include "Transforms/Passes.h"
 
 #include "dsv3/Dsv3Ops.h"
@@ -32,30 +33,6 @@ using namespace mlir::dsv3;
 
 namespace {
 
-/// Ops that run one element at a time over their result shape.
-bool isElementwise(Operation *op) {
-  return op->hasTrait<OpTrait::Elementwise>() ||
-         isa<CastOp, ScaleOp, UnscaleOp>(op);
-}
-
-bool isFusible(Operation *op) {
-  return op->getNumResults() == 1 &&
-         (isElementwise(op) || isa<ReduceOp>(op));
-}
-
-/// The shape an op iterates over: its operand's for a reduction, its
-/// result's otherwise.
-ArrayRef<int64_t> iterationShape(Operation *op) {
-  if (auto reduce = dyn_cast<ReduceOp>(op))
-    return reduce.getInput().getType().getShape();
-  return cast<RankedTensorType>(op->getResult(0).getType()).getShape();
-}
-
-/// The library calls a group is not moved past.
-bool isGemm(Operation *op) {
-  return isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp,
-             SparseMatmulOp, AttentionOp, AttentionGradOp>(op);
-}
 
 bool isSplatConstant(Operation *op) {
   auto constant = dyn_cast<ConstantOp>(op);

@@ -18,6 +18,7 @@
 
 #include "Analysis/Cost.h"
 #include "Analysis/Donation.h"
+#include "Transforms/FusionRules.h"
 #include "Transforms/Passes.h"
 
 #include "dsv3/Dsv3Attributes.h"
@@ -394,25 +395,6 @@ public:
   int64_t peak(ArrayRef<size_t> chosen) const;
 };
 
-/// Ops dsv3-fuse puts in one kernel with their consumer: those that run
-/// one element at a time (and reductions, which end a group).
-bool isFusible(Operation *op) {
-  return op->getNumResults() == 1 &&
-         (op->hasTrait<OpTrait::Elementwise>() ||
-          isa<CastOp, ScaleOp, UnscaleOp, ReduceOp>(op));
-}
-
-ArrayRef<int64_t> iterationShape(Operation *op) {
-  if (auto reduce = dyn_cast<ReduceOp>(op))
-    return reduce.getInput().getType().getShape();
-  return cast<RankedTensorType>(op->getResult(0).getType()).getShape();
-}
-
-/// The library calls dsv3-fuse does not move a group past.
-bool isGemm(Operation *op) {
-  return isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp, ScaledMatmulOp,
-             SparseMatmulOp, AttentionOp, AttentionGradOp>(op);
-}
 
 /// Would dsv3-fuse compute `producer`'s result inside the kernel of its one
 /// reader `user`, with `gemmsBetween` library calls between them?
