@@ -43,6 +43,9 @@ using namespace mlir::dsv3;
 
 namespace {
 
+/// The largest remat budget in bytes: 4 EiB, beyond any arena.
+constexpr double kMaxBudgetBytes = 4611686018427387904.0; // 2^62
+
 /// A double as briefly as it reads back exactly ("1e-07", "0.01").
 std::string shortest(double v) {
   // Whole numbers (byte counts) as integers, not in exponent form.
@@ -137,16 +140,21 @@ mlir::dsv3::checkTrainPipelineOptions(const TrainPipelineOptions &o) {
     refuse("remat", rematName(o.remat),
            "needs a budget (remat-budget): bytes, or a fraction in (0, 1] of "
            "the arena without remat");
-  else if (o.remat == RematPolicy::budget && !(o.rematBudget > 0))
+  else if (o.remat == RematPolicy::budget &&
+           !(o.rematBudget > 0 && o.rematBudget <= kMaxBudgetBytes &&
+             (o.rematBudget <= 1 || o.rematBudget == std::floor(o.rematBudget))))
     refuse("remat-budget", shortest(o.rematBudget),
-           "must be > 0: bytes, or a fraction in (0, 1] of the arena "
-           "without remat");
+           "must be a whole number of bytes (at most 2^62), or a fraction "
+           "in (0, 1] of the arena without remat");
   if (o.remat != RematPolicy::budget && o.rematBudget != 0)
     refuse("remat-budget", shortest(o.rematBudget),
            "is for remat=budget; remat=" + rematName(o.remat) +
                " does not take one");
   if (o.rematExhaustive && o.remat != RematPolicy::budget)
     refuse("remat-exhaustive", "true", "is for remat=budget");
+  else if (o.rematExhaustive && !o.report)
+    refuse("remat-exhaustive", "true",
+           "prints its comparison in the report; it needs report (--report)");
   bool weights24 = false;
   for (const std::string &kind : o.sparsity) {
     if (kind == "weights-2:4")

@@ -214,9 +214,12 @@ void Validator::checkCompile() {
                             name("moe.num_routed_experts") + " " + Twine(e));
   if (c.zero() != 0 && c.zero() != 1)
     error("compile.zero", Twine(c.zero()) + " must be 0 or 1");
-  if (c.remat() == spec::Compile::BUDGET && c.remat_budget_bytes() < 1)
+  // Bytes, not a fraction: 1 would read as the whole arena downstream.
+  if (c.remat() == spec::Compile::BUDGET && c.remat_budget_bytes() < 2)
     error("compile.remat_budget_bytes",
-          Twine(c.remat_budget_bytes()) + " must be >= 1 with remat BUDGET");
+          Twine(c.remat_budget_bytes()) +
+              " must be at least 2 bytes with remat BUDGET (a fraction of "
+              "the arena is --remat-budget's, not this field's)");
   nonNegative("compile.l1", c.l1());
   nonNegative("compile.srste", c.srste());
   atLeast("compile.sparse_refresh_steps", c.sparse_refresh_steps(), 1);

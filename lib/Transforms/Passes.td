@@ -298,13 +298,16 @@ def Remat : Pass<"dsv3-remat", "mlir::ModuleOp"> {
       donated updates and attention's scratch, counting only buffers the
       memory plan has too) is minimised exactly by a dynamic program over
       each micro-batch's chain of layers. Inside `dsv3-train-pipeline` the
-      model's plans, from a modelled peak of B down, are checked against
-      `dsv3-plan-memory`'s arena (the pipeline's passes on a copy of the
-      module) and the first that fits is taken; on its own the pass plans
-      to the model's peak. The program's optimum at B is a lower bound on
-      the recompute of any per-layer plan that fits, and the report
-      prints it and the gap. A budget no plan fits is an error that prints
-      the least peak and its plan.
+      model's plans are checked against `dsv3-plan-memory`'s arena (the
+      pipeline's passes on a copy of the module): cheapest first, then,
+      after a miss, the plan of the least modelled peak, plans below the
+      budget by the slack seen, and cheaper plans until the rest are
+      within 1% (at most 12 checks); on its own the pass plans to the
+      model's peak. The program's optimum at B is a lower bound on the
+      recompute of any per-layer plan that fits, and the report prints it,
+      the gap and the ratio the checks prove. When even the plan of the
+      least modelled peak does not fit, the budget is an error that prints
+      the least arena planned, its plan and the least modelled peak.
 
     The clones compute what the originals did from the same operands, so
     the step's results are bit-identical to those without remat. With

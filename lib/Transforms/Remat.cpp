@@ -1186,18 +1186,18 @@ std::optional<SmallVector<GroupSpec>> RematPass::planUnderBudget(
         queue.push({problem.cost(*choice), std::move(*choice),
                     std::move(allowed)});
     };
-    int64_t popped = 0;
+    int64_t misses = 0;
     // Pops the next cheapest plan and checks it; on a miss, pushes the
     // plans that differ from it.
     auto pop = [&]() -> FailureOr<std::optional<Choice>> {
       Node node = queue.top();
       queue.pop();
-      ++popped;
       FailureOr<bool> fits = check(node.choice);
       if (failed(fits))
         return failure();
       if (*fits)
         return std::optional<Choice>(node.choice);
+      ++misses;
       std::vector<uint8_t> allowed = std::move(node.allowed);
       for (auto [r, c] : llvm::enumerate(node.choice)) {
         uint8_t bit = 1u << c;
@@ -1265,7 +1265,7 @@ std::optional<SmallVector<GroupSpec>> RematPass::planUnderBudget(
         break;
       }
     }
-    cheaperChecked = popped;
+    cheaperChecked = misses;
     if (provenRatio == 0 && !queue.empty() && queue.top().cost > 0)
       provenRatio = double(foundCost) / double(queue.top().cost);
     if (provenRatio == 0 && queue.empty())
@@ -1279,14 +1279,14 @@ std::optional<SmallVector<GroupSpec>> RematPass::planUnderBudget(
   if (!*picked) {
     InFlightDiagnostic diag = fn.emitError("dsv3-remat: budget ");
     diag << mib(bytes)
-         << " is below the minimum feasible peak: the least arena of a plan "
-            "is "
+         << " is below the minimum feasible peak: the least arena of the "
+         << checks << " plans planned (among them the plan of the least "
+            "modelled peak) is "
          << mib(leastSeen) << (planPipeline ? "" : " (modelled)") << ", with";
     for (auto [r, c] : llvm::enumerate(leastChoice))
       diag << " " << runs[r].layer << "=" << choiceName(c);
-    diag << " (of " << checks
-         << " plans planned, among them the model's least peak, "
-         << mib(minimumPeak) << ", which no plan's arena is below)";
+    diag << "; no plan's arena is below the least modelled peak, "
+         << mib(minimumPeak);
     return std::nullopt;
   }
   Choice choice = **picked;
@@ -1312,9 +1312,12 @@ std::optional<SmallVector<GroupSpec>> RematPass::planUnderBudget(
                       : " (the model's peak: no memory plan in this pipeline)")
      << ", modelled peak " << mib(modelPeak(choice)) << "\n";
   os << "  budget: recomputes " << cost << " FLOPs; lower bound " << bound
-     << " FLOPs, gap "
-     << llvm::format("%.1f", bound ? 100.0 * (cost - bound) / bound : 0.0)
-     << "% (the bound: the least any per-layer choice with a modelled peak "
+     << " FLOPs, gap ";
+  if (bound > 0)
+    os << llvm::format("%.1f", 100.0 * (cost - bound) / bound) << "%";
+  else
+    os << (cost == 0 ? "0.0%" : "unbounded");
+  os << " (the bound: the least any per-layer choice with a modelled peak "
         "in the budget recomputes, exact by dynamic program over the "
         "layers)";
   if (cheaperChecked > 0 && provenRatio > 0)
@@ -1412,9 +1415,18 @@ void RematPass::runOnOperation() {
         << policy.getValue();
     return signalPassFailure();
   }
-  if (policy == "budget" && !(budget > 0)) {
-    module.emitError("dsv3-remat: policy=budget needs budget=<bytes>, or a "
-                     "fraction in (0, 1] of the peak without remat");
+  if (policy == "budget" &&
+      !(budget > 0 && budget <= 4611686018427387904.0 /* 2^62 */ &&
+        (budget <= 1 || budget == std::floor(budget)))) {
+    module.emitError("dsv3-remat: policy=budget needs budget=<bytes>, a "
+                     "whole number up to 2^62, or a fraction in (0, 1] of the "
+                     "peak without remat; got budget=")
+        << llvm::formatv("{0}", budget.getValue());
+    return signalPassFailure();
+  }
+  if (exhaustive && !report) {
+    module.emitError("dsv3-remat: exhaustive prints its comparison in the "
+                     "report; it needs report=true");
     return signalPassFailure();
   }
   if (policy != "budget" && budget != 0) {

@@ -10,6 +10,10 @@
 // RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=0.5 exhaustive report" -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXHAUSTIVE
 // NOBUDGET: error: dsv3-remat: policy=budget needs budget=
 // BUDGETFULL: error: dsv3-remat: budget= is for policy=budget, not policy=full
+// RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=2.5" -o /dev/null 2>&1 | FileCheck %s --check-prefix=PARTBYTES
+// RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=0.5 exhaustive" -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOREPORT
+// PARTBYTES: error: dsv3-remat: policy=budget needs budget=<bytes>, a whole number up to 2^62, or a fraction in (0, 1] of the peak without remat; got budget=2.5
+// NOREPORT: error: dsv3-remat: exhaustive prints its comparison in the report; it needs report=true
 // EXHAUSTIVE: error: dsv3-remat: exhaustive checks plans against the memory plan, which only dsv3-train-pipeline runs
 
 // On its own the pass plans to its model's peak (no memory plan follows
@@ -18,8 +22,11 @@
 // RUN: dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=1.0 report" -o /dev/null | FileCheck %s --check-prefix=ALONE
 // ALONE: budget {{[0-9]+}} bytes ({{[0-9.]+}} MiB): planned arena {{[0-9]+}} bytes ({{[0-9.]+}} MiB) (the model's peak: no memory plan in this pipeline)
 // ALONE: budget: per layer model.layers.0=none model.layers.1=none model.layers.2=none
+// RUN: dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=0.95 report" -o /dev/null | FileCheck %s --check-prefix=ALONESMALL
+// ALONESMALL: budget: recomputes {{[1-9][0-9]*}} FLOPs
+// ALONESMALL: budget: per layer {{.*}}={{full|selective}}
 // RUN: not dsv3-opt %s --dsv3-autodiff --dsv3-remat="policy=budget budget=10" -o /dev/null 2>&1 | FileCheck %s --check-prefix=ALONELOW
-// ALONELOW: error: dsv3-remat: budget 10 bytes (0.00 MiB) is below the minimum feasible peak: the least arena of a plan is {{[0-9]+}} bytes ({{[0-9.]+}} MiB) (modelled)
+// ALONELOW: error: dsv3-remat: budget 10 bytes (0.00 MiB) is below the minimum feasible peak: the least arena of the {{[0-9]+}} plans planned (among them the plan of the least modelled peak) is {{[0-9]+}} bytes ({{[0-9.]+}} MiB) (modelled)
 
 // Recomputation changes nothing the step computes: every result of an
 // interpreted step (loss, parameters, moments) is the same to the bit
@@ -49,6 +56,8 @@
 // RUN: diff %t.accum.none %t.accum.selective
 // RUN: dsv3-opt %t.accum.mlir --dsv3-remat="policy=budget budget=0.85" --dsv3-interpret="function=train_step digest=true" -o /dev/null > %t.accum.budget
 // RUN: diff %t.accum.none %t.accum.budget
+// RUN: dsv3-opt %t.accum.mlir --dsv3-remat="policy=budget budget=0.85 report" -o /dev/null | FileCheck %s --check-prefix=ACCUMBUDGET
+// ACCUMBUDGET: budget: recomputes {{[1-9][0-9]*}} FLOPs
 // RUN: dsv3-opt %t.accum.mlir --dsv3-remat="policy=sqrt report" -o /dev/null | FileCheck %s --check-prefix=ACCUM
 // ACCUM: remat of @train_step: policy sqrt, 6 layer runs in 4 recomputed groups
 // ACCUM: recomputes model.layers.0 .. model.layers.1

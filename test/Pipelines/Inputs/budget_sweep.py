@@ -14,7 +14,8 @@ import re
 import sys
 
 ARENA = re.compile(r"memory plan of @train_step: .* an arena of (\d+) bytes")
-RECOMPUTED = re.compile(r"^  recomputed: \d+ ops, (\d+) FLOPs", re.M)
+RECOMPUTED = re.compile(
+    r"^  budget: recomputes (\d+) FLOPs; lower bound (\d+) FLOPs", re.M)
 
 
 def read(path):
@@ -24,11 +25,20 @@ def read(path):
     if not arena:
         sys.exit(f"{path}: no memory plan line")
     recomputed = RECOMPUTED.search(text)
-    return int(arena.group(1)), int(recomputed.group(1)) if recomputed else 0
+    if not recomputed:
+        sys.exit(f"{path}: no budget report line")
+    flops, bound = int(recomputed.group(1)), int(recomputed.group(2))
+    if bound > flops:
+        sys.exit(f"{path}: the lower bound {bound} exceeds the recompute {flops}")
+    return int(arena.group(1)), flops
 
 
 def main():
-    none_arena, _ = read(sys.argv[1])
+    with open(sys.argv[1]) as f:
+        none = ARENA.search(f.read())
+    if not none:
+        sys.exit(f"{sys.argv[1]}: no memory plan line")
+    none_arena = int(none.group(1))
     rows = []
     for arg in sys.argv[2:]:
         fraction, path = arg.split("=", 1)
