@@ -253,4 +253,48 @@ def MergeGpuModules : Pass<"dsv3-merge-gpu-modules", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def PrepareVectorization
+    : Pass<"dsv3-prepare-vectorization", "mlir::func::FuncOp"> {
+  let summary = "Make a CPU kernel's loops vectorizable for LLVM";
+  let description = [{
+    Runs on bufferized kernels before their linalg ops become loops. LLVM's
+    loop vectorizer leaves a loop scalar when it calls a transcendental
+    (`expf`, `logf`, `tanhf`: opaque library calls) or when it carries a
+    floating-point sum or product from one iteration to the next (that
+    would reorder the additions). This pass:
+
+    - replaces f32 `math` ops (exp, log, tanh, erf, ...) by their
+      polynomial approximations in `arith` (upstream's
+      `populateMathPolynomialApproximationPatterns`; a few ulp from libm),
+      which vectorize;
+    - marks the combiner of every reduction (the op of a `linalg.generic`
+      with reduction iterators that folds a value into its output) with
+      the `reassoc` fast-math flag, so that LLVM may keep several partial
+      sums in a vector;
+    - turns `memref.copy` between static views (slices, concatenation,
+      transposes) into `linalg.copy`, that is loops, instead of a call to
+      the runtime's element-by-element `memrefCopy` (LLVM makes the
+      contiguous ones `memcpy` again).
+
+    Only the reduction's own combiner is reassociated; every other
+    operation keeps IEEE semantics. The order a reduction takes is then a
+    property of its kernel's code, fixed when it is compiled: the same for
+    every run and every thread count, though not the interpreter's order
+    (which accumulates in f64).
+  }];
+  let options = [
+    Option<"approximateMath", "approximate-math", "bool", /*default=*/"true",
+           "Replace f32 math ops by polynomial approximations">,
+    Option<"reassociateReductions", "reassociate-reductions", "bool",
+           /*default=*/"true",
+           "Mark reduction combiners reassociable">,
+    Option<"loopCopies", "loop-copies", "bool", /*default=*/"true",
+           "Copy static strided views in loops">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
 #endif // DSV3_CONVERSION_PASSES_TD

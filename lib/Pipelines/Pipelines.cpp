@@ -356,6 +356,7 @@ void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
   pm.addPass(createForallToForLoopPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addNestedPass<func::FuncOp>(createPrepareVectorization());
   pm.addPass(createConvertLinalgToLoopsPass());
   SplitLargeKernelsOptions split;
   split.maxLoops = splitKernelLoops;

@@ -473,15 +473,46 @@ struct RopeToLinalg : OpConversionPattern<RopeOp> {
     bool interleaved = op.getInterleaved();
     double sign = op.getInverse() ? -1.0 : 1.0;
     Value x = adaptor.getInput();
-    // positions are [batch, seq]: the first two loops.
-    AffineMap posMap = AffineMap::get(
-        rank, 0, {b.getAffineDimExpr(0), b.getAffineDimExpr(1)},
-        b.getContext());
+    // cos and sin of each (batch, position, pair) once, in f64 like the
+    // reference: every head of that position reads them.
+    Value positions = adaptor.getPositions();
+    auto posType = cast<RankedTensorType>(positions.getType());
+    auto trigType = RankedTensorType::get(
+        {posType.getDimSize(0), posType.getDimSize(1), dim / 2},
+        b.getF64Type());
+    AffineMap trigId = identity(b, 3);
+    AffineMap trigPos = AffineMap::get(
+        3, 0, {b.getAffineDimExpr(0), b.getAffineDimExpr(1)}, b.getContext());
+    AffineMap trigFreq =
+        AffineMap::get(3, 0, {b.getAffineDimExpr(2)}, b.getContext());
+    auto trigInit = [&] {
+      return Value(tensor::EmptyOp::create(b, loc, trigType.getShape(),
+                                           b.getF64Type()));
+    };
+    auto trig = linalg::GenericOp::create(
+        b, loc, TypeRange{trigType, trigType}, ValueRange{positions, table},
+        ValueRange{trigInit(), trigInit()},
+        ArrayRef<AffineMap>{trigPos, trigFreq, trigId, trigId},
+        iterators(3, false),
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value pos = arith::SIToFPOp::create(nb, l, nb.getF64Type(), a[0]);
+          Value angle = arith::MulFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, pos, a[1]),
+              constantF(nb, l, nb.getF64Type(), sign));
+          Value c = arith::MulFOp::create(
+              nb, l, math::CosOp::create(nb, l, angle),
+              constantF(nb, l, nb.getF64Type(), scale));
+          Value s = arith::MulFOp::create(
+              nb, l, math::SinOp::create(nb, l, angle),
+              constantF(nb, l, nb.getF64Type(), scale));
+          linalg::YieldOp::create(nb, l, ValueRange{c, s});
+        });
+    Value cosines = trig.getResult(0), sines = trig.getResult(1);
     Value init = tensor::EmptyOp::create(b, loc, type.getShape(), elem);
     Value y =
         linalg::GenericOp::create(
-            b, loc, type, ValueRange{x, adaptor.getPositions()}, init,
-            ArrayRef<AffineMap>{identity(b, rank), posMap, identity(b, rank)},
+            b, loc, type, ValueRange{x}, init,
+            ArrayRef<AffineMap>{identity(b, rank), identity(b, rank)},
             iterators(rank, false),
             [&](OpBuilder &nb, Location l, ValueRange a) {
               Value j = linalg::IndexOp::create(nb, l, rank - 1);
@@ -513,18 +544,9 @@ struct RopeToLinalg : OpConversionPattern<RopeOp> {
                 at.push_back(linalg::IndexOp::create(nb, l, d));
               at.push_back(partner);
               Value other = tensor::ExtractOp::create(nb, l, x, at);
-              // Angles in f64, like the reference.
-              Value f = tensor::ExtractOp::create(nb, l, table, ValueRange{i});
-              Value pos = arith::SIToFPOp::create(nb, l, nb.getF64Type(), a[1]);
-              Value angle = arith::MulFOp::create(
-                  nb, l, arith::MulFOp::create(nb, l, pos, f),
-                  constantF(nb, l, nb.getF64Type(), sign));
-              Value c = arith::MulFOp::create(
-                  nb, l, math::CosOp::create(nb, l, angle),
-                  constantF(nb, l, nb.getF64Type(), scale));
-              Value s = arith::MulFOp::create(
-                  nb, l, math::SinOp::create(nb, l, angle),
-                  constantF(nb, l, nb.getF64Type(), scale));
+              SmallVector<Value> pair = {at[0], at[1], i};
+              Value c = tensor::ExtractOp::create(nb, l, cosines, pair);
+              Value s = tensor::ExtractOp::create(nb, l, sines, pair);
               // first: x c - other s; second: x c + other s.
               Value self = arith::ExtFOp::create(nb, l, nb.getF64Type(), a[0]);
               Value peer = arith::ExtFOp::create(nb, l, nb.getF64Type(), other);

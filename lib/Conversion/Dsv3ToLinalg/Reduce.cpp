@@ -144,37 +144,75 @@ struct SoftmaxToGenerics : OpConversionPattern<OpTy> {
         dim, [](OpBuilder &b, Location l, Value v, Value acc) -> Value {
           return arith::MaximumFOp::create(b, l, v, acc);
         });
-    // sum over dim of exp(x - max), in one reduction.
-    SmallVector<utils::IteratorType> sumIterators = parallel;
-    sumIterators[dim] = utils::IteratorType::reduction;
-    Value sum =
-        linalg::GenericOp::create(
-            rewriter, loc, reducedType, ValueRange{x, max},
-            filled(rewriter, loc, reducedType, 0.0),
-            ArrayRef<AffineMap>{identity, project, project}, sumIterators,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value e = math::ExpOp::create(
-                  b, l, arith::SubFOp::create(b, l, args[0], args[1]));
-              Value acc = arith::AddFOp::create(b, l, e, args[2]);
-              linalg::YieldOp::create(b, l, acc);
-            })
-            .getResult(0);
     Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
                                          type.getElementType());
-    Value result =
-        linalg::GenericOp::create(
-            rewriter, loc, type, ValueRange{x, max, sum}, init,
-            ArrayRef<AffineMap>{identity, project, project, identity}, parallel,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value shifted = arith::SubFOp::create(b, l, args[0], args[1]);
-              Value v =
-                  Log ? Value(arith::SubFOp::create(
-                            b, l, shifted, math::LogOp::create(b, l, args[2])))
-                      : Value(arith::DivFOp::create(
-                            b, l, math::ExpOp::create(b, l, shifted), args[2]));
-              linalg::YieldOp::create(b, l, v);
-            })
-            .getResult(0);
+    Value result;
+    if (Log) {
+      // sum over dim of exp(x - max), in one reduction; then
+      // x - max - log(sum).
+      SmallVector<utils::IteratorType> sumIterators = parallel;
+      sumIterators[dim] = utils::IteratorType::reduction;
+      Value sum =
+          linalg::GenericOp::create(
+              rewriter, loc, reducedType, ValueRange{x, max},
+              filled(rewriter, loc, reducedType, 0.0),
+              ArrayRef<AffineMap>{identity, project, project}, sumIterators,
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                Value e = math::ExpOp::create(
+                    b, l, arith::SubFOp::create(b, l, args[0], args[1]));
+                Value acc = arith::AddFOp::create(b, l, e, args[2]);
+                linalg::YieldOp::create(b, l, acc);
+              })
+              .getResult(0);
+      result =
+          linalg::GenericOp::create(
+              rewriter, loc, type, ValueRange{x, max, sum}, init,
+              ArrayRef<AffineMap>{identity, project, project, identity},
+              parallel,
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                Value shifted = arith::SubFOp::create(b, l, args[0], args[1]);
+                linalg::YieldOp::create(
+                    b, l,
+                    Value(arith::SubFOp::create(
+                        b, l, shifted, math::LogOp::create(b, l, args[2]))));
+              })
+              .getResult(0);
+    } else {
+      // exp(x - max) once; its sum; then each exponential divided by the
+      // sum. (The same values as computing the exponentials twice, for
+      // half the exponentials.)
+      Value e =
+          linalg::GenericOp::create(
+              rewriter, loc, type, ValueRange{x, max}, init,
+              ArrayRef<AffineMap>{identity, project, identity}, parallel,
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                linalg::YieldOp::create(
+                    b, l,
+                    Value(math::ExpOp::create(
+                        b, l, arith::SubFOp::create(b, l, args[0], args[1]))));
+              })
+              .getResult(0);
+      Value sum = reduceInto(
+          rewriter, loc, e, filled(rewriter, loc, reducedType, 0.0), dim,
+          [](OpBuilder &b, Location l, Value v, Value acc) -> Value {
+            return arith::AddFOp::create(b, l, v, acc);
+          });
+      // (A fresh destination, not e's: a generic that reads its output
+      // would be fused into a consumer's reduction loop, dividing once per
+      // iteration.)
+      Value out = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                          type.getElementType());
+      result =
+          linalg::GenericOp::create(
+              rewriter, loc, type, ValueRange{e, sum}, out,
+              ArrayRef<AffineMap>{identity, project, identity}, parallel,
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                linalg::YieldOp::create(
+                    b, l,
+                    Value(arith::DivFOp::create(b, l, args[0], args[1])));
+              })
+              .getResult(0);
+    }
     rewriter.replaceOp(op, result);
     return success();
   }
