@@ -12,7 +12,8 @@ dsv3's bf16 GEMMs; autocast also puts attention's GEMMs in bf16, which dsv3
 keeps in f32).
 
 usage: pytorch_moe.py SPEC.pbtxt [--steps N] [--compile] [--device cuda|cpu]
-                      [--micro-batch B] [--seq-len S] [--json FILE]
+                      [--micro-batch B] [--seq-len S] [--threads T]
+                      [--json FILE]
 
 Prints one JSON object: tokens/s (median over the steps after the first
 two) and the loss of each step.
@@ -235,8 +236,12 @@ def main():
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--micro-batch", type=int)
     p.add_argument("--seq-len", type=int)
+    p.add_argument("--threads", type=int,
+                   help="CPU threads (torch.set_num_threads; default: torch's)")
     p.add_argument("--json")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     spec = parse_pbtxt(open(args.spec).read())
     t = spec.get("training", {})
@@ -276,6 +281,7 @@ def main():
     steady = times[2:] or times
     result = {"mode": "torch.compile" if args.compile else "eager",
               "device": args.device, "batch": [b, s], "precision": precision,
+              "threads": torch.get_num_threads(),
               "parameters": sum(p.numel() for p in model.parameters()),
               "tokens_per_s": b * s / statistics.median(steady),
               "step_s": statistics.median(steady),

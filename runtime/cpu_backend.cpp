@@ -195,6 +195,9 @@ Expected<std::unique_ptr<Backend>> createBackend(const Executable &exe,
   auto cpu = CpuBackend::create(exe, options.memoryLimit);
   if (!cpu)
     return cpu.status();
+  if (options.threads > 0)
+    if (Status s = setGemmThreads(options.threads); !s)
+      return s;
   return std::unique_ptr<Backend>(std::move(*cpu));
 }
 

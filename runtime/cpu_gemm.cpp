@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include <cstring>
+#include <dlfcn.h>
 #include <string>
 
 #if defined(__x86_64__)
@@ -67,6 +68,19 @@ void narrowToHalves(const float *src, uint16_t *dst, size_t n) {
 #endif
   for (size_t i = 0; i < n; ++i)
     dst[i] = floatToHalf(src[i]);
+}
+
+Status setGemmThreads(int threads) {
+  // OpenBLAS's own call, looked up so that another BLAS links too.
+  using SetThreads = void (*)(int);
+  auto set = reinterpret_cast<SetThreads>(
+      dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set)
+    return Status::error("--threads " + std::to_string(threads) +
+                         ": the BLAS this program uses is not OpenBLAS, "
+                         "whose thread count it sets");
+  set(threads);
+  return Status::ok();
 }
 
 void gemm(bool transA, bool transB, int64_t batch, int64_t m, int64_t n,

@@ -15,6 +15,10 @@
 
 namespace dsv3::runtime {
 
+/// Sets the threads the GEMMs run on (OpenBLAS's; at some shapes its
+/// threads split a sum, so the last bits depend on the count).
+Status setGemmThreads(int threads);
+
 /// C[b] = op(A[b]) op(B[b]) for b in [0, batch): A is [M, K] ([K, M] with
 /// transA), B [K, N] ([N, K] with transB), C [M, N], all row-major and
 /// contiguous; a zero stride shares an operand across the batch.

@@ -57,6 +57,10 @@ options:
                      model's training.seed)
   --device D         auto (default: where the executable was compiled for),
                      cpu or cuda; cuda without a visible GPU is an error
+  --threads N        CPU threads for the step's GEMMs (OpenBLAS's; default:
+                     one per core). At some shapes OpenBLAS splits a
+                     GEMM's sum by its thread count, so parameters can
+                     differ in their last bits between thread counts
   --memory-limit B   refuse an executable whose planned arena exceeds B
                      bytes (K, M, G suffixes: powers of 1024), as it is
                      refused when it exceeds the memory available
@@ -111,6 +115,7 @@ struct Options {
   int64_t seed = -1;
   std::string device = "auto";
   uint64_t memoryLimit = 0;
+  int64_t threads = 0;
   std::string save;
   int64_t saveEvery = 0;
   std::string resume, initFrom, exportInt8;
@@ -177,6 +182,8 @@ Options parseOptions(int argc, char **argv) {
       o.device = next();
       if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
         usageError("--device " + o.device + ": expected auto, cpu or cuda");
+    } else if (arg == "--threads") {
+      o.threads = parseInt(arg, next(), 1);
     } else if (arg == "--memory-limit") {
       const char *value = next();
       char *end = nullptr;
@@ -421,6 +428,7 @@ int main(int argc, char **argv) {
   BackendOptions backendOptions;
   backendOptions.device = opt.device;
   backendOptions.memoryLimit = opt.memoryLimit;
+  backendOptions.threads = static_cast<int>(opt.threads);
   Expected<std::unique_ptr<Trainer>> created =
       Trainer::create(std::move(*exe), backendOptions);
   if (!created)
