@@ -191,7 +191,7 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
       *this, "split-kernel-loops",
       llvm::cl::desc("With target=cpu: a kernel of more top-level loops is "
                      "compiled in parts (dsv3-split-large-kernels)"),
-      llvm::cl::init(256)};
+      llvm::cl::init(64)};
   Option<bool> dedupKernels{
       *this, "dedup-kernels",
       llvm::cl::desc("Compile kernels (and GPU functions) with the same code "

@@ -102,7 +102,8 @@ LogicalResult mlir::dsv3::emitObject(llvm::Module &module,
   return success();
 }
 
-FailureOr<std::string> mlir::dsv3::linkSharedObject(llvm::StringRef objectBytes) {
+FailureOr<std::string>
+mlir::dsv3::linkSharedObject(ArrayRef<std::string> objects) {
   llvm::ErrorOr<std::string> linker = llvm::sys::findProgramByName("ld.lld");
   if (!linker)
     linker = llvm::sys::findProgramByName("ld");
@@ -111,27 +112,36 @@ FailureOr<std::string> mlir::dsv3::linkSharedObject(llvm::StringRef objectBytes)
                     "on PATH); install lld or binutils\n";
     return failure();
   }
-  llvm::SmallString<128> objectPath, libraryPath;
-  if (llvm::sys::fs::createTemporaryFile("dsv3-kernels", "o", objectPath) ||
-      llvm::sys::fs::createTemporaryFile("dsv3-kernels", "so", libraryPath)) {
+  llvm::SmallString<128> libraryPath;
+  std::vector<llvm::SmallString<128>> objectPaths(objects.size());
+  llvm::scope_exit cleanup([&] {
+    for (const auto &path : objectPaths)
+      if (!path.empty())
+        llvm::sys::fs::remove(path);
+    if (!libraryPath.empty())
+      llvm::sys::fs::remove(libraryPath);
+  });
+  if (llvm::sys::fs::createTemporaryFile("dsv3-kernels", "so", libraryPath)) {
     llvm::errs() << "dsv3-compile: cannot create temporary files\n";
     return failure();
   }
-  llvm::scope_exit cleanup([&] {
-    llvm::sys::fs::remove(objectPath);
-    llvm::sys::fs::remove(libraryPath);
-  });
-  {
+  for (auto [path, bytes] : llvm::zip(objectPaths, objects)) {
+    if (llvm::sys::fs::createTemporaryFile("dsv3-kernels", "o", path)) {
+      llvm::errs() << "dsv3-compile: cannot create temporary files\n";
+      return failure();
+    }
     std::error_code ec;
-    llvm::raw_fd_ostream os(objectPath, ec);
+    llvm::raw_fd_ostream os(path, ec);
     if (ec) {
-      llvm::errs() << "dsv3-compile: " << objectPath << ": " << ec.message()
+      llvm::errs() << "dsv3-compile: " << path << ": " << ec.message()
                    << "\n";
       return failure();
     }
-    os << objectBytes;
+    os << bytes;
   }
-  llvm::StringRef args[] = {*linker, "-shared", "-o", libraryPath, objectPath};
+  std::vector<llvm::StringRef> args = {*linker, "-shared", "-o", libraryPath};
+  for (const auto &path : objectPaths)
+    args.push_back(path);
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                      &error);

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlir::dsv3 {
 
@@ -49,9 +50,9 @@ buildHostModule(ModuleOp module, unsigned optLevel,
 LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
                          llvm::raw_pwrite_stream &os);
 
-/// Links an object file into a shared object with the system linker
+/// Links object files into one shared object with the system linker
 /// (ld.lld, else ld) and returns its bytes.
-FailureOr<std::string> linkSharedObject(llvm::StringRef objectBytes);
+FailureOr<std::string> linkSharedObject(ArrayRef<std::string> objects);
 
 } // namespace mlir::dsv3
 
