@@ -39,10 +39,9 @@ struct BackendOptions {
   /// Refuse an arena larger than this many bytes (0: only the memory
   /// available limits it).
   uint64_t memoryLimit = 0;
-  /// CPU threads for the step's GEMMs (0: OpenBLAS's default, one per
-  /// core). OpenBLAS splits some GEMMs' sums by the thread count (a
-  /// [128, K] x [K, 128] weight gradient with K above 320, for instance), so
-  /// the last bits of a result can depend on it.
+  /// CPU threads for the step's GEMM tiles and kernel loops (0: one per
+  /// core this process may use). The work is split by shape, never by the
+  /// thread count, so results are the same to the bit for any count.
   int threads = 0;
 };
 

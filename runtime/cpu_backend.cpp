@@ -6,7 +6,9 @@
 #include "element_type.h"
 #include "file_util.h"
 #include "memory.h"
+#include "thread_pool.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -115,6 +117,28 @@ memrefCopy(int64_t elementSize, dsv3::runtime::UnrankedMemRef *src,
   copyStrided(0, rank, elementSize, s, s.base, d, d.base);
 }
 
+/// Called by generated kernels to run a parallel loop over [lo, hi):
+/// body(args, first, last) for consecutive ranges of it, on the CPU
+/// backend's pool. The iterations are independent (the compiler outlines
+/// only loops whose iterations write apart), so the ranges change nothing
+/// the loop computes. Exported by the programs that load kernels.
+extern "C" __attribute__((visibility("default"))) void
+dsv3ParallelFor(void (*body)(void **, int64_t, int64_t), void **args,
+                int64_t lo, int64_t hi) {
+  using namespace dsv3::runtime;
+  int64_t trips = hi - lo;
+  if (trips <= 0)
+    return;
+  // A few ranges a thread, so that a slow core does not hold up the rest.
+  int64_t ranges = std::min<int64_t>(trips, int64_t(poolThreads()) * 4);
+  int64_t step = (trips + ranges - 1) / ranges;
+  ranges = (trips + step - 1) / step;
+  parallelFor(ranges, [&](int64_t i) {
+    int64_t first = lo + i * step;
+    body(args, first, std::min(hi, first + step));
+  });
+}
+
 namespace dsv3::runtime {
 
 Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe,
@@ -150,6 +174,8 @@ Expected<std::unique_ptr<CpuBackend>> CpuBackend::create(const Executable &exe,
     return Status::error(std::string("the kernel library does not load: ") +
                          dlerror());
 
+  // OpenBLAS to one thread: the pool runs the GEMMs' tiles.
+  setCpuThreads(0);
   backend->kernels_.resize(exe.commands_size(), nullptr);
   for (int i = 0; i < exe.commands_size(); ++i) {
     const Command &c = exe.commands(i);
@@ -196,8 +222,7 @@ Expected<std::unique_ptr<Backend>> createBackend(const Executable &exe,
   if (!cpu)
     return cpu.status();
   if (options.threads > 0)
-    if (Status s = setGemmThreads(options.threads); !s)
-      return s;
+    setCpuThreads(options.threads);
   return std::unique_ptr<Backend>(std::move(*cpu));
 }
 

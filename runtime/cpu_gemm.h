@@ -15,11 +15,13 @@
 
 namespace dsv3::runtime {
 
-/// Sets the threads the GEMMs run on (OpenBLAS's; at some shapes its
-/// threads split a sum, so the last bits depend on the count).
-Status setGemmThreads(int threads);
+/// Sets the threads of the CPU backend's pool (thread_pool.h), which runs
+/// the GEMMs' tiles and the kernels' parallel loops, and OpenBLAS's own
+/// threads to one: the GEMMs are split into tiles by their shape alone, so
+/// no sum depends on the thread count. 0 keeps the pool's count.
+void setCpuThreads(int threads);
 
-/// C[b] = op(A[b]) op(B[b]) for b in [0, batch): A is [M, K] ([K, M] with
+/// C[b] = op(A[b]) op(B[b]) for b in [0, batch), in tiles over the pool: A is [M, K] ([K, M] with
 /// transA), B [K, N] ([N, K] with transB), C [M, N], all row-major and
 /// contiguous; a zero stride shares an operand across the batch.
 void gemm(bool transA, bool transB, int64_t batch, int64_t m, int64_t n,

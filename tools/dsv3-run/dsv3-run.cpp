@@ -57,10 +57,10 @@ options:
                      model's training.seed)
   --device D         auto (default: where the executable was compiled for),
                      cpu or cuda; cuda without a visible GPU is an error
-  --threads N        CPU threads for the step's GEMMs (OpenBLAS's; default:
-                     one per core). At some shapes OpenBLAS splits a
-                     GEMM's sum by its thread count, so parameters can
-                     differ in their last bits between thread counts
+  --threads N        CPU threads for the step's GEMMs and kernel loops
+                     (default: one per core this process may use); the
+                     work is split by shape, so results are the same to
+                     the bit for any N
   --memory-limit B   refuse an executable whose planned arena exceeds B
                      bytes (K, M, G suffixes: powers of 1024), as it is
                      refused when it exceeds the memory available

@@ -92,6 +92,72 @@ TEST(CpuGemm, GroupedForwardAndWeightGradient) {
   }
 }
 
+/// GEMMs large enough to be split into tiles, on 1, 2 and 3 threads: the
+/// plain loops' values, and the same bits for every thread count (the
+/// tiles depend on the shape alone). The weight gradient's [128, 500] x
+/// [500, 128] is a shape at which OpenBLAS's own threads split the sum.
+TEST(CpuGemm, TilesGiveTheSameBitsOnAnyThreadCount) {
+  struct Shape {
+    int64_t m, n, k;
+  };
+  std::vector<std::vector<float>> first;
+  for (int threads : {1, 2, 3}) {
+    setCpuThreads(threads);
+    std::vector<std::vector<float>> results;
+    for (Shape s : {Shape{1000, 64, 300}, Shape{40, 900, 200},
+                    Shape{300, 200, 100}})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          auto a = random(s.m * s.k, 6), b = random(s.k * s.n, 7);
+          std::vector<float> c(s.m * s.n, -7.0f);
+          gemm(ta, tb, 1, s.m, s.n, s.k, a.data(), 0, b.data(), 0, c.data(),
+               0);
+          if (threads == 1)
+            for (int64_t i = 0; i < s.m; i += 37)
+              for (int64_t j = 0; j < s.n; ++j) {
+                double expected = 0;
+                for (int64_t l = 0; l < s.k; ++l)
+                  expected += at(a.data(), ta, s.m, s.k, i, l) *
+                              at(b.data(), tb, s.k, s.n, l, j);
+                ASSERT_NEAR(c[i * s.n + j], expected, 1e-3)
+                    << s.m << "x" << s.n << "x" << s.k << " ta " << ta
+                    << " tb " << tb;
+              }
+          results.push_back(std::move(c));
+        }
+    const int64_t rows = 1200, experts = 3, k = 128, n = 128;
+    std::vector<int32_t> sizes = {500, 0, 633};
+    auto x = random(rows * k, 8), w = random(experts * k * n, 9),
+         dy = random(rows * n, 10);
+    for (bool t : {false, true}) {
+      std::vector<float> y(rows * n, -1.0f), dw(experts * k * n, -1.0f);
+      ASSERT_TRUE(groupedGemm(t, rows, experts, k, n, x.data(), w.data(),
+                              sizes.data(), y.data())
+                      .isOk());
+      ASSERT_TRUE(groupedGemmWeightGrad(t, rows, experts, k, n, x.data(),
+                                        dy.data(), sizes.data(), dw.data())
+                      .isOk());
+      for (int64_t r = 1133; r < rows; ++r)
+        ASSERT_EQ(y[r * n], 0.0f) << "row " << r << " is in no group";
+      for (int64_t i = 0; i < k * n; ++i)
+        ASSERT_EQ(dw[k * n + i], 0.0f) << "expert 1 has no rows";
+      results.push_back(std::move(y));
+      results.push_back(std::move(dw));
+    }
+    if (first.empty()) {
+      first = std::move(results);
+      continue;
+    }
+    ASSERT_EQ(results.size(), first.size());
+    for (size_t r = 0; r < results.size(); ++r)
+      ASSERT_EQ(std::memcmp(results[r].data(), first[r].data(),
+                            results[r].size() * sizeof(float)),
+                0)
+          << "result " << r << " differs between 1 and " << threads
+          << " threads";
+  }
+}
+
 TEST(CpuGemm, RejectsGroupsLargerThanTheRows) {
   std::vector<float> x(8), w(8), y(8);
   std::vector<int32_t> sizes = {3, 2};

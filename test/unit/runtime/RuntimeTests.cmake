@@ -16,6 +16,7 @@ function(add_dsv3_runtime_tests)
     ${d}/HfCheckpointTest.cpp
     ${d}/MetricsTest.cpp
     ${d}/SafetensorsTest.cpp
+    ${d}/ThreadPoolTest.cpp
     )
   target_link_libraries(Dsv3RuntimeTests PRIVATE dsv3runtime GTest::gtest
     GTest::gtest_main)
