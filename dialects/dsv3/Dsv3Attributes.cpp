@@ -384,6 +384,11 @@ LogicalResult Dsv3Dialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' is a unit attribute";
     return onFunction();
   }
+  if (name == ParallelBodyAttrHelper::getNameStr()) {
+    if (!isa<UnitAttr>(value))
+      return op->emitError() << "'" << name << "' is a unit attribute";
+    return onFunction();
+  }
   if (name == KernelsAttrHelper::getNameStr()) {
     if (!isa<UnitAttr>(value))
       return op->emitError() << "'" << name << "' is a unit attribute";

@@ -49,6 +49,7 @@ def Dsv3_Dialect : Dialect {
     | `dsv3.loss_seed` | constant | the cotangent of the loss a backward starts from (`dsv3-autodiff`, one per micro-batch), which `dsv3-mixed-precision` multiplies by the loss scale under fp16 and `dsv3-remat` finds each backward by |
     | `dsv3.kernel` | function | a generated kernel (`dsv3-outline-kernels`) |
     | `dsv3.kernels` | module | the nested module holding the kernels' code (`dsv3-extract-kernels`) |
+    | `dsv3.parallel_body` | function | a CPU kernel's parallel loop over a range of its iterations, run on the runtime's threads (`dsv3-parallelize-kernel-loops`) |
     | `dsv3.overwrites` | kernel result | the index of the argument whose buffer the result is written into |
     | `dsv3.donations` | call | per result, the operand whose buffer it takes, or -1 |
     | `dsv3.offset` | argument | its offset in the arena (`dsv3-plan-memory`) |
@@ -63,6 +64,7 @@ def Dsv3_Dialect : Dialect {
     "::mlir::UnitAttr":$loss_seed,
     "::mlir::UnitAttr":$kernel,
     "::mlir::UnitAttr":$kernels,
+    "::mlir::UnitAttr":$parallel_body,
     "::mlir::DenseI64ArrayAttr":$donations,
     "::mlir::DenseI64ArrayAttr":$offsets,
     "::mlir::DenseI64ArrayAttr":$scratch_offsets,

@@ -236,6 +236,44 @@ def SplitLargeKernels : Pass<"dsv3-split-large-kernels", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def ParallelizeKernelLoops : Pass<"dsv3-parallelize-kernel-loops", "mlir::ModuleOp"> {
+  let summary = "Move a CPU kernel's large parallel loops into functions of a range";
+  let description = [{
+    For the CPU, on kernels lowered to loops on memrefs (linalg's parallel
+    iterators as `scf.parallel`): each top-level `scf.parallel` of a
+    function with constant bounds and at least `min-work` innermost
+    iterations moves into a private function `@<fn>_loop_<n>(buffers...,
+    lo, hi)` marked `dsv3.parallel_body`, which runs iterations [lo, hi)
+    of its outermost dimension of more than one iteration, and is called
+    with the whole range in the loop's place. A loop moves only when each
+    iteration writes its own elements (every store to memory the loop did
+    not allocate indexes by that dimension; no calls) and it reads only
+    the function's buffers and values it can recompute (constants, views).
+    Until dsv3-lower-parallel-calls, the program is the same.
+  }];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", /*default=*/"16384",
+           "Innermost iterations below which a loop stays on one thread">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def LowerParallelCalls : Pass<"dsv3-lower-parallel-calls", "mlir::ModuleOp"> {
+  let summary = "Run the calls of parallel bodies on the runtime's threads";
+  let description = [{
+    On the LLVM dialect, after dsv3-parallelize-kernel-loops and the
+    bare-pointer lowering of functions: each function marked
+    `dsv3.parallel_body`, `(ptr..., i64 lo, i64 hi)`, gets an entry
+    `@<body>_range(ptr args, i64 lo, i64 hi)` that loads its buffers from
+    the array `args`; each call of it becomes
+    `dsv3ParallelFor(@<body>_range, args, lo, hi)`, with the buffers stored
+    in an array on the caller's stack. The runtime (which programs that
+    load kernels export) runs [lo, hi) in pieces on its threads.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def MergeGpuModules : Pass<"dsv3-merge-gpu-modules", "mlir::ModuleOp"> {
   let summary = "Merge the outlined GPU modules into one";
   let description = [{

@@ -328,7 +328,8 @@ void mlir::dsv3::buildLowerTrainStepPipeline(
                           options.dedupKernels ? &dedup : nullptr);
   } else {
     buildLowerBufferizedPipeline(kernels, /*barePtrCallConv=*/true,
-                                 options.splitKernelLoops);
+                                 options.splitKernelLoops,
+                                 options.parallelKernelLoops);
   }
 }
 
@@ -351,17 +352,23 @@ void mlir::dsv3::buildBufferizePipeline(OpPassManager &pm,
 
 void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
                                               bool barePtrCallConv,
-                                              int64_t splitKernelLoops) {
+                                              int64_t splitKernelLoops,
+                                              bool parallelLoops) {
   // Parallel loops of independent columns (scatter-add) run in order here.
   pm.addPass(createForallToForLoopPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(createPrepareVectorization());
-  pm.addPass(createConvertLinalgToLoopsPass());
+  if (parallelLoops)
+    pm.addPass(createConvertLinalgToParallelLoopsPass());
+  else
+    pm.addPass(createConvertLinalgToLoopsPass());
   SplitLargeKernelsOptions split;
   split.maxLoops = splitKernelLoops;
   split.loopsPerPart = std::min<int64_t>(32, std::max<int64_t>(1, splitKernelLoops / 4));
   pm.addPass(createSplitLargeKernels(split));
+  if (parallelLoops)
+    pm.addPass(createParallelizeKernelLoops());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
@@ -379,6 +386,8 @@ void mlir::dsv3::buildLowerBufferizedPipeline(OpPassManager &pm,
   pm.addPass(createConvertFuncToLLVMPass(funcOptions));
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  if (parallelLoops)
+    pm.addPass(createLowerParallelCalls());
 }
 
 void mlir::dsv3::buildLowerToLLVMPipeline(OpPassManager &pm,

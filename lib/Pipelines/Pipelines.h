@@ -192,6 +192,11 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
       llvm::cl::desc("With target=cpu: a kernel of more top-level loops is "
                      "compiled in parts (dsv3-split-large-kernels)"),
       llvm::cl::init(64)};
+  Option<bool> parallelKernelLoops{
+      *this, "parallel-kernel-loops",
+      llvm::cl::desc("With target=cpu: run kernels' large parallel loops on "
+                     "the runtime's threads (dsv3-parallelize-kernel-loops)"),
+      llvm::cl::init(true)};
   Option<bool> dedupKernels{
       *this, "dedup-kernels",
       llvm::cl::desc("Compile kernels (and GPU functions) with the same code "
@@ -260,9 +265,12 @@ void buildBufferizePipeline(OpPassManager &pm, bool parallelRouting = false);
 /// dsv3-split-large-kernels (kernels of more than `splitKernelLoops`
 /// top-level loops), LLVM. With `barePtrCallConv`, memrefs are passed as
 /// bare pointers (static shapes only), the calling convention of an
-/// executable's kernels.
+/// executable's kernels. With `parallelLoops`, large parallel loops run on
+/// the runtime's threads (dsv3-parallelize-kernel-loops,
+/// dsv3-lower-parallel-calls): the kernels then call `dsv3ParallelFor`.
 void buildLowerBufferizedPipeline(OpPassManager &pm, bool barePtrCallConv,
-                                  int64_t splitKernelLoops = 256);
+                                  int64_t splitKernelLoops = 256,
+                                  bool parallelLoops = false);
 
 /// `dsv3-lower-to-llvm`: both of the above on a whole module.
 void buildLowerToLLVMPipeline(OpPassManager &pm, bool barePtrCallConv = false,
