@@ -129,8 +129,10 @@ dsv3ParallelFor(void (*body)(void **, int64_t, int64_t), void **args,
   int64_t trips = hi - lo;
   if (trips <= 0)
     return;
-  // A few ranges a thread, so that a slow core does not hold up the rest.
-  int64_t ranges = std::min<int64_t>(trips, int64_t(poolThreads()) * 4);
+  // Ranges by the trip count alone (several a thread, so that a slow
+  // core does not hold up the rest): each is the same code on the same
+  // iterations whatever the thread count, vector body and tail alike.
+  int64_t ranges = std::min<int64_t>(trips, 64);
   int64_t step = (trips + ranges - 1) / ranges;
   ranges = (trips + step - 1) / step;
   parallelFor(ranges, [&](int64_t i) {

@@ -36,7 +36,11 @@ public:
   ~Pool() { resize(1); }
 
   void resize(int threads) {
+    if (inTask)
+      return; // A task's own workers cannot stop under it.
     std::lock_guard<std::mutex> lock(mutex_);
+    while (running_.exchange(true))
+      relax(); // Another thread's job finishes first.
     if (!workers_.empty()) {
       stop_.store(true, std::memory_order_relaxed);
       publish();
@@ -50,6 +54,7 @@ public:
       workers_.emplace_back([this, start = generation_.load()] {
         work(start);
       });
+    running_.store(false);
   }
 
   int threads() {

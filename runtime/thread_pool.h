@@ -20,8 +20,8 @@ namespace dsv3::runtime {
 /// The cores this process may run on (its affinity mask), at least 1.
 int availableCores();
 
-/// Sets the pool's thread count, the caller included (at least 1). Not
-/// while a job runs.
+/// Sets the pool's thread count, the caller included (at least 1), after
+/// any job another thread runs; from inside a task, does nothing.
 void setPoolThreads(int threads);
 
 /// The pool's thread count; availableCores() until set.

@@ -75,29 +75,55 @@ int64_t work(Region &region) {
   return total;
 }
 
-/// Whether `v` is computed from `iv` inside `loop`.
-bool dependsOn(Value v, Value iv, scf::ParallelOp loop,
-               llvm::DenseMap<Value, bool> &memo) {
-  if (v == iv)
+/// Whether `index` is `iv`, or `iv` plus a value defined outside `loop`:
+/// an index that takes a different value in each iteration.
+bool indexesBy(Value index, Value iv, scf::ParallelOp loop) {
+  if (index == iv)
     return true;
-  Operation *def = v.getDefiningOp();
-  if (!def || !loop->isAncestor(def) || def->getNumRegions() != 0)
+  auto add = index.getDefiningOp<arith::AddIOp>();
+  if (!add)
     return false;
-  auto [it, inserted] = memo.try_emplace(v, false);
-  if (!inserted)
-    return it->second;
-  bool result = llvm::any_of(def->getOperands(), [&](Value operand) {
-    return dependsOn(operand, iv, loop, memo);
-  });
-  memo[v] = result;
-  return result;
+  auto outside = [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      def = cast<BlockArgument>(v).getOwner()->getParentOp();
+    return !loop->isAncestor(def);
+  };
+  return (add.getLhs() == iv && outside(add.getRhs())) ||
+         (add.getRhs() == iv && outside(add.getLhs()));
+}
+
+/// Whether distinct indices of `buffer` are distinct elements of a
+/// function argument: the argument itself, or unit-stride subviews and
+/// reshapes of it made before `loop`.
+bool isDistinctView(Value buffer, scf::ParallelOp loop) {
+  while (true) {
+    if (auto arg = dyn_cast<BlockArgument>(buffer))
+      return isa<FunctionOpInterface>(arg.getOwner()->getParentOp());
+    Operation *def = buffer.getDefiningOp();
+    if (loop->isAncestor(def))
+      return false;
+    if (auto view = dyn_cast<memref::SubViewOp>(def)) {
+      if (!llvm::all_of(view.getStaticStrides(),
+                        [](int64_t s) { return s == 1; }))
+        return false;
+      buffer = view.getSource();
+    } else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def)) {
+      buffer = expand.getSrc();
+    } else if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def)) {
+      buffer = collapse.getSrc();
+    } else {
+      return false;
+    }
+  }
 }
 
 /// Whether each iteration of `loop` along `iv` writes only its own
-/// elements of memory the loop did not allocate: every store outside the
-/// loop's own allocations indexes by `iv`, and nothing else writes.
+/// elements: every write is a store into a buffer the iteration
+/// allocated, or into a distinct view of a function argument at an index
+/// that is `iv` (or `iv` plus a value fixed for the loop); nothing else
+/// writes (no calls).
 bool writesApart(scf::ParallelOp loop, Value iv) {
-  llvm::DenseMap<Value, bool> memo;
   WalkResult walked = loop.getBody()->walk([&](Operation *op) {
     if (op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
       return WalkResult::advance();
@@ -112,11 +138,14 @@ bool writesApart(scf::ParallelOp loop, Value iv) {
       Value target = effect.getValue();
       if (!target)
         return WalkResult::interrupt();
-      if (Operation *def = target.getDefiningOp(); def && loop->isAncestor(def))
+      if (auto alloc = target.getDefiningOp();
+          alloc && isa<memref::AllocaOp, memref::AllocOp>(alloc) &&
+          loop->isAncestor(alloc))
         continue; // A buffer of the iteration's own.
       auto store = dyn_cast<memref::StoreOp>(op);
-      if (!store || llvm::none_of(store.getIndices(), [&](Value index) {
-            return dependsOn(index, iv, loop, memo);
+      if (!store || !isDistinctView(store.getMemRef(), loop) ||
+          llvm::none_of(store.getIndices(), [&](Value index) {
+            return indexesBy(index, iv, loop);
           }))
         return WalkResult::interrupt();
     }

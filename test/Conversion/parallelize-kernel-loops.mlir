@@ -54,14 +54,16 @@ func.func @unit_first(%a: memref<1x32768xf32>, %b: memref<1x32768xf32>) attribut
 }
 
 // Too little work for threads, a store that every iteration makes to the
-// same element, and a buffer the kernel allocated: the loops stay.
+// same element, a buffer the kernel allocated, and a scatter through
+// loaded indices: the loops stay.
 // CHECK-LABEL: func.func @stay(
 // CHECK-NOT: call
 // CHECK: scf.parallel
 // CHECK: scf.parallel
 // CHECK: scf.parallel
+// CHECK: scf.parallel
 // CHECK: return
-func.func @stay(%a: memref<64x256xf32>, %b: memref<64x256xf32>, %s: memref<8xf32>) attributes {dsv3.kernel} {
+func.func @stay(%a: memref<64x256xf32>, %b: memref<64x256xf32>, %s: memref<8xf32>, %idx: memref<64xindex>) attributes {dsv3.kernel} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c8 = arith.constant 8 : index
@@ -81,6 +83,12 @@ func.func @stay(%a: memref<64x256xf32>, %b: memref<64x256xf32>, %s: memref<8xf32
   scf.parallel (%i, %j) = (%c0, %c0) to (%c64, %c256) step (%c1, %c1) {
     %x = memref.load %a[%i, %j] : memref<64x256xf32>
     memref.store %x, %t[%i, %j] : memref<64x256xf32>
+    scf.reduce
+  }
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c64, %c256) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<64x256xf32>
+    %r = memref.load %idx[%i] : memref<64xindex>
+    memref.store %x, %b[%r, %j] : memref<64x256xf32>
     scf.reduce
   }
   return
