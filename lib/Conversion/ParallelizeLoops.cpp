@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Conversion/OpRuns.h"
 #include "Conversion/Passes.h"
 
 #include "dsv3/Dsv3Attributes.h"
@@ -21,7 +22,6 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
-#include <functional>
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_PARALLELIZEKERNELLOOPS
@@ -154,12 +154,6 @@ bool writesApart(scf::ParallelOp loop, Value iv) {
   return !walked.wasInterrupted();
 }
 
-/// Ops that are copied into the function a loop moves to: constants,
-/// views, index arithmetic.
-bool isCopied(Operation *op) {
-  return op->getNumRegions() == 0 && isMemoryEffectFree(op);
-}
-
 struct ParallelizeKernelLoopsPass
     : dsv3::impl::ParallelizeKernelLoopsBase<ParallelizeKernelLoopsPass> {
   using dsv3::impl::ParallelizeKernelLoopsBase<
@@ -180,41 +174,18 @@ private:
 
 bool ParallelizeKernelLoopsPass::outline(func::FuncOp fn, scf::ParallelOp loop,
                                          unsigned dim, int64_t trips) {
+  // The runtime's ABI passes the kernel's buffers only.
   Block &entry = fn.getBody().front();
-  llvm::SetVector<Value> arguments;
-  llvm::SetVector<Operation *> copied;
-  std::function<bool(Value)> need = [&](Value v) {
-    if (auto arg = dyn_cast<BlockArgument>(v)) {
-      if (arg.getOwner() != &entry)
-        return true; // Defined inside the loop.
-      auto memref = dyn_cast<MemRefType>(v.getType());
-      if (!memref || !memref.hasStaticShape() ||
-          !memref.getLayout().isIdentity())
-        return false; // The runtime's ABI passes buffers only.
-      arguments.insert(v);
-      return true;
-    }
-    Operation *def = v.getDefiningOp();
-    if (loop->isAncestor(def))
-      return true;
-    if (!isCopied(def))
-      return false;
-    if (copied.contains(def))
-      return true;
-    for (Value operand : def->getOperands())
-      if (!need(operand))
-        return false;
-    copied.insert(def);
-    return true;
-  };
-  WalkResult walked = loop->walk([&](Operation *nested) {
-    for (Value operand : nested->getOperands())
-      if (!need(operand))
-        return WalkResult::interrupt();
-    return WalkResult::advance();
-  });
-  if (walked.wasInterrupted())
+  FailureOr<dsv3::RunInputs> inputs =
+      dsv3::collectRunInputs(loop.getOperation(), [&](Value v) {
+        auto memref = dyn_cast<MemRefType>(v.getType());
+        return isa<BlockArgument>(v) &&
+               cast<BlockArgument>(v).getOwner() == &entry && memref &&
+               memref.hasStaticShape() && memref.getLayout().isIdentity();
+      });
+  if (failed(inputs))
     return false;
+  const llvm::SetVector<Value> &arguments = inputs->arguments;
 
   OpBuilder b(fn);
   b.setInsertionPointAfter(last ? last : fn.getOperation());
@@ -232,12 +203,7 @@ bool ParallelizeKernelLoopsPass::outline(func::FuncOp fn, scf::ParallelOp loop,
   mapping.map(arguments.getArrayRef(),
               block->getArguments().drop_back(2));
   b.setInsertionPointToStart(block);
-  SmallVector<Operation *> order(copied.begin(), copied.end());
-  llvm::sort(order, [](Operation *x, Operation *y) {
-    return x->isBeforeInBlock(y);
-  });
-  for (Operation *op : order)
-    b.clone(*op, mapping);
+  dsv3::cloneCopiedInputs(b, *inputs, mapping);
   // Iterations [lo, hi) of dimension `dim`: lb + lo * step up to
   // min(ub, lb + hi * step).
   Value lo = block->getArgument(block->getNumArguments() - 2);

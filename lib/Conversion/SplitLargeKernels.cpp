@@ -16,10 +16,7 @@
 #include "dsv3/Dsv3Attributes.h"
 
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
-
-#include <functional>
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_SPLITLARGEKERNELS
@@ -29,12 +26,6 @@ namespace mlir::dsv3 {
 using namespace mlir;
 
 namespace {
-
-/// Ops that stay where they are and are copied into each part that reads
-/// them: constants, views, index arithmetic.
-bool isCopied(Operation *op) {
-  return op->getNumRegions() == 0 && isMemoryEffectFree(op);
-}
 
 /// A type a part may take as an argument with the bare-pointer calling
 /// convention: a static memref of identity layout, or a scalar.
@@ -64,41 +55,11 @@ private:
 
 bool SplitLargeKernelsPass::outline(func::FuncOp fn, ArrayRef<Operation *> ops,
                                     int64_t index) {
-  llvm::SmallPtrSet<Operation *, 16> members(ops.begin(), ops.end());
-  Block &entry = fn.getBody().front();
-  // What the ops read from outside: arguments of the part, or copied.
-  llvm::SetVector<Value> arguments;
-  llvm::SetVector<Operation *> copied;
-  std::function<bool(Value)> need = [&](Value v) {
-    Operation *def = v.getDefiningOp();
-    if (def && members.contains(entry.findAncestorOpInBlock(*def)))
-      return true;
-    if (auto arg = dyn_cast<BlockArgument>(v); arg && arg.getOwner() != &entry)
-      return true; // Defined in a region of a member.
-    if (def && isCopied(def)) {
-      if (copied.contains(def))
-        return true;
-      for (Value operand : def->getOperands())
-        if (!need(operand))
-          return false;
-      copied.insert(def);
-      return true;
-    }
-    if (!isPassable(v.getType()))
-      return false;
-    arguments.insert(v);
-    return true;
-  };
-  for (Operation *op : ops) {
-    WalkResult walked = op->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        if (!need(operand))
-          return WalkResult::interrupt();
-      return WalkResult::advance();
-    });
-    if (walked.wasInterrupted())
-      return false;
-  }
+  FailureOr<dsv3::RunInputs> inputs = dsv3::collectRunInputs(
+      ops, [](Value v) { return isPassable(v.getType()); });
+  if (failed(inputs))
+    return false;
+  const llvm::SetVector<Value> &arguments = inputs->arguments;
 
   OpBuilder b(fn);
   b.setInsertionPointAfter(lastPart ? lastPart : fn.getOperation());
@@ -113,13 +74,7 @@ bool SplitLargeKernelsPass::outline(func::FuncOp fn, ArrayRef<Operation *> ops,
   IRMapping mapping;
   mapping.map(arguments.getArrayRef(), body->getArguments());
   b.setInsertionPointToStart(body);
-  // Copies in their order in the kernel, so that each follows its operands.
-  SmallVector<Operation *> order(copied.begin(), copied.end());
-  llvm::sort(order, [](Operation *x, Operation *y) {
-    return x->isBeforeInBlock(y);
-  });
-  for (Operation *op : order)
-    b.clone(*op, mapping);
+  dsv3::cloneCopiedInputs(b, *inputs, mapping);
   for (Operation *op : ops)
     b.clone(*op, mapping);
   func::ReturnOp::create(b, loc);
@@ -153,7 +108,7 @@ void SplitLargeKernelsPass::runOnOperation() {
       loops = 0;
     };
     for (Operation &op : llvm::make_early_inc_range(entry.without_terminator())) {
-      if (isCopied(&op))
+      if (dsv3::isCopied(&op))
         continue;
       run.push_back(&op);
       loops += isLoop(op);
