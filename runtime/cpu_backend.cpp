@@ -2,6 +2,7 @@
 
 #include "cpu_backend.h"
 
+#include "cpu_attention.h"
 #include "cpu_gemm.h"
 #include "element_type.h"
 #include "file_util.h"
@@ -311,6 +312,28 @@ Status CpuBackend::run(int index) {
                            s.message());
     if (narrow)
       narrowInto(2, g.y());
+    return Status::ok();
+  }
+  case Command::kAttention: {
+    const Attention &a = c.attention();
+    AttentionShape shape{a.batch(), a.seq(),  a.heads(),  a.kv_heads(),
+                         a.dqk(),   a.dv(),   a.causal(), a.scale()};
+    SegmentIds ids;
+    if (a.has_segments()) {
+      if (exe_.buffers(a.segments()).dtype() == TYPE_I32)
+        ids.i32 = static_cast<const int32_t *>(buffer(a.segments()));
+      else
+        ids.i64 = static_cast<const int64_t *>(buffer(a.segments()));
+    }
+    auto in = [&](int id) { return static_cast<const float *>(buffer(id)); };
+    auto out = [&](int id) { return static_cast<float *>(buffer(id)); };
+    if (a.backward())
+      attentionBackward(shape, in(a.query()), in(a.key()), in(a.value()),
+                        in(a.d_output()), ids, out(a.d_query()),
+                        out(a.d_key()), out(a.d_value()));
+    else
+      attentionForward(shape, in(a.query()), in(a.key()), in(a.value()), ids,
+                       out(a.output()));
     return Status::ok();
   }
   case Command::kCopy:

@@ -69,6 +69,8 @@ const char *commandCategory(const Command &c) {
   case Command::kGemm:
   case Command::kGroupedGemm:
     return "gemm";
+  case Command::kAttention:
+    return "attention";
   default:
     return "copy";
   }
@@ -94,6 +96,13 @@ std::string commandName(const Executable &exe, const Command &c) {
     return std::string(c.grouped_gemm().weight_grad() ? "grouped_gemm_wgrad "
                                                       : "grouped_gemm ") +
            type(c.grouped_gemm().y());
+  case Command::kAttention: {
+    const Attention &a = c.attention();
+    return std::string(a.backward() ? "attention_grad " : "attention ") +
+           std::to_string(a.batch()) + "x" + std::to_string(a.seq()) + "x" +
+           std::to_string(a.heads()) + "x" + std::to_string(a.dqk()) + "/" +
+           std::to_string(a.dv()) + (a.causal() ? " causal" : "");
+  }
   case Command::kCopy:
     return "copy " + std::to_string(c.copy().src()) + " -> " +
            std::to_string(c.copy().dst());
@@ -566,6 +575,83 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
                     ", which has no signature");
       if (s = checkGpuLaunch(l, *sig->second, exe, what); !s)
         return fail(s.message());
+      break;
+    }
+    case Command::kAttention: {
+      const Attention &a = c.attention();
+      if (exe.target() != "cpu")
+        return fail(what + " is an attention command in a " + exe.target() +
+                    " executable");
+      if (a.batch() < 1 || a.seq() < 1 || a.heads() < 1 || a.kv_heads() < 1 ||
+          a.dqk() < 1 || a.dv() < 1 || a.heads() % a.kv_heads() != 0)
+        return fail(what + ": attention with a non-positive dimension, or "
+                           "heads not a multiple of the key/value heads");
+      if (!(a.scale() > 0) || !std::isfinite(a.scale()))
+        return fail(what + ": attention's scale is not positive and finite");
+      auto bytes = [](int64_t p) {
+        return p < 0 ? std::numeric_limits<int64_t>::max() : p;
+      };
+      // Each buffer exactly its tensor's size: the command reads and
+      // writes all of it.
+      auto exact = [&](int id, ElementType type, int64_t want) -> Status {
+        if (Status st = buffer(id, type, want, what); !st)
+          return st;
+        if (exe.buffers(id).bytes() != want)
+          return fail(what + ": attention's buffer " + std::to_string(id) +
+                      " holds " + std::to_string(exe.buffers(id).bytes()) +
+                      " bytes, its tensor " + std::to_string(want));
+        return Status::ok();
+      };
+      int64_t q = bytes(product({a.batch(), a.seq(), a.heads(), a.dqk(), 4}));
+      int64_t k =
+          bytes(product({a.batch(), a.seq(), a.kv_heads(), a.dqk(), 4}));
+      int64_t v = bytes(product({a.batch(), a.seq(), a.kv_heads(), a.dv(), 4}));
+      int64_t o = bytes(product({a.batch(), a.seq(), a.heads(), a.dv(), 4}));
+      if (!(s = exact(a.query(), TYPE_F32, q)) ||
+          !(s = exact(a.key(), TYPE_F32, k)) ||
+          !(s = exact(a.value(), TYPE_F32, v)))
+        return s;
+      if (a.has_segments()) {
+        if (Status st = buffer(a.segments(), ELEMENT_TYPE_UNSPECIFIED, 0, what);
+            !st)
+          return st;
+        ElementType ids = exe.buffers(a.segments()).dtype();
+        if (ids != TYPE_I32 && ids != TYPE_I64)
+          return fail(what + ": attention's segment ids are " +
+                      elementTypeName(ids) + ", expected i32 or i64");
+        if (!(s = exact(a.segments(), ids,
+                        bytes(product({a.batch(), a.seq(),
+                                       elementBytes(ids)})))))
+          return s;
+      }
+      std::vector<int> results;
+      if (a.backward()) {
+        if (!(s = exact(a.d_output(), TYPE_F32, o)) ||
+            !(s = exact(a.d_query(), TYPE_F32, q)) ||
+            !(s = exact(a.d_key(), TYPE_F32, k)) ||
+            !(s = exact(a.d_value(), TYPE_F32, v)))
+          return s;
+        results = {a.d_query(), a.d_key(), a.d_value()};
+      } else {
+        if (!(s = exact(a.output(), TYPE_F32, o)))
+          return s;
+        results = {a.output()};
+      }
+      // Results are written while the operands are read: none may share
+      // bytes with an operand or with each other.
+      std::vector<int> operands = {a.query(), a.key(), a.value()};
+      if (a.backward())
+        operands.push_back(a.d_output());
+      if (a.has_segments())
+        operands.push_back(a.segments());
+      for (size_t r = 0; r < results.size(); ++r) {
+        for (int operand : operands)
+          if (overlap(results[r], operand))
+            return fail(what + ": attention's result overlaps an operand");
+        for (size_t r2 = r + 1; r2 < results.size(); ++r2)
+          if (overlap(results[r], results[r2]))
+            return fail(what + ": attention's results overlap");
+      }
       break;
     }
     case Command::kCopy:

@@ -21,8 +21,9 @@ inline constexpr char kExecutableMagic[8] = {'D', 'S', 'V', '3',
                                              'E', 'X', 'E', '1'};
 inline constexpr size_t kExecutableHeaderBytes = 24;
 /// The Executable message's format_version this dsv3 writes and reads
-/// (1: before kernel signatures; 2: before GPU function signatures).
-inline constexpr uint32_t kExecutableFormatVersion = 3;
+/// (1: before kernel signatures; 2: before GPU function signatures; 3:
+/// before the attention command).
+inline constexpr uint32_t kExecutableFormatVersion = 4;
 
 inline uint64_t fnv1a64(const void *data, size_t size) {
   const auto *p = static_cast<const uint8_t *>(data);

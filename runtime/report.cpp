@@ -33,7 +33,8 @@ void printRunReport(std::FILE *out, const Executable &exe,
       static_cast<int>(r.commandSeconds.size()) == exe.commands_size()) {
     double steps = static_cast<double>(r.profiledSteps);
     std::map<std::string, double> byCategory = {
-        {"kernel", 0}, {"gemm", 0}, {"copy", 0}, {"collective", 0}};
+        {"kernel", 0},     {"gemm", 0},      {"attention", 0},
+        {"copy", 0},       {"collective", 0}};
     std::map<std::string, int> counts;
     double total = 0;
     for (int i = 0; i < exe.commands_size(); ++i) {
@@ -48,6 +49,7 @@ void printRunReport(std::FILE *out, const Executable &exe,
     static const std::pair<const char *, const char *> kCategories[] = {
         {"kernel", "kernels"},
         {"gemm", "gemms"},
+        {"attention", "attention"},
         {"copy", "copies"},
         {"collective", "collectives"}};
     for (const auto &[category, plural] : kCategories) {

@@ -1267,3 +1267,23 @@ DSV3_RESULT_TYPE_OF(SelectOp, getOnTrue)
 
 #define GET_OP_CLASSES
 #include "dsv3/Dsv3Ops.cpp.inc"
+
+bool mlir::dsv3::isLibraryAttention(Operation *op) {
+  Value segments;
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    segments = attention.getSegmentIds();
+  else if (auto grad = dyn_cast<AttentionGradOp>(op))
+    segments = grad.getSegmentIds();
+  else
+    return false;
+  for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults())) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || !type.hasStaticShape())
+      return false;
+    Type element = type.getElementType();
+    if (v == segments ? !element.isInteger(32) && !element.isInteger(64)
+                      : !element.isF32())
+      return false;
+  }
+  return true;
+}

@@ -50,4 +50,12 @@ SmallVector<int64_t> getScaleShape(ArrayRef<int64_t> shape, ScaleLayout layout);
 #define GET_OP_CLASSES
 #include "dsv3/Dsv3Ops.h.inc"
 
+namespace mlir::dsv3 {
+/// Whether `op` is a dsv3.attention or dsv3.attention_grad of static
+/// shape on f32 operands (i32 or i64 segment ids): what the cpu runtime
+/// computes whole, as one command, when the pipeline leaves attention to
+/// it (`library-attention`).
+bool isLibraryAttention(Operation *op);
+} // namespace mlir::dsv3
+
 #endif // DSV3_DSV3OPS_H

@@ -66,9 +66,17 @@ def DecomposeAttention : Pass<"dsv3-decompose-attention", "mlir::ModuleOp"> {
     `dsv3.matmul`s for the scores, the output and each gradient, and a
     masked `dsv3.softmax` (causal and same-segment masks by
     `dsv3.compare`/`dsv3.select`). The executable pipeline runs it first so
-    that the attention GEMMs go to the BLAS like every other GEMM;
-    `convert-dsv3-to-linalg` applies the same rewrite on its own.
+    that the attention GEMMs go to the GEMM library like every other GEMM;
+    `convert-dsv3-to-linalg` applies the same rewrite on its own. With
+    `keep-library`, attention of static shape on f32 operands stays whole:
+    the cpu runtime computes it as one command (tiled over query blocks,
+    no [B, H, S, S] buffer), and only the others are rewritten.
   }];
+  let options = [
+    Option<"keepLibrary", "keep-library", "bool", /*default=*/"false",
+           "Leave f32 attention and its gradient whole, for the cpu "
+           "runtime's attention command">,
+  ];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect"];
 }
 

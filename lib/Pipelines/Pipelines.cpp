@@ -278,6 +278,8 @@ void mlir::dsv3::buildTrainStepPipeline(OpPassManager &pm,
   remat.budget = options.rematBudget;
   remat.exhaustive = options.rematExhaustive;
   remat.report = options.report;
+  remat.libraryAttention =
+      options.libraryAttention && options.target != CompileTarget::cuda;
   // policy=budget checks its plans against the memory plan this pipeline
   // gives them.
   auto quiet = std::make_shared<TrainPipelineOptions>();
@@ -296,8 +298,11 @@ void mlir::dsv3::buildPlanTrainStepPipeline(
   // reports throughput and MFU against.
   if (options.report)
     pm.addPass(createPrintCost());
-  // Attention's GEMMs go to the GEMM library like every other GEMM.
-  pm.addPass(createDecomposeAttention());
+  // Attention's GEMMs go to the GEMM library like every other GEMM, or
+  // (cpu) attention goes to the runtime whole.
+  DecomposeAttentionOptions decompose;
+  decompose.keepLibrary = options.libraryAttention && !cuda;
+  pm.addPass(createDecomposeAttention(decompose));
   pm.addPass(createFuse());
   pm.addPass(createOutlineKernels());
   pm.addPass(createExtractKernels());

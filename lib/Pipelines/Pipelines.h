@@ -197,6 +197,12 @@ struct TrainPipelineOptions : PassPipelineOptions<TrainPipelineOptions> {
       llvm::cl::desc("With target=cpu: run kernels' large parallel loops on "
                      "the runtime's threads (dsv3-parallelize-kernel-loops)"),
       llvm::cl::init(true)};
+  Option<bool> libraryAttention{
+      *this, "library-attention",
+      llvm::cl::desc("With target=cpu: f32 attention and its gradient run "
+                     "whole in the runtime (one tiled command each) instead "
+                     "of as batched GEMMs around a masked softmax"),
+      llvm::cl::init(true)};
   Option<bool> dedupKernels{
       *this, "dedup-kernels",
       llvm::cl::desc("Compile kernels (and GPU functions) with the same code "

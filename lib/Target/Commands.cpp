@@ -209,6 +209,52 @@ void emitGroupedGemm(Operation *op, const StepBuffers &buffers,
   }
 }
 
+/// dsv3.attention or dsv3.attention_grad left whole for the runtime.
+void emitAttention(Operation *op, const StepBuffers &buffers,
+                   rt::Command *command) {
+  rt::Attention *a = command->mutable_attention();
+  auto id = [&](Value v) { return buffers.of.lookup(v); };
+  Value query, key, value, segments;
+  bool causal;
+  double scale;
+  if (auto fwd = dyn_cast<AttentionOp>(op)) {
+    query = fwd.getQuery(), key = fwd.getKey(), value = fwd.getValue();
+    segments = fwd.getSegmentIds();
+    causal = fwd.getCausal();
+    scale = fwd.getScale().convertToDouble();
+    a->set_output(id(fwd.getResult()));
+  } else {
+    auto grad = cast<AttentionGradOp>(op);
+    query = grad.getQuery(), key = grad.getKey(), value = grad.getValue();
+    segments = grad.getSegmentIds();
+    causal = grad.getCausal();
+    scale = grad.getScale().convertToDouble();
+    a->set_backward(true);
+    a->set_d_output(id(grad.getDResult()));
+    a->set_d_query(id(grad.getDQuery()));
+    a->set_d_key(id(grad.getDKey()));
+    a->set_d_value(id(grad.getDValue()));
+  }
+  a->set_query(id(query));
+  a->set_key(id(key));
+  a->set_value(id(value));
+  if (segments) {
+    a->set_has_segments(true);
+    a->set_segments(id(segments));
+  }
+  ArrayRef<int64_t> q = cast<RankedTensorType>(query.getType()).getShape();
+  ArrayRef<int64_t> k = cast<RankedTensorType>(key.getType()).getShape();
+  ArrayRef<int64_t> v = cast<RankedTensorType>(value.getType()).getShape();
+  a->set_batch(q[0]);
+  a->set_seq(q[1]);
+  a->set_heads(q[2]);
+  a->set_kv_heads(k[2]);
+  a->set_dqk(q[3]);
+  a->set_dv(v[3]);
+  a->set_causal(causal);
+  a->set_scale(static_cast<float>(scale));
+}
+
 /// The loss and metrics get their roles; updated state that does not
 /// share its argument's buffer is copied back onto it.
 LogicalResult emitReturn(func::FuncOp step, func::ReturnOp ret,
@@ -263,6 +309,9 @@ LogicalResult mlir::dsv3::emitCommands(func::FuncOp step,
       opFlops = getOpCost(&op).flops;
     } else if (isa<GroupedMatmulOp, GroupedMatmulWgradOp>(op)) {
       emitGroupedGemm(&op, buffers, exe.add_commands());
+      opFlops = getOpCost(&op).flops;
+    } else if (!gpu && isLibraryAttention(&op)) {
+      emitAttention(&op, buffers, exe.add_commands());
       opFlops = getOpCost(&op).flops;
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       if (failed(emitReturn(step, ret, buffers, exe)))

@@ -36,8 +36,11 @@ Type elementTypeOf(Value v) {
 }
 
 /// GEMMs the runtime serves from a library (BLAS, cuBLASLt): operands and
-/// result all f32, or all bf16 or all f16 (accumulating in f32).
+/// result all f32, or all bf16 or all f16 (accumulating in f32); and the
+/// attention dsv3-decompose-attention left whole for the cpu runtime.
 bool isLibraryGemm(Operation *op) {
+  if (isLibraryAttention(op))
+    return true;
   if (!isa<MatmulOp, GroupedMatmulOp, GroupedMatmulWgradOp>(op))
     return false;
   Type type = elementTypeOf(op->getResult(0));

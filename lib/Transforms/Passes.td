@@ -340,6 +340,11 @@ def Remat : Pass<"dsv3-remat", "mlir::ModuleOp"> {
     Option<"report", "report", "bool", /*default=*/"false",
            "Print memory before and after, recomputed FLOPs and what each "
            "layer keeps">,
+    Option<"libraryAttention", "library-attention", "bool",
+           /*default=*/"false",
+           "f32 attention stays whole for the runtime "
+           "(dsv3-decompose-attention{keep-library}): no [B, H, S, S] "
+           "scratch in the model of live bytes">,
   ];
   let dependentDialects = ["::mlir::dsv3::Dsv3Dialect",
                            "::mlir::func::FuncDialect"];

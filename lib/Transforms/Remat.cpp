@@ -378,7 +378,7 @@ class Timeline {
 public:
   Timeline(func::FuncOp fn, const Forward &forward,
            const llvm::DenseSet<Operation *> &original,
-           ArrayRef<const GroupPlan *> candidates);
+           ArrayRef<const GroupPlan *> candidates, bool libraryAttention);
 
   int64_t numSlots() const { return static_cast<int64_t>(base.size()); }
   /// Bytes live throughout (the arguments).
@@ -405,10 +405,15 @@ bool fusesInto(Operation *producer, Operation *user, int64_t gemmsBetween) {
 }
 
 /// The bytes attention needs at once beyond its operands and results once
-/// dsv3-decompose-attention has written it as GEMMs and a softmax: the
+/// dsv3-decompose-attention has written it as GEMMs and a softmax (none
+/// in the arena when it stays whole for the runtime): the
 /// [B, H, S, S] scores and probabilities (two live at once in the forward,
 /// three in the gradient: the probabilities, dP and dS).
-int64_t attentionScratch(Operation *op) {
+int64_t attentionScratch(Operation *op, bool libraryAttention) {
+  // The runtime's attention keeps a block of rows per thread, outside the
+  // arena.
+  if (libraryAttention && isLibraryAttention(op))
+    return 0;
   int64_t squares = 0;
   Value query, key;
   if (auto attention = dyn_cast<AttentionOp>(op)) {
@@ -438,7 +443,8 @@ int64_t attentionScratch(Operation *op) {
 
 Timeline::Timeline(func::FuncOp fn, const Forward &forward,
                    const llvm::DenseSet<Operation *> &original,
-                   ArrayRef<const GroupPlan *> candidates) {
+                   ArrayRef<const GroupPlan *> candidates,
+                   bool libraryAttention) {
   Block &block = fn.getBody().front();
   for (BlockArgument arg : block.getArguments())
     always += bytesOf(arg.getType());
@@ -534,7 +540,7 @@ Timeline::Timeline(func::FuncOp fn, const Forward &forward,
     delta[buffer.last + 1] -= buffer.bytes;
   }
   for (Operation &op : block)
-    if (int64_t scratch = attentionScratch(&op)) {
+    if (int64_t scratch = attentionScratch(&op, libraryAttention)) {
       delta[slotOf[&op]] += scratch;
       delta[slotOf[&op] + 1] -= scratch;
     }
@@ -716,7 +722,7 @@ Timeline::Timeline(func::FuncOp fn, const Forward &forward,
       steps[buffer.last + 1] -= buffer.bytes;
     }
     for (auto [k, op] : llvm::enumerate(ops))
-      if (int64_t scratch = attentionScratch(op)) {
+      if (int64_t scratch = attentionScratch(op, libraryAttention)) {
         steps[at[k]] += scratch;
         steps[at[k] + 1] -= scratch;
       }
@@ -1067,7 +1073,7 @@ std::optional<SmallVector<GroupSpec>> RematPass::planUnderBudget(
   SmallVector<const GroupPlan *> pointers;
   for (const GroupPlan &plan : candidates)
     pointers.push_back(&plan);
-  Timeline timeline(fn, forward, original, pointers);
+  Timeline timeline(fn, forward, original, pointers, libraryAttention);
   BudgetProblem problem(timeline, chains, candidateOf, flops);
   int64_t minimumPeak = problem.minimumPeak();
   double solveMs = msSince(solveStart);

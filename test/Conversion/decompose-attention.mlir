@@ -1,4 +1,7 @@
 // RUN: dsv3-opt %s --dsv3-decompose-attention | FileCheck %s
+// With keep-library (the cpu pipeline), f32 attention stays whole for the
+// runtime's attention command; other element types are still rewritten.
+// RUN: dsv3-opt %s --dsv3-decompose-attention=keep-library | FileCheck %s --check-prefix=KEEP
 // The interpreter gives the same results before and after, to f64
 // rounding (the order of the sums changes).
 // RUN: dsv3-opt %s --dsv3-interpret="function=attention" -o /dev/null > %t.before
@@ -42,4 +45,19 @@ func.func @attention(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x2x16xf32>, %v: ten
 func.func @attention_grad(%q: tensor<2x8x4x16xf32>, %k: tensor<2x8x2x16xf32>, %v: tensor<2x8x2x16xf32>, %do: tensor<2x8x4x16xf32>, %seg: tensor<2x8xi32>) -> (tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>) {
   %dq, %dk, %dv = dsv3.attention_grad %q, %k, %v, %do segments %seg causal scale = 2.5e-01 : tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8xi32>
   return %dq, %dk, %dv : tensor<2x8x4x16xf32>, tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>
+}
+
+// KEEP-LABEL: func.func @attention(
+// KEEP: dsv3.attention %{{.*}} segments %{{.*}} causal
+// KEEP-LABEL: func.func @attention_grad(
+// KEEP: dsv3.attention_grad %{{.*}} segments %{{.*}} causal
+// KEEP-LABEL: func.func @attention_bf16(
+// KEEP-NOT: dsv3.attention
+// KEEP: dsv3.softmax
+// CHECK-LABEL: func.func @attention_bf16(
+// CHECK-NOT: dsv3.attention
+// CHECK: dsv3.softmax
+func.func @attention_bf16(%q: tensor<2x8x4x16xbf16>, %k: tensor<2x8x4x16xbf16>, %v: tensor<2x8x4x16xbf16>) -> tensor<2x8x4x16xbf16> {
+  %o = dsv3.attention %q, %k, %v causal scale = 2.5e-01 : tensor<2x8x4x16xbf16>, tensor<2x8x4x16xbf16>, tensor<2x8x4x16xbf16> -> tensor<2x8x4x16xbf16>
+  return %o : tensor<2x8x4x16xbf16>
 }

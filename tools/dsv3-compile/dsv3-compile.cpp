@@ -159,6 +159,14 @@ cl::opt<bool> dedupKernels(
              "(default true; --dedup-kernels=false compiles every copy)"),
     cl::init(true), cl::cat(category));
 
+cl::opt<bool> libraryAttention(
+    "library-attention",
+    cl::desc("With --target=cpu: f32 attention and its gradient run whole "
+             "in the runtime, one tiled command each (default true; "
+             "--library-attention=false decomposes them into batched GEMMs "
+             "around a masked softmax kernel, as for cuda)"),
+    cl::init(true), cl::cat(category));
+
 cl::opt<unsigned> optLevel("O",
                            cl::desc("Optimization level of the kernels and of "
                                     "--emit=llvm|object (0-3, default 2)"),
@@ -520,6 +528,7 @@ int main(int argc, char **argv) {
   if (rematExhaustive)
     given.insert("remat-exhaustive");
   options.dedupKernels = dedupKernels;
+  options.libraryAttention = libraryAttention;
   bool runsPipeline = emit != Emit::None && emit != Emit::Forward;
   if (runsPipeline || report) {
     std::vector<Refusal> refused = checkTrainPipelineOptions(options);

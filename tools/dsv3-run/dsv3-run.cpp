@@ -333,6 +333,25 @@ void dump(const Executable &exe) {
                   g.group_sizes(), g.y());
       break;
     }
+    case Command::kAttention: {
+      const Attention &a = c.attention();
+      std::string operands = std::to_string(a.query()) + "," +
+                             std::to_string(a.key()) + "," +
+                             std::to_string(a.value());
+      if (a.backward())
+        operands += "," + std::to_string(a.d_output());
+      if (a.has_segments())
+        operands += " segments " + std::to_string(a.segments());
+      std::string results =
+          a.backward() ? std::to_string(a.d_query()) + "," +
+                             std::to_string(a.d_key()) + "," +
+                             std::to_string(a.d_value())
+                       : std::to_string(a.output());
+      std::printf("  %4d %s %s -> %s\n", i,
+                  commandName(exe, c).c_str(), operands.c_str(),
+                  results.c_str());
+      break;
+    }
     case Command::kCopy:
       std::printf("  %4d copy %d -> %d\n", i, c.copy().src(), c.copy().dst());
       break;

@@ -111,7 +111,8 @@ struct DecomposeAttentionPass
     populateDsv3AttentionDecompositionPatterns(context, patterns);
     ConversionTarget target(*context);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    target.addIllegalOp<AttentionOp, AttentionGradOp>();
+    target.addDynamicallyLegalOp<AttentionOp, AttentionGradOp>(
+        [&](Operation *op) { return keepLibrary && isLibraryAttention(op); });
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

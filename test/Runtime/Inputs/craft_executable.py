@@ -76,6 +76,7 @@ by_role = lambda r: [b for b in buffers if role(b) == r]
 launches = [c for c in commands if c[1].strip() == "launch {"]
 gemms = [c for c in commands if c[1].strip() == "gemm {"]
 gpu_launches = [c for c in commands if c[1].strip() == "gpu_launch {"]
+attentions = [c for c in commands if c[1].strip() == "attention {"]
 truncate_library = False
 invalid_utf8 = False
 
@@ -139,6 +140,16 @@ elif case == "shared-offset":
 elif case == "gemm-in-place":
     g = gemms[0]
     set_field(g, "c", field(g, "a"))
+elif case == "attention-short-seq":
+    # Buffers smaller than the shape says: refused, never read past.
+    c = attentions[0]
+    i = next(i for i, l in enumerate(c) if l.strip().startswith("seq:"))
+    c[i] = f"    seq: {int(c[i].split(':')[1]) * 2}"
+elif case == "attention-in-place":
+    a = next(c for c in attentions if any("d_query:" in l for l in c))
+    query = next(l for l in a if l.strip().startswith("query:"))
+    i = next(i for i, l in enumerate(a) if l.strip().startswith("d_query:"))
+    a[i] = "    d_query: " + query.split(":")[1].strip()
 elif case == "gpu-launch-in-cpu":
     c = launches[0]
     c[1:-2] = ["  gpu_launch {", '    function: "f"', "    grid: 1",

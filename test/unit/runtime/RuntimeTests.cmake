@@ -8,6 +8,7 @@ set(dsv3_runtime_tests_dir ${CMAKE_CURRENT_LIST_DIR})
 function(add_dsv3_runtime_tests)
   set(d ${dsv3_runtime_tests_dir})
   add_executable(Dsv3RuntimeTests
+    ${d}/AttentionTest.cpp
     ${d}/CheckpointTest.cpp
     ${d}/CudaLaunchTest.cpp
     ${d}/DataTest.cpp
