@@ -24,7 +24,7 @@
 namespace dsv3::runtime {
 
 int64_t attentionQueryBlock(int64_t seq) {
-  int64_t rows = std::clamp<int64_t>(8192 / std::max<int64_t>(seq, 1), 16, 128);
+  int64_t rows = std::clamp<int64_t>(4096 / std::max<int64_t>(seq, 1), 16, 128);
   return std::min(rows, std::max<int64_t>(seq, 1));
 }
 

@@ -34,8 +34,8 @@ struct SegmentIds {
   int64_t at(int64_t i) const { return i32 ? i32[i] : i64[i]; }
 };
 
-/// Query rows per block: a block's scores against every key fit in 32 KiB
-/// (16 to 128 rows; 64 at S = 128). A function of the sequence length alone.
+/// Query rows per block: a block's scores against every key fit in 16 KiB
+/// (16 to 128 rows; 32 at S = 128). A function of the sequence length alone.
 int64_t attentionQueryBlock(int64_t seq);
 
 /// out = softmax(scale q k^T + mask) v. Each (batch, head, query block) is

@@ -159,9 +159,9 @@ std::vector<Case> cases() {
   return {
       // Grouped heads, causal, packed documents; one query block.
       {{2, 40, 4, 2, 12, 8, true, 0.3f}, packed(2, 40)},
-      // Full attention over blocks of 27 rows, the last one partial.
+      // Full attention over blocks of 16 rows, the last one partial.
       {{1, 300, 2, 1, 9, 5, false, 0.25f}, {}},
-      // Causal with segments over blocks of 63 rows, then 4.
+      // Causal with segments over blocks of 31 rows, then 6.
       {{2, 130, 2, 2, 16, 16, true, 0.125f}, packed(2, 130)},
   };
 }
