@@ -21,6 +21,12 @@
 #include <limits>
 #include <vector>
 
+// The 64-byte vectors below never cross a call (every helper is inlined),
+// so GCC's note that their ABI differs with and without AVX-512 is moot.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace dsv3::runtime {
 
 int64_t attentionQueryBlock(int64_t seq) {
@@ -35,22 +41,29 @@ namespace {
 /// row loops below run lane-parallel without depending on the
 /// vectorizer's choices (a scalar loop with a select or a float-to-int
 /// conversion is not if-converted under the default trapping math).
-typedef float F16 __attribute__((vector_size(16)));
-typedef int32_t I16 __attribute__((vector_size(16)));
-constexpr int64_t kLanes = 4;
+typedef float F16 __attribute__((vector_size(64)));
+typedef int32_t I16 __attribute__((vector_size(64)));
+constexpr int64_t kLanes = 16;
 
-F16 load(const float *p) {
+/// Every helper is inlined into the row functions, which are compiled for
+/// AVX-512, AVX2 and the baseline (the loader picks one for the CPU), so
+/// sixteen lanes are one register where the CPU has them.
+#define DSV3_LANES_INLINE static inline __attribute__((always_inline))
+#define DSV3_ROW_CLONES                                                      \
+  __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+
+DSV3_LANES_INLINE F16 load(const float *p) {
   F16 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-void store(float *p, F16 v) { std::memcpy(p, &v, sizeof v); }
-F16 splat(float x) { return F16{} + x; }
+DSV3_LANES_INLINE void store(float *p, F16 v) { std::memcpy(p, &v, sizeof v); }
+DSV3_LANES_INLINE F16 splat(float x) { return F16{} + x; }
 
 /// e^x for x <= 0 (a score minus its row's maximum), to about 2 ulp:
 /// x = n ln 2 + r with |r| <= ln 2 / 2, a degree-6 polynomial in r, and
 /// 2^n from the exponent bits; below -87 (where e^x is under 2^-125) 0.
-F16 expNonPositive(F16 x) {
+DSV3_LANES_INLINE F16 expNonPositive(F16 x) {
   const F16 low = splat(-87.0f);
   const F16 xc = x > low ? x : low;
   // Round to the nearest integer: adding 1.5 * 2^23 drops the fraction.
@@ -73,12 +86,12 @@ F16 expNonPositive(F16 x) {
 
 /// A row's loops in whole vectors; the tail is padded (a max with -inf, a
 /// sum with 0), so every element takes the same path.
-template <typename Body> void forVectors(int64_t n, Body body) {
+template <typename Body> DSV3_LANES_INLINE void forVectors(int64_t n, Body body) {
   for (int64_t j = 0; j < n; j += kLanes)
     body(j, std::min(kLanes, n - j));
 }
 
-F16 loadPadded(const float *p, int64_t count, float pad) {
+DSV3_LANES_INLINE F16 loadPadded(const float *p, int64_t count, float pad) {
   if (count == kLanes)
     return load(p);
   float lanes[kLanes];
@@ -86,7 +99,7 @@ F16 loadPadded(const float *p, int64_t count, float pad) {
   std::copy_n(p, count, lanes);
   return load(lanes);
 }
-void storeCount(float *p, F16 v, int64_t count) {
+DSV3_LANES_INLINE void storeCount(float *p, F16 v, int64_t count) {
   if (count == kLanes)
     return store(p, v);
   float lanes[kLanes];
@@ -95,13 +108,13 @@ void storeCount(float *p, F16 v, int64_t count) {
 }
 
 /// The lanes' sum and max, in a fixed order.
-float sumLanes(F16 v) {
+DSV3_LANES_INLINE float sumLanes(F16 v) {
   float sum = 0;
   for (int64_t l = 0; l < kLanes; ++l)
     sum += v[l];
   return sum;
 }
-float maxLanes(F16 v) {
+DSV3_LANES_INLINE float maxLanes(F16 v) {
   float m = v[0];
   for (int64_t l = 1; l < kLanes; ++l)
     m = v[l] > m ? v[l] : m;
@@ -110,7 +123,7 @@ float maxLanes(F16 v) {
 
 const float kMinusInf = -std::numeric_limits<float>::infinity();
 
-float rowMax(const float *s, int64_t n) {
+DSV3_LANES_INLINE float rowMax(const float *s, int64_t n) {
   F16 m = splat(kMinusInf);
   forVectors(n, [&](int64_t j, int64_t count) {
     F16 x = loadPadded(s + j, count, kMinusInf);
@@ -120,7 +133,7 @@ float rowMax(const float *s, int64_t n) {
 }
 
 /// s[j] = e^(s[j] - m); returns their sum.
-float expAndSum(float *s, int64_t n, float m) {
+DSV3_LANES_INLINE float expAndSum(float *s, int64_t n, float m) {
   F16 sum{};
   forVectors(n, [&](int64_t j, int64_t count) {
     F16 e = expNonPositive(loadPadded(s + j, count, kMinusInf) - m);
@@ -131,7 +144,7 @@ float expAndSum(float *s, int64_t n, float m) {
 }
 
 /// The sum of p[j] d[j].
-float rowDot(const float *p, const float *d, int64_t n) {
+DSV3_LANES_INLINE float rowDot(const float *p, const float *d, int64_t n) {
   F16 sum{};
   forVectors(n, [&](int64_t j, int64_t count) {
     sum += loadPadded(p + j, count, 0) * loadPadded(d + j, count, 0);
@@ -139,8 +152,11 @@ float rowDot(const float *p, const float *d, int64_t n) {
   return sumLanes(sum);
 }
 
-/// d[j] = p[j] (d[j] - dot) scale: the scores' gradient.
-void scoreGrad(const float *p, float *d, int64_t n, float dot, float scale) {
+/// d[j] = p[j] (d[j] - sum(p d)) scale: the scores' gradient, in place
+/// of dP.
+DSV3_ROW_CLONES void scoreGrad(const float *p, float *d, int64_t n,
+                               float scale) {
+  const float dot = rowDot(p, d, n);
   forVectors(n, [&](int64_t j, int64_t count) {
     F16 g = loadPadded(p + j, count, 0) *
             (loadPadded(d + j, count, 0) - dot) * scale;
@@ -149,7 +165,7 @@ void scoreGrad(const float *p, float *d, int64_t n, float dot, float scale) {
 }
 
 /// s[j] = -inf where r[j] != own: keys of another segment.
-void maskSegments(float *s, const int32_t *r, int64_t n, int32_t own) {
+DSV3_LANES_INLINE void maskSegments(float *s, const int32_t *r, int64_t n, int32_t own) {
   const F16 masked = splat(kMinusInf);
   forVectors(n, [&](int64_t j, int64_t count) {
     I16 ids;
@@ -165,14 +181,14 @@ void maskSegments(float *s, const int32_t *r, int64_t n, int32_t own) {
     storeCount(s + j, ids == own ? x : masked, count);
   });
 }
-void maskSegments(float *s, const int64_t *r, int64_t n, int64_t own) {
+DSV3_LANES_INLINE void maskSegments(float *s, const int64_t *r, int64_t n, int64_t own) {
   for (int64_t j = 0; j < n; ++j)
     if (r[j] != own)
       s[j] = kMinusInf;
 }
 
 /// Multiplies s[0, n) by x.
-void scaleRow(float *s, int64_t n, float x) {
+DSV3_LANES_INLINE void scaleRow(float *s, int64_t n, float x) {
   forVectors(n, [&](int64_t j, int64_t count) {
     storeCount(s + j, loadPadded(s + j, count, 0) * x, count);
   });
@@ -192,7 +208,8 @@ struct RowMask {
 
 /// Row i's scores s[0, keys) -> probabilities in place (0 where masked or
 /// past the causal end).
-void softmaxRow(const RowMask &mask, int64_t i, float *s, int64_t keys) {
+DSV3_ROW_CLONES void softmaxRow(const RowMask &mask, int64_t i, float *s,
+                                int64_t keys) {
   const int64_t end = mask.end(i, keys);
   if (mask.segments.present()) {
     const int64_t base = mask.b * mask.a.seq;
@@ -288,7 +305,7 @@ void attentionBackward(const AttentionShape &a, const float *q, const float *k,
         for (int64_t r = 0; r < m; ++r) {
           const float *pr = p + r * keys;
           float *dr = ds + r * keys;
-          scoreGrad(pr, dr, keys, rowDot(pr, dr, keys), a.scale);
+          scoreGrad(pr, dr, keys, a.scale);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, a.dqk, keys,
                     1.0f, ds, keys, k + kOffset, kStride, 0.0f,
