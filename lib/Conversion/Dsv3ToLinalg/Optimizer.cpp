@@ -122,6 +122,27 @@ struct AdamWToLinalg : OpConversionPattern<AdamWOp> {
            wd = op.getWeightDecay().convertToDouble();
     AffineMap id = b.getMultiDimIdentityMap(rank),
               scalar = AffineMap::get(rank, 0, {}, b.getContext());
+    // The bias corrections 1 - beta^t once, in a generic of their own:
+    // inside the per-element loop the two pow calls (and the step's load)
+    // kept LLVM from vectorizing it.
+    Type f64 = b.getF64Type();
+    auto scalarF64 = RankedTensorType::get({}, f64);
+    AffineMap none = AffineMap::get(0, 0, {}, b.getContext());
+    auto corrections = linalg::GenericOp::create(
+        b, loc, TypeRange{scalarF64, scalarF64}, ValueRange{adaptor.getStep()},
+        ValueRange{tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f64),
+                   tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f64)},
+        ArrayRef<AffineMap>{none, none, none},
+        ArrayRef<utils::IteratorType>{},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value t = arith::SIToFPOp::create(nb, l, f64, a[0]);
+          auto c = [&](double x) { return constF(nb, l, f64, x); };
+          yieldValues(nb, l,
+                      {arith::SubFOp::create(
+                           nb, l, c(1), math::PowFOp::create(nb, l, c(b1), t)),
+                       arith::SubFOp::create(
+                           nb, l, c(1), math::PowFOp::create(nb, l, c(b2), t))});
+        });
     SmallVector<Value> inits = {
         tensor::EmptyOp::create(b, loc, pType.getShape(), pType.getElementType()),
         tensor::EmptyOp::create(b, loc, mType.getShape(), mType.getElementType()),
@@ -129,17 +150,18 @@ struct AdamWToLinalg : OpConversionPattern<AdamWOp> {
     auto generic = linalg::GenericOp::create(
         b, loc, TypeRange{pType, mType, vType},
         ValueRange{adaptor.getParam(), adaptor.getGrad(), adaptor.getM(),
-                   adaptor.getV(), adaptor.getLr(), adaptor.getStep()},
-        inits, ArrayRef<AffineMap>{id, id, id, id, scalar, scalar, id, id, id},
+                   adaptor.getV(), adaptor.getLr(), corrections.getResult(0),
+                   corrections.getResult(1)},
+        inits,
+        ArrayRef<AffineMap>{id, id, id, id, scalar, scalar, scalar, id, id, id},
         all(rank, utils::IteratorType::parallel),
         [&](OpBuilder &nb, Location l, ValueRange a) {
           // In f64, rounding the moments to their own type as they are
           // stored, like the reference.
-          Type f64 = nb.getF64Type();
           Value p = toType(nb, l, a[0], f64), g = toType(nb, l, a[1], f64);
           Value m = toType(nb, l, a[2], f64), v = toType(nb, l, a[3], f64);
           Value lr = toType(nb, l, a[4], f64);
-          Value t = arith::SIToFPOp::create(nb, l, f64, a[5]);
+          Value c1 = a[5], c2 = a[6];
           auto c = [&](double x) { return constF(nb, l, f64, x); };
           Value m2 = arith::AddFOp::create(
               nb, l, arith::MulFOp::create(nb, l, c(b1), m),
@@ -152,10 +174,6 @@ struct AdamWToLinalg : OpConversionPattern<AdamWOp> {
           Value vStored = toType(nb, l, v2, vType.getElementType());
           m2 = toType(nb, l, mStored, f64);
           v2 = toType(nb, l, vStored, f64);
-          Value c1 = arith::SubFOp::create(nb, l, c(1),
-                                           math::PowFOp::create(nb, l, c(b1), t));
-          Value c2 = arith::SubFOp::create(nb, l, c(1),
-                                           math::PowFOp::create(nb, l, c(b2), t));
           Value mhat = arith::DivFOp::create(nb, l, m2, c1);
           Value vhat = arith::DivFOp::create(nb, l, v2, c2);
           Value step = arith::AddFOp::create(
