@@ -18,6 +18,59 @@ static Value constantLike(OpBuilder &b, Location loc, Type type, double v) {
                              b.getFloatAttr(tensor.getElementType(), v)));
 }
 
+/// The one dimension `pad` pads (plain zero padding, no interior), or -1.
+static int64_t paddedDim(PadOp pad) {
+  if (pad.getInterior())
+    return -1;
+  int64_t dim = -1;
+  for (auto [d, low, high] :
+       llvm::enumerate(pad.getLow(), pad.getHigh())) {
+    if (low == 0 && high == 0)
+      continue;
+    if (dim >= 0)
+      return -1;
+    dim = static_cast<int64_t>(d);
+  }
+  return dim;
+}
+
+/// acc + dx, where each is the zero-padded cotangent of a slice along the
+/// same dimension (what dsv3.slice's VJP makes) that nothing reads yet:
+/// when the two slices are
+/// adjacent, the sum is the concatenation of the two, padded, with no
+/// pass over zeros (adding zeros changes no value but a zero's sign).
+static Value accumulate(OpBuilder &b, Location loc, Value acc, Value dx) {
+  auto padA = acc.getDefiningOp<PadOp>(), padB = dx.getDefiningOp<PadOp>();
+  int64_t dim = padA ? paddedDim(padA) : -1;
+  if (!padA || !padB || dim < 0 || paddedDim(padB) != dim ||
+      !padA->use_empty() || !padB->use_empty())
+    return AddOp::create(b, loc, acc, dx);
+  auto size = [&](PadOp pad) {
+    return cast<RankedTensorType>(pad.getInput().getType()).getDimSize(dim);
+  };
+  int64_t lowA = padA.getLow()[dim], lowB = padB.getLow()[dim];
+  if (lowB < lowA) {
+    std::swap(padA, padB);
+    std::swap(lowA, lowB);
+  }
+  if (lowA + size(padA) != lowB)
+    return AddOp::create(b, loc, acc, dx);
+  Value joined = ConcatOp::create(
+      b, loc, ValueRange{padA.getInput(), padB.getInput()}, dim);
+  int64_t high = padB.getHigh()[dim];
+  Value sum = joined;
+  if (lowA != 0 || high != 0) {
+    int64_t rank = cast<RankedTensorType>(acc.getType()).getRank();
+    SmallVector<int64_t> low(rank, 0), highs(rank, 0);
+    low[dim] = lowA;
+    highs[dim] = high;
+    sum = PadOp::create(b, loc, joined, low, highs, DenseI64ArrayAttr());
+  }
+  padA->erase();
+  padB->erase();
+  return sum;
+}
+
 FailureOr<SmallVector<Value>>
 mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
                            ValueRange wrt, double seedValue) {
@@ -66,7 +119,7 @@ mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
                    << operand.getType(),
                failure();
       Value &acc = cotangent[operand];
-      acc = acc ? Value(AddOp::create(b, op->getLoc(), acc, dx)) : dx;
+      acc = acc ? accumulate(b, op->getLoc(), acc, dx) : dx;
     }
   }
 

@@ -130,3 +130,32 @@ module attributes {dsv3.training = {grad_accum = 2 : i64}} {
 // CHECK: %[[LOSS:.*]] = dsv3.mul %[[SUM]], %[[HALF]] : tensor<f32>
 // CHECK: dsv3.clip_by_global_norm %{{.*}}, %[[G]]
 // CHECK: return %[[LOSS]]
+
+// -----
+
+// The cotangents of adjacent slices of one value are joined by a concat,
+// not summed as zero-padded tensors (what each slice's VJP makes alone).
+module attributes {dsv3.training = {}} {
+  func.func @forward(%e: tensor<8x4xf32> {dsv3.name = "e"}, %w: tensor<4x8xf32> {dsv3.name = "w"},
+                     %tok: tensor<3xi32> {dsv3.batch = "tokens"},
+                     %t: tensor<3xi32> {dsv3.batch = "targets"}) -> tensor<f32> {
+    %x = dsv3.embedding %e[%tok] : tensor<8x4xf32>, tensor<3xi32> -> tensor<3x4xf32>
+    %y = dsv3.matmul %x, %w : tensor<3x4xf32>, tensor<4x8xf32> -> tensor<3x8xf32>
+    %p = dsv3.slice %y, start = [0, 0], limit = [3, 2] : tensor<3x8xf32> -> tensor<3x2xf32>
+    %q = dsv3.slice %y, start = [0, 2], limit = [3, 5] : tensor<3x8xf32> -> tensor<3x3xf32>
+    %r = dsv3.slice %y, start = [0, 5], limit = [3, 8] : tensor<3x8xf32> -> tensor<3x3xf32>
+    %z = dsv3.concat %r, %p, %q dim = 1 : tensor<3x3xf32>, tensor<3x2xf32>, tensor<3x3xf32> -> tensor<3x8xf32>
+    %l = dsv3.cross_entropy %z, %t : tensor<3x8xf32>, tensor<3xi32> -> tensor<f32>
+    return %l : tensor<f32>
+  }
+}
+
+// CHECK-LABEL: func.func @train_step(
+// CHECK: %[[DZ:.*]] = dsv3.cross_entropy_grad
+// CHECK-NOT: dsv3.pad
+// CHECK: %[[DP:.*]] = dsv3.slice %[[DZ]], start = [0, 3], limit = [3, 5]
+// CHECK: %[[JOINED:.*]] = dsv3.concat %{{.*}}, %{{.*}} dim = 1 : tensor<3x3xf32>, tensor<3x3xf32> -> tensor<3x6xf32>
+// CHECK-NOT: dsv3.pad
+// CHECK: %[[DY:.*]] = dsv3.concat %[[DP]], %[[JOINED]] dim = 1 : tensor<3x2xf32>, tensor<3x6xf32> -> tensor<3x8xf32>
+// CHECK-NOT: dsv3.pad
+// CHECK: dsv3.matmul %[[DY]], %{{.*}} transpose_rhs

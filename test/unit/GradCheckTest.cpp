@@ -113,6 +113,24 @@ const Case cases[] = {
     {"slice_strided", R"(func.func @f(%a: tensor<4x9xf64>) -> tensor<2x3xf64> {
       %y = dsv3.slice %a, start = [1, 1], limit = [3, 9], strides = [1, 3] : tensor<4x9xf64> -> tensor<2x3xf64>
       return %y : tensor<2x3xf64> })"},
+    // Slices of one value: their cotangents are summed as one concat
+    // (three adjacent slices), or a padded concat (two of them, the rest
+    // of the value unread).
+    {"slices_joined", R"(func.func @f(%a: tensor<3x8xf64>) -> tensor<3x8xf64> {
+      %x = dsv3.mul %a, %a : tensor<3x8xf64>
+      %p = dsv3.slice %x, start = [0, 0], limit = [3, 2] : tensor<3x8xf64> -> tensor<3x2xf64>
+      %q = dsv3.slice %x, start = [0, 2], limit = [3, 5] : tensor<3x8xf64> -> tensor<3x3xf64>
+      %r = dsv3.slice %x, start = [0, 5], limit = [3, 8] : tensor<3x8xf64> -> tensor<3x3xf64>
+      %y = dsv3.concat %r, %p, %q dim = 1 : tensor<3x3xf64>, tensor<3x2xf64>, tensor<3x3xf64> -> tensor<3x8xf64>
+      %z = dsv3.mul %y, %y : tensor<3x8xf64>
+      return %z : tensor<3x8xf64> })"},
+    {"slices_joined_padded", R"(func.func @f(%a: tensor<3x8xf64>) -> tensor<3x5xf64> {
+      %x = dsv3.mul %a, %a : tensor<3x8xf64>
+      %p = dsv3.slice %x, start = [0, 1], limit = [3, 3] : tensor<3x8xf64> -> tensor<3x2xf64>
+      %q = dsv3.slice %x, start = [0, 3], limit = [3, 6] : tensor<3x8xf64> -> tensor<3x3xf64>
+      %y = dsv3.concat %q, %p dim = 1 : tensor<3x3xf64>, tensor<3x2xf64> -> tensor<3x5xf64>
+      %z = dsv3.mul %y, %y : tensor<3x5xf64>
+      return %z : tensor<3x5xf64> })"},
     {"pad", R"(func.func @f(%a: tensor<2x3xf64>) -> tensor<4x8xf64> {
       %y = dsv3.pad %a, low = [1, 0], high = [1, 1], interior = [0, 2] : tensor<2x3xf64> -> tensor<4x8xf64>
       return %y : tensor<4x8xf64> })"},
