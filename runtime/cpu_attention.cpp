@@ -36,7 +36,7 @@ int64_t attentionQueryBlock(int64_t seq) {
 
 namespace {
 
-/// Four floats (and their integer bits): GCC's generic vectors, which
+/// Sixteen floats (and their integer bits): GCC's generic vectors, which
 /// compile to whatever vector instructions the target has, so that the
 /// row loops below run lane-parallel without depending on the
 /// vectorizer's choices (a scalar loop with a select or a float-to-int
@@ -49,8 +49,12 @@ constexpr int64_t kLanes = 16;
 /// AVX-512, AVX2 and the baseline (the loader picks one for the CPU), so
 /// sixteen lanes are one register where the CPU has them.
 #define DSV3_LANES_INLINE static inline __attribute__((always_inline))
+#if defined(__x86_64__)
 #define DSV3_ROW_CLONES                                                      \
   __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+#else
+#define DSV3_ROW_CLONES
+#endif
 
 DSV3_LANES_INLINE F16 load(const float *p) {
   F16 v;
@@ -62,7 +66,8 @@ DSV3_LANES_INLINE F16 splat(float x) { return F16{} + x; }
 
 /// e^x for x <= 0 (a score minus its row's maximum), to about 2 ulp:
 /// x = n ln 2 + r with |r| <= ln 2 / 2, a degree-6 polynomial in r, and
-/// 2^n from the exponent bits; below -87 (where e^x is under 2^-125) 0.
+/// 2^n from the exponent bits; below -87 (where e^x is under 2^-125) 0,
+/// and NaN for NaN.
 DSV3_LANES_INLINE F16 expNonPositive(F16 x) {
   const F16 low = splat(-87.0f);
   const F16 xc = x > low ? x : low;
@@ -81,7 +86,8 @@ DSV3_LANES_INLINE F16 expNonPositive(F16 x) {
   const I16 bits = (__builtin_convertvector(n, I16) + 127) << 23;
   F16 twoToN;
   std::memcpy(&twoToN, &bits, sizeof twoToN);
-  return x > low ? p * twoToN : F16{};
+  // NaN stays NaN (x != x), as the definition's exp gives.
+  return x > low ? p * twoToN : (x != x ? x : F16{});
 }
 
 /// A row's loops in whole vectors; the tail is padded (a max with -inf, a
@@ -117,7 +123,7 @@ DSV3_LANES_INLINE float sumLanes(F16 v) {
 DSV3_LANES_INLINE float maxLanes(F16 v) {
   float m = v[0];
   for (int64_t l = 1; l < kLanes; ++l)
-    m = v[l] > m ? v[l] : m;
+    m = v[l] > m || v[l] != v[l] ? v[l] : m;
   return m;
 }
 
@@ -127,7 +133,9 @@ DSV3_LANES_INLINE float rowMax(const float *s, int64_t n) {
   F16 m = splat(kMinusInf);
   forVectors(n, [&](int64_t j, int64_t count) {
     F16 x = loadPadded(s + j, count, kMinusInf);
-    m = x > m ? x : m;
+    // A NaN score makes the row's maximum NaN, so the row is NaN as the
+    // definition's is.
+    m = (x > m) | (x != x) ? x : m;
   });
   return maxLanes(m);
 }

@@ -35,7 +35,8 @@ struct SegmentIds {
 };
 
 /// Query rows per block: a block's scores against every key fit in 16 KiB
-/// (16 to 128 rows; 32 at S = 128). A function of the sequence length alone.
+/// up to S = 256 (16 to 128 rows, 32 at S = 128; beyond, 16 rows of S).
+/// A function of the sequence length alone.
 int64_t attentionQueryBlock(int64_t seq);
 
 /// out = softmax(scale q k^T + mask) v. Each (batch, head, query block) is

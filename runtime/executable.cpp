@@ -2,6 +2,7 @@
 
 #include "executable.h"
 
+#include "cpu_attention.h"
 #include "executable_format.h"
 #include "file_util.h"
 
@@ -588,6 +589,19 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
                            "heads not a multiple of the key/value heads");
       if (!(a.scale() > 0) || !std::isfinite(a.scale()))
         return fail(what + ": attention's scale is not positive and finite");
+      // The BLAS takes 32-bit sizes and leading dimensions; each thread
+      // keeps two blocks of a block's scores against every key.
+      const int64_t blasMax = std::numeric_limits<int32_t>::max();
+      if (a.seq() > blasMax || product({a.heads(), a.dqk()}) > blasMax ||
+          product({a.heads(), a.dv()}) > blasMax ||
+          product({a.kv_heads(), a.dqk()}) > blasMax ||
+          product({a.kv_heads(), a.dv()}) > blasMax ||
+          product({a.heads(), a.dqk()}) < 0 || product({a.heads(), a.dv()}) < 0)
+        return fail(what + ": attention's sizes exceed the BLAS's 32-bit ints");
+      if (product({2, attentionQueryBlock(a.seq()), a.seq(), 4}) >
+          (int64_t(1) << 30))
+        return fail(what + ": attention over " + std::to_string(a.seq()) +
+                    " positions needs more than 1 GiB of scores per thread");
       auto bytes = [](int64_t p) {
         return p < 0 ? std::numeric_limits<int64_t>::max() : p;
       };
@@ -619,9 +633,9 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
         if (ids != TYPE_I32 && ids != TYPE_I64)
           return fail(what + ": attention's segment ids are " +
                       elementTypeName(ids) + ", expected i32 or i64");
+        int64_t idBytes = elementBytes(ids);
         if (!(s = exact(a.segments(), ids,
-                        bytes(product({a.batch(), a.seq(),
-                                       elementBytes(ids)})))))
+                        bytes(product({a.batch(), a.seq(), idBytes})))))
           return s;
       }
       std::vector<int> results;

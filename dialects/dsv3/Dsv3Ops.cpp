@@ -1270,15 +1270,24 @@ DSV3_RESULT_TYPE_OF(SelectOp, getOnTrue)
 
 bool mlir::dsv3::isLibraryAttention(Operation *op) {
   Value segments;
-  if (auto attention = dyn_cast<AttentionOp>(op))
+  double scale;
+  if (auto attention = dyn_cast<AttentionOp>(op)) {
     segments = attention.getSegmentIds();
-  else if (auto grad = dyn_cast<AttentionGradOp>(op))
+    scale = attention.getScale().convertToDouble();
+  } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
     segments = grad.getSegmentIds();
-  else
+    scale = grad.getScale().convertToDouble();
+  } else {
+    return false;
+  }
+  // The command carries the scale as an f32.
+  float narrowed = static_cast<float>(scale);
+  if (!(narrowed > 0) || !std::isfinite(narrowed))
     return false;
   for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults())) {
     auto type = dyn_cast<RankedTensorType>(v.getType());
-    if (!type || !type.hasStaticShape())
+    if (!type || !type.hasStaticShape() ||
+        llvm::is_contained(type.getShape(), 0))
       return false;
     Type element = type.getElementType();
     if (v == segments ? !element.isInteger(32) && !element.isInteger(64)

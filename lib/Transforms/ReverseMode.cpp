@@ -6,6 +6,8 @@
 
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -35,15 +37,17 @@ static int64_t paddedDim(PadOp pad) {
 }
 
 /// acc + dx, where each is the zero-padded cotangent of a slice along the
-/// same dimension (what dsv3.slice's VJP makes) that nothing reads yet:
-/// when the two slices are
-/// adjacent, the sum is the concatenation of the two, padded, with no
-/// pass over zeros (adding zeros changes no value but a zero's sign).
-static Value accumulate(OpBuilder &b, Location loc, Value acc, Value dx) {
+/// same dimension (what dsv3.slice's VJP makes): when the two slices are
+/// adjacent, the sum is the concatenation of the two, padded, with no pass
+/// over zeros (adding zeros changes no value but a zero's sign). The pads
+/// are left in `joined` for the caller to erase once nothing reads them:
+/// another operand's cotangent may be the same pad (an add's VJP passes
+/// its cotangent to both operands).
+static Value accumulate(OpBuilder &b, Location loc, Value acc, Value dx,
+                        llvm::SetVector<Operation *> &joined) {
   auto padA = acc.getDefiningOp<PadOp>(), padB = dx.getDefiningOp<PadOp>();
   int64_t dim = padA ? paddedDim(padA) : -1;
-  if (!padA || !padB || dim < 0 || paddedDim(padB) != dim ||
-      !padA->use_empty() || !padB->use_empty())
+  if (!padA || !padB || padA == padB || dim < 0 || paddedDim(padB) != dim)
     return AddOp::create(b, loc, acc, dx);
   auto size = [&](PadOp pad) {
     return cast<RankedTensorType>(pad.getInput().getType()).getDimSize(dim);
@@ -55,19 +59,19 @@ static Value accumulate(OpBuilder &b, Location loc, Value acc, Value dx) {
   }
   if (lowA + size(padA) != lowB)
     return AddOp::create(b, loc, acc, dx);
-  Value joined = ConcatOp::create(
+  Value concat = ConcatOp::create(
       b, loc, ValueRange{padA.getInput(), padB.getInput()}, dim);
   int64_t high = padB.getHigh()[dim];
-  Value sum = joined;
+  Value sum = concat;
   if (lowA != 0 || high != 0) {
     int64_t rank = cast<RankedTensorType>(acc.getType()).getRank();
     SmallVector<int64_t> low(rank, 0), highs(rank, 0);
     low[dim] = lowA;
     highs[dim] = high;
-    sum = PadOp::create(b, loc, joined, low, highs, DenseI64ArrayAttr());
+    sum = PadOp::create(b, loc, concat, low, highs, DenseI64ArrayAttr());
   }
-  padA->erase();
-  padB->erase();
+  joined.insert(padA);
+  joined.insert(padB);
   return sum;
 }
 
@@ -75,6 +79,8 @@ FailureOr<SmallVector<Value>>
 mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
                            ValueRange wrt, double seedValue) {
   llvm::DenseMap<Value, Value> cotangent;
+  // Pads accumulate() joined into a concat, erased at the end unless read.
+  llvm::SetVector<Operation *> joined;
   // The seed is marked where the backward starts: loss scaling
   // (dsv3-mixed-precision) scales it, rematerialization (dsv3-remat) finds
   // the backward by it.
@@ -119,7 +125,7 @@ mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
                    << operand.getType(),
                failure();
       Value &acc = cotangent[operand];
-      acc = acc ? accumulate(b, op->getLoc(), acc, dx) : dx;
+      acc = acc ? accumulate(b, op->getLoc(), acc, dx, joined) : dx;
     }
   }
 
@@ -128,5 +134,8 @@ mlir::dsv3::buildGradients(OpBuilder &b, ArrayRef<Operation *> ops, Value loss,
     Value g = cotangent.lookup(v);
     grads.push_back(g ? g : constantLike(b, v.getLoc(), v.getType(), 0.0));
   }
+  for (Operation *pad : joined)
+    if (pad->use_empty() && !llvm::is_contained(grads, pad->getResult(0)))
+      pad->erase();
   return grads;
 }

@@ -131,6 +131,15 @@ const Case cases[] = {
       %y = dsv3.concat %q, %p dim = 1 : tensor<3x3xf64>, tensor<3x2xf64> -> tensor<3x5xf64>
       %z = dsv3.mul %y, %y : tensor<3x5xf64>
       return %z : tensor<3x5xf64> })"},
+    // One pad the cotangent of two operands (an add's VJP hands both the
+    // same): joined for one, still read for the other.
+    {"slices_joined_shared", R"(func.func @f(%a: tensor<3x8xf64>, %b: tensor<3x8xf64>) -> tensor<3x8xf64> {
+      %s = dsv3.add %a, %b : tensor<3x8xf64>
+      %p = dsv3.slice %s, start = [0, 0], limit = [3, 2] : tensor<3x8xf64> -> tensor<3x2xf64>
+      %q = dsv3.slice %a, start = [0, 2], limit = [3, 8] : tensor<3x8xf64> -> tensor<3x6xf64>
+      %y = dsv3.concat %p, %q dim = 1 : tensor<3x2xf64>, tensor<3x6xf64> -> tensor<3x8xf64>
+      %z = dsv3.mul %y, %y : tensor<3x8xf64>
+      return %z : tensor<3x8xf64> })"},
     {"pad", R"(func.func @f(%a: tensor<2x3xf64>) -> tensor<4x8xf64> {
       %y = dsv3.pad %a, low = [1, 0], high = [1, 1], interior = [0, 2] : tensor<2x3xf64> -> tensor<4x8xf64>
       return %y : tensor<4x8xf64> })"},

@@ -551,6 +551,9 @@ int main(int argc, char **argv) {
     usage("--emit=ptx needs the cuda target (--target=cuda)");
   if (gpuParamBytes.getNumOccurrences() && !cuda)
     usage("--gpu-param-bytes applies to the cuda target (--target=cuda)");
+  if (libraryAttention.getNumOccurrences() && libraryAttention && cuda)
+    usage("--library-attention applies to the cpu target: for cuda attention "
+          "is always decomposed into GEMMs and a softmax kernel");
   if (gpuParamBytes < 1)
     usage("--gpu-param-bytes=" + std::to_string(gpuParamBytes) +
           ": the parameter space must be at least 1 byte");

@@ -188,6 +188,21 @@ TEST(CpuAttention, ForwardAndBackwardMatchTheDefinition) {
   }
 }
 
+TEST(CpuAttention, NanScoresMakeTheirRowsNan) {
+  // Key 5 of batch 0 is NaN: causal rows 5.. see it, rows 0..4 do not.
+  Case c{{1, 40, 2, 2, 8, 8, true, 0.3f}, {}};
+  const AttentionShape &a = c.a;
+  auto q = random(a.seq * a.heads * a.dqk, 1);
+  auto k = random(a.seq * a.kvHeads * a.dqk, 2);
+  auto v = random(a.seq * a.kvHeads * a.dv, 3);
+  auto dOut = random(a.seq * a.heads * a.dv, 4);
+  k[5 * a.kvHeads * a.dqk] = std::nanf("");
+  setCpuThreads(2);
+  Result r = run(c, q, k, v, dOut, false);
+  for (int64_t i = 0; i < a.seq; ++i)
+    EXPECT_EQ(std::isnan(r.out[i * a.heads * a.dv]), i >= 5) << "row " << i;
+}
+
 TEST(CpuAttention, SameBitsOnAnyThreadCount) {
   Case c = cases()[2];
   const AttentionShape &a = c.a;
