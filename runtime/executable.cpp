@@ -195,6 +195,12 @@ int64_t product(std::initializer_list<int64_t> factors) {
   return p;
 }
 
+/// A byte count from product(), an overflow (-1) as more than any buffer
+/// holds.
+int64_t bytesOrMax(int64_t p) {
+  return p < 0 ? std::numeric_limits<int64_t>::max() : p;
+}
+
 } // namespace
 
 /// A scalar argument as "i64 7".
@@ -544,18 +550,15 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
       if (!(s = gemmType(g.y(), what, type)))
         return s;
       int64_t eb = elementBytes(type);
-      auto bytes = [](int64_t p) {
-        return p < 0 ? std::numeric_limits<int64_t>::max() : p;
-      };
-      int64_t xBytes = bytes(product({g.rows(), g.k(), eb}));
-      int64_t rowsN = bytes(product({g.rows(), g.n(), eb}));
-      int64_t weights = bytes(product({g.experts(), g.k(), g.n(), eb}));
+      int64_t xBytes = bytesOrMax(product({g.rows(), g.k(), eb}));
+      int64_t rowsN = bytesOrMax(product({g.rows(), g.n(), eb}));
+      int64_t weights = bytesOrMax(product({g.experts(), g.k(), g.n(), eb}));
       int64_t wBytes = g.weight_grad() ? rowsN : weights;
       int64_t yBytes = g.weight_grad() ? weights : rowsN;
       if (!(s = buffer(g.x(), type, xBytes, what)) ||
           !(s = buffer(g.w(), type, wBytes, what)) ||
           !(s = buffer(g.group_sizes(), TYPE_I32,
-                       bytes(product({g.experts(), 4})), what)) ||
+                       bytesOrMax(product({g.experts(), 4})), what)) ||
           !(s = buffer(g.y(), type, yBytes, what)))
         return s;
       break;
@@ -589,22 +592,19 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
                            "heads not a multiple of the key/value heads");
       if (!(a.scale() > 0) || !std::isfinite(a.scale()))
         return fail(what + ": attention's scale is not positive and finite");
-      // The BLAS takes 32-bit sizes and leading dimensions; each thread
+      // The BLAS takes 32-bit sizes and leading dimensions (the key/value
+      // heads' are no larger: heads is a multiple of them); each thread
       // keeps two blocks of a block's scores against every key.
-      const int64_t blasMax = std::numeric_limits<int32_t>::max();
-      if (a.seq() > blasMax || product({a.heads(), a.dqk()}) > blasMax ||
-          product({a.heads(), a.dv()}) > blasMax ||
-          product({a.kv_heads(), a.dqk()}) > blasMax ||
-          product({a.kv_heads(), a.dv()}) > blasMax ||
-          product({a.heads(), a.dqk()}) < 0 || product({a.heads(), a.dv()}) < 0)
+      auto blasInt = [](int64_t n) {
+        return n >= 0 && n <= std::numeric_limits<int32_t>::max();
+      };
+      if (!blasInt(a.seq()) || !blasInt(product({a.heads(), a.dqk()})) ||
+          !blasInt(product({a.heads(), a.dv()})))
         return fail(what + ": attention's sizes exceed the BLAS's 32-bit ints");
       if (product({2, attentionQueryBlock(a.seq()), a.seq(), 4}) >
           (int64_t(1) << 30))
         return fail(what + ": attention over " + std::to_string(a.seq()) +
                     " positions needs more than 1 GiB of scores per thread");
-      auto bytes = [](int64_t p) {
-        return p < 0 ? std::numeric_limits<int64_t>::max() : p;
-      };
       // Each buffer exactly its tensor's size: the command reads and
       // writes all of it.
       auto exact = [&](int id, ElementType type, int64_t want) -> Status {
@@ -616,11 +616,13 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
                       " bytes, its tensor " + std::to_string(want));
         return Status::ok();
       };
-      int64_t q = bytes(product({a.batch(), a.seq(), a.heads(), a.dqk(), 4}));
-      int64_t k =
-          bytes(product({a.batch(), a.seq(), a.kv_heads(), a.dqk(), 4}));
-      int64_t v = bytes(product({a.batch(), a.seq(), a.kv_heads(), a.dv(), 4}));
-      int64_t o = bytes(product({a.batch(), a.seq(), a.heads(), a.dv(), 4}));
+      auto f32Bytes = [&](int64_t heads, int64_t dim) {
+        return bytesOrMax(product({a.batch(), a.seq(), heads, dim, 4}));
+      };
+      int64_t q = f32Bytes(a.heads(), a.dqk());
+      int64_t k = f32Bytes(a.kv_heads(), a.dqk());
+      int64_t v = f32Bytes(a.kv_heads(), a.dv());
+      int64_t o = f32Bytes(a.heads(), a.dv());
       if (!(s = exact(a.query(), TYPE_F32, q)) ||
           !(s = exact(a.key(), TYPE_F32, k)) ||
           !(s = exact(a.value(), TYPE_F32, v)))
@@ -635,7 +637,7 @@ Status checkExecutable(const Executable &exe, const std::string &path) {
                       elementTypeName(ids) + ", expected i32 or i64");
         int64_t idBytes = elementBytes(ids);
         if (!(s = exact(a.segments(), ids,
-                        bytes(product({a.batch(), a.seq(), idBytes})))))
+                        bytesOrMax(product({a.batch(), a.seq(), idBytes})))))
           return s;
       }
       std::vector<int> results;

@@ -1271,15 +1271,16 @@ DSV3_RESULT_TYPE_OF(SelectOp, getOnTrue)
 bool mlir::dsv3::isLibraryAttention(Operation *op) {
   Value segments;
   double scale;
-  if (auto attention = dyn_cast<AttentionOp>(op)) {
+  auto read = [&](auto attention) {
     segments = attention.getSegmentIds();
     scale = attention.getScale().convertToDouble();
-  } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
-    segments = grad.getSegmentIds();
-    scale = grad.getScale().convertToDouble();
-  } else {
+  };
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    read(attention);
+  else if (auto grad = dyn_cast<AttentionGradOp>(op))
+    read(grad);
+  else
     return false;
-  }
   // The command carries the scale as an f32.
   float narrowed = static_cast<float>(scale);
   if (!(narrowed > 0) || !std::isfinite(narrowed))

@@ -217,18 +217,18 @@ void emitAttention(Operation *op, const StepBuffers &buffers,
   Value query, key, value, segments;
   bool causal;
   double scale;
+  auto operands = [&](auto attention) {
+    query = attention.getQuery(), key = attention.getKey();
+    value = attention.getValue(), segments = attention.getSegmentIds();
+    causal = attention.getCausal();
+    scale = attention.getScale().convertToDouble();
+  };
   if (auto fwd = dyn_cast<AttentionOp>(op)) {
-    query = fwd.getQuery(), key = fwd.getKey(), value = fwd.getValue();
-    segments = fwd.getSegmentIds();
-    causal = fwd.getCausal();
-    scale = fwd.getScale().convertToDouble();
+    operands(fwd);
     a->set_output(id(fwd.getResult()));
   } else {
     auto grad = cast<AttentionGradOp>(op);
-    query = grad.getQuery(), key = grad.getKey(), value = grad.getValue();
-    segments = grad.getSegmentIds();
-    causal = grad.getCausal();
-    scale = grad.getScale().convertToDouble();
+    operands(grad);
     a->set_backward(true);
     a->set_d_output(id(grad.getDResult()));
     a->set_d_query(id(grad.getDQuery()));

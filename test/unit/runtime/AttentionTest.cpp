@@ -11,6 +11,8 @@
 #include "cpu_gemm.h"
 #include "thread_pool.h"
 
+#include "RandomData.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,14 +24,7 @@ using namespace dsv3::runtime;
 
 namespace {
 
-std::vector<float> random(size_t n, int seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
+using dsv3::test::random;
 
 struct Case {
   AttentionShape a;

@@ -3,6 +3,8 @@
 #include "cpu_gemm.h"
 #include "element_type.h"
 
+#include "RandomData.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,14 +16,7 @@ using namespace dsv3::runtime;
 
 namespace {
 
-std::vector<float> random(size_t n, int seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
+using dsv3::test::random;
 
 /// op(A)[i, l] for a row-major [M, K] A (or [K, M] when transposed).
 float at(const float *a, bool trans, int64_t rows, int64_t cols, int64_t i,
